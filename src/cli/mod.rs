@@ -1,0 +1,75 @@
+//! The command line, declared and nothing more: each subcommand's arguments live in their own
+//! file, and `commands` turns them into work. Quantities are parsed here once, by `units`,
+//! so nothing past start-up handles raw strings.
+
+mod measure;
+mod show;
+mod workload;
+
+pub use measure::{BackendChoice, MeasureArgs, MethodChoice};
+pub use show::ShowArgs;
+pub use workload::WorkloadArgs;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Measure, model and pin VMs for Remus-style checkpoint replication.
+///
+/// remus-tune tells you how much memory and disk a VM (or any Linux process) changes per
+/// checkpoint epoch, what continuous replication would cost at each checkpoint interval,
+/// and how to pin Dom-0 and the protected VMs onto cores of their own.
+#[derive(Parser, Debug)]
+#[command(name = "remus-tune", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Measure a running target's dirty pages and disk writes per epoch, into a trace.
+    Measure(MeasureArgs),
+    /// Print the summary of a saved trace, as `measure` does at its end.
+    Show(ShowArgs),
+    /// Dirty memory and disk at a known rate: a target whose true numbers are known.
+    Workload(WorkloadArgs),
+    /// Everything in one report: measure, then summarise (the model and pin plan follow).
+    Advise(AdviseArgs),
+}
+
+/// How results are printed on stdout.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Aligned tables for people.
+    #[default]
+    Text,
+    /// One JSON object, for scripts.
+    Json,
+    /// The same data as YAML.
+    Yaml,
+}
+
+/// `remus-tune advise`.
+#[derive(clap::Args, Debug)]
+pub struct AdviseArgs {
+    /// Run on the built-in workload instead of a target: launches `remus-tune workload`,
+    /// measures it for 10 s and reports. Needs nothing but this binary.
+    #[arg(long, conflicts_with = "target")]
+    pub demo: bool,
+
+    /// The target to advise on (PID or process name); see `measure --help`.
+    #[arg(required_unless_present = "demo")]
+    pub target: Option<String>,
+
+    /// How long to measure.
+    #[arg(long, default_value = "10s", value_parser = crate::units::parse_duration)]
+    pub duration: std::time::Duration,
+
+    /// Where to write the trace (default: `<name>-<timestamp>.trace.yaml` in the current
+    /// directory).
+    #[arg(short, long)]
+    pub output: Option<std::path::PathBuf>,
+
+    /// Output format of the report.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}

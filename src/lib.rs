@@ -1,0 +1,14 @@
+//! remus-tune: measure how much memory and disk a VM or process changes per checkpoint epoch,
+//! model what Remus-style replication would cost at each checkpoint interval, and pin Dom-0
+//! and the protected VMs apart.
+//!
+//! Data flows one way: `backend` → `trace` → `summary` (and the model); the CLI in `cli`
+//! only declares the command line and `main` wires the pieces together.
+
+pub mod cli;
+pub mod host;
+pub mod output;
+pub mod pageset;
+pub mod trace;
+pub mod units;
+pub mod windows;

@@ -1,0 +1,169 @@
+//! The measurement file: what was measured, how, and every base epoch's results.
+//!
+//! A trace is one YAML document, versioned and self-describing: a header (target, method,
+//! host, page size, base epoch, intervals, memory size, start time), then `epochs`, one line
+//! per base epoch written as it ends, then an `end` record saying how the run ended. Because
+//! the epochs are appended as they happen, a run stopped by Ctrl-C, SIGTERM or the target's
+//! death still leaves a valid trace of everything measured; a file with no `end` record was
+//! cut off (the writer was killed) and readers say so instead of guessing.
+//!
+//! Each epoch line also carries the interval windows that closed with it (see `windows`), so
+//! the per-interval series is in the file, not recomputed from counts that cannot give it.
+
+mod reader;
+mod writer;
+
+pub use reader::{read_trace, TraceError};
+pub use writer::TraceWriter;
+
+use serde::{Deserialize, Serialize};
+
+/// The value of the `schema` key: tells a trace from any other YAML file.
+pub const SCHEMA: &str = "remus-tune-trace";
+/// Bumped on any change a reader of the previous version would misread.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything known before the first epoch.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct TraceHeader {
+    pub schema: String,
+    pub schema_version: u32,
+    pub tool_version: String,
+    pub target: Target,
+    /// `process`, `qemu` or `xen`.
+    pub backend: String,
+    pub method: MethodInfo,
+    pub host: Host,
+    pub page_size: u64,
+    pub base_epoch_ms: f64,
+    /// Every interval measured, each a multiple of the base epoch.
+    pub intervals_ms: Vec<u64>,
+    /// Memory the method watched: resident writable memory at the start for a process,
+    /// guest RAM for a VM.
+    pub memory_bytes: u64,
+    /// RFC 3339, UTC.
+    pub start_time: String,
+}
+
+/// What was measured.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Target {
+    /// `process`, `qemu-guest` or `xen-domain`.
+    pub kind: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+}
+
+/// How dirty pages were found, and why that way.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct MethodInfo {
+    /// `soft-dirty`, `hash` or `sample`.
+    pub name: String,
+    /// Why this method was used (auto's reasoning, or "requested").
+    pub reason: String,
+    /// False for statistical methods whose counts are estimates.
+    pub exact: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<SampleInfo>,
+}
+
+/// The fixed random sample behind the `sample` method.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct SampleInfo {
+    /// Pages hashed every epoch.
+    pub sampled_pages: u64,
+    /// Pages the sample was drawn from; counts are scaled by frame/sampled.
+    pub frame_pages: u64,
+    pub per_gib: u64,
+    pub seed: u64,
+}
+
+/// The machine the measurement ran on.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Host {
+    pub hostname: String,
+    pub kernel: String,
+    pub cpus: u32,
+}
+
+/// One base epoch, with its real (not nominal) start and end.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Epoch {
+    pub n: u64,
+    /// Seconds since `start_time`.
+    pub start_s: f64,
+    pub end_s: f64,
+    /// Distinct pages dirtied in this epoch (scaled estimate for `sample`).
+    pub dirty_pages: u64,
+    /// Bytes the target caused to be written to storage (/proc/PID/io write_bytes).
+    pub write_bytes: u64,
+    /// Write system calls (/proc/PID/io syscw).
+    pub syscw: u64,
+    /// CPU time of the target, all threads.
+    pub cpu_s: f64,
+    /// Time the measurement itself took at this epoch's end (scan, bitmap read).
+    pub scan_ms: f64,
+    /// Interval windows that closed with this epoch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<WindowCount>,
+}
+
+/// The dirty count of one checkpoint interval's window.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct WindowCount {
+    pub interval_ms: u64,
+    pub dirty_pages: u64,
+}
+
+/// How the run ended.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndReason {
+    /// Ran for the whole requested duration.
+    Completed,
+    /// Ctrl-C (SIGINT).
+    Interrupted,
+    /// SIGTERM.
+    Terminated,
+    /// The measured process or VM went away.
+    TargetExited,
+    /// A command started with --exec finished on its own.
+    CommandExited,
+    /// Measuring failed; `message` says why.
+    Error,
+}
+
+impl EndReason {
+    /// True when the trace covers less than the requested duration.
+    pub fn is_early(self) -> bool {
+        self != EndReason::Completed
+    }
+}
+
+/// The last record of a trace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct End {
+    pub reason: EndReason,
+    pub message: String,
+    pub epochs: u64,
+    pub duration_s: f64,
+    /// Epochs that ran more than 20 % over the base epoch because measuring fell behind.
+    pub late_epochs: u64,
+}
+
+/// A whole trace as read back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trace {
+    pub header: TraceHeader,
+    pub epochs: Vec<Epoch>,
+    pub end: End,
+}
+
+/// Rounds seconds to microseconds: the clocks are not finer than that and the file stays
+/// readable.
+pub fn round_us(seconds: f64) -> f64 {
+    (seconds * 1e6).round() / 1e6
+}
