@@ -5,6 +5,7 @@
 //! Data flows one way: `backend` → `trace` → `summary` (and the model); the CLI in `cli`
 //! only declares the command line and `main` wires the pieces together.
 
+pub mod backend;
 pub mod cli;
 pub mod host;
 pub mod output;

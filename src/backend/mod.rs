@@ -1,0 +1,64 @@
+//! Backends: things whose memory and disk we can observe per epoch.
+//!
+//! One trait, one implementation per kind of target (a Linux process today; QEMU guests and
+//! Xen domains plug in the same way). A backend owns every OS and hypervisor detail; the
+//! measuring loop above it only sees page sets and counters, and never knows which it is.
+
+pub mod process;
+pub mod regions;
+
+use crate::pageset::PageSet;
+use crate::trace::{MethodInfo, Target};
+
+/// Why a backend could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The process or VM went away: the run ends with a valid partial trace.
+    #[error("{0}")]
+    TargetGone(String),
+    /// Anything else; the message says what failed and what to do.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// Cumulative counters of the target since it started; the loop takes differences.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Counters {
+    /// Bytes the target caused to be written to storage.
+    pub write_bytes: u64,
+    /// Write requests (system calls for a process, block requests for a VM).
+    pub write_requests: u64,
+    /// CPU time of the target, all threads, in seconds.
+    pub cpu_s: f64,
+}
+
+/// What one `collect` found.
+#[derive(Debug, Clone, Default)]
+pub struct EpochSample {
+    /// Pages dirtied since the previous collect, in the backend's page numbering.
+    pub dirty: PageSet,
+    /// Multiplier from counted pages to estimated pages: 1 for exact methods, frame/sample
+    /// for sampling.
+    pub scale: f64,
+    pub counters: Counters,
+}
+
+/// A target being measured.
+pub trait Backend {
+    /// What is measured, for the trace header.
+    fn target(&self) -> Target;
+    /// How dirty pages are found, and why that way.
+    fn method(&self) -> MethodInfo;
+    fn page_size(&self) -> u64;
+    /// The memory the method watches, in bytes.
+    fn memory_bytes(&self) -> u64;
+    /// Name of the backend as written in the trace: `process`, `qemu` or `xen`.
+    fn kind(&self) -> &'static str;
+    /// Takes the baseline; after it, `collect` reports pages dirtied since the previous call.
+    fn start(&mut self) -> Result<(), BackendError>;
+    /// Pages dirtied since the previous call, and the cumulative counters now.
+    fn collect(&mut self) -> Result<EpochSample, BackendError>;
+    /// Switches off whatever `start` switched on. Called on every exit path, so it must be
+    /// safe to call twice and after a failed `start`.
+    fn stop(&mut self) -> Result<(), BackendError>;
+}
