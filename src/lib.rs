@@ -7,9 +7,14 @@
 
 pub mod backend;
 pub mod cli;
+pub mod commands;
+pub mod cpulist;
 pub mod host;
 pub mod output;
 pub mod pageset;
+pub mod pin;
 pub mod trace;
+pub mod topology;
 pub mod units;
 pub mod windows;
+pub mod xl;

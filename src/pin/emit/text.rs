@@ -1,0 +1,52 @@
+//! `--format text`: who gets which CPUs, the current pinning beside the plan, and one sentence
+//! per rule saying whether it holds.
+
+use super::Emitter;
+use crate::output::table;
+use crate::pin::model::{Plan, Role, Vcpu};
+
+pub struct Text;
+
+impl Emitter for Text {
+    fn emit(&self, plan: &Plan) -> anyhow::Result<String> {
+        let mut out = format!("Pin plan ({:?} strategy) for {}\n\n", plan.strategy, plan.topology).replace("Pin strategy", "pin strategy").replace("Cpupool strategy", "cpupool strategy");
+        let mut rows = vec![vec!["domain".to_string(), "role".into(), "vCPUs".into(), "CPUs".into(), "NUMA".into()]];
+        for p in &plan.placements {
+            let role = match p.role {
+                Role::Dom0 => "Dom-0",
+                Role::Protected => "protected",
+                Role::Shared => "shared",
+            };
+            let nodes: Vec<String> = p.nodes.iter().map(u32::to_string).collect();
+            rows.push(vec![p.domain.clone(), role.into(), p.vcpus.to_string(), p.cpus.to_string(), nodes.join(",")]);
+        }
+        out.push_str(&table(&rows));
+        out.push('\n');
+        let mut rows = vec![vec!["domain".to_string(), "vCPU".into(), "hard".into(), "soft".into(), "now (hard / soft)".into()]];
+        for a in &plan.assignments {
+            let now: Vec<String> = plan
+                .current
+                .iter()
+                .filter(|c| c.domain == a.domain && (a.vcpu == Vcpu::All || a.vcpu == Vcpu::Number(c.vcpu)))
+                .map(|c| format!("{}: {} / {}", c.vcpu, c.hard, c.soft))
+                .collect();
+            rows.push(vec![
+                a.domain.clone(),
+                a.vcpu.to_string(),
+                a.hard.to_string(),
+                a.soft.to_string(),
+                if now.is_empty() { "-".into() } else { now.join("; ") },
+            ]);
+        }
+        out.push_str(&table(&rows));
+        if let Some(pool) = &plan.pool {
+            out.push_str(&format!("\ncpupool {:?}: CPUs {} for {}\n", pool.name, pool.cpus, pool.domains.join(", ")));
+        }
+        out.push('\n');
+        for r in &plan.rules {
+            out.push_str(&format!("{} {}\n", if r.met { "ok:  " } else { "FAIL:" }, r.detail));
+        }
+        out.push_str("\nDry run: nothing was changed. Apply with `remus-tune pin --apply`; make it survive reboot and failover with `--format xl-cfg` and `--format boot`.\n");
+        Ok(out)
+    }
+}
