@@ -3,11 +3,15 @@
 //! so nothing past start-up handles raw strings.
 
 mod measure;
+mod pin;
 mod show;
+mod topology;
 mod workload;
 
 pub use measure::{BackendChoice, MeasureArgs, MethodChoice};
+pub use pin::PinArgs;
 pub use show::ShowArgs;
+pub use topology::{TopologyArgs, TopologySource};
 pub use workload::WorkloadArgs;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -34,6 +38,10 @@ pub enum Command {
     Workload(WorkloadArgs),
     /// Everything in one report: measure, then summarise (the model and pin plan follow).
     Advise(AdviseArgs),
+    /// Plan, apply, check or revert the pinning of Dom-0 and the protected VMs apart.
+    Pin(PinArgs),
+    /// The host's CPUs as remus-tune sees them: cores, SMT siblings, sockets, NUMA nodes.
+    Topology(TopologyArgs),
 }
 
 /// How results are printed on stdout.

@@ -55,9 +55,11 @@ pub fn plan(topo: &Topology, domains: &[DomainSpec], policy: &Policy) -> Plan {
     // Leave at least one core per protected VM when the host allows it.
     let spare = cores.len().saturating_sub(protected.len()).max(1);
     if dom0_cores > spare {
+        // The default size is a preference; an explicit --dom0-cpus that cannot be had is a
+        // rule the plan breaks.
         rules.push(RuleCheck {
             rule: "dom0-size".into(),
-            met: false,
+            met: policy.dom0_cpus.is_none(),
             detail: format!(
                 "Dom-0 wanted {wanted_cpus} CPUs ({sizing}) but the host has {} cores for Dom-0 and {} protected VM(s): Dom-0 gets {spare} core(s)",
                 cores.len(),
@@ -152,6 +154,16 @@ pub fn plan(topo: &Topology, domains: &[DomainSpec], policy: &Policy) -> Plan {
         }
     }
 
+    let dom0_vcpus = placements[0].vcpus;
+    if dom0_vcpus > rounded {
+        rules.push(RuleCheck {
+            rule: "dom0-vcpus".into(),
+            met: false,
+            detail: format!(
+                "Dom-0 has {dom0_vcpus} vCPUs for {rounded} CPUs, so they take turns on them; boot Xen with dom0_max_vcpus={rounded} (see --format boot)"
+            ),
+        });
+    }
     let boot = boot_plan(topo, &dom0_cpus, &dom0_set);
     rules.push(RuleCheck {
         rule: "dom0-boot-pin".into(),

@@ -21,7 +21,7 @@ impl TextReport for Topology {
                 core.node.to_string(),
                 core.socket.to_string(),
                 core.core.to_string(),
-                core.l3.map(|l| l.to_string()).unwrap_or_else(|| "?".into()),
+                core.l3.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
                 core.cpus.to_string(),
             ]);
         }
@@ -29,7 +29,7 @@ impl TextReport for Topology {
         if self.nodes.len() > 1 {
             out.push('\n');
             for node in &self.nodes {
-                let mem = node.memory_mib.map(|m| format!(", {m} MiB")).unwrap_or_default();
+                let mem = node.memory_mib.filter(|&m| m > 0).map(|m| format!(", {m} MiB")).unwrap_or_default();
                 out.push_str(&format!("node {}: CPUs {}{mem}\n", node.id, node.cpus));
             }
         }

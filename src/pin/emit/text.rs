@@ -3,13 +3,17 @@
 
 use super::Emitter;
 use crate::output::table;
-use crate::pin::model::{Plan, Role, Vcpu};
+use crate::pin::model::{Plan, Role, Strategy, Vcpu};
 
 pub struct Text;
 
 impl Emitter for Text {
     fn emit(&self, plan: &Plan) -> anyhow::Result<String> {
-        let mut out = format!("Pin plan ({:?} strategy) for {}\n\n", plan.strategy, plan.topology).replace("Pin strategy", "pin strategy").replace("Cpupool strategy", "cpupool strategy");
+        let strategy = match plan.strategy {
+            Strategy::Pin => "pin",
+            Strategy::Cpupool => "cpupool",
+        };
+        let mut out = format!("Pin plan ({strategy} strategy) for {}\n\n", plan.topology);
         let mut rows = vec![vec!["domain".to_string(), "role".into(), "vCPUs".into(), "CPUs".into(), "NUMA".into()]];
         for p in &plan.placements {
             let role = match p.role {
