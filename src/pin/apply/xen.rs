@@ -189,9 +189,11 @@ fn run_logged(xl: &Xl, cmd: &XlCommand, errors: &mut String) {
     }
 }
 
+/// Restores every journalled vCPU with `-i`, so that xl.conf's global masks are not ANDed in
+/// a second time: the journal holds the effective affinity, which is what must come back.
 fn restore_vcpus(xl: &Xl, journal: &Journal, errors: &mut String) {
     for e in &journal.vcpus {
-        let mut args = vec!["vcpu-pin".to_string(), e.domain.clone(), e.vcpu.to_string(), e.hard.clone()];
+        let mut args = vec!["vcpu-pin".to_string(), "-i".into(), e.domain.clone(), e.vcpu.to_string(), e.hard.clone()];
         if let Some(soft) = &e.soft {
             args.push(soft.clone());
         }

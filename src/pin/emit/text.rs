@@ -28,12 +28,17 @@ impl Emitter for Text {
         out.push('\n');
         let mut rows = vec![vec!["domain".to_string(), "vCPU".into(), "hard".into(), "soft".into(), "now (hard / soft)".into()]];
         for a in &plan.assignments {
-            let now: Vec<String> = plan
+            let mine: Vec<_> = plan
                 .current
                 .iter()
                 .filter(|c| c.domain == a.domain && (a.vcpu == Vcpu::All || a.vcpu == Vcpu::Number(c.vcpu)))
-                .map(|c| format!("{}: {} / {}", c.vcpu, c.hard, c.soft))
                 .collect();
+            // One value when every vCPU has the same affinity, else each vCPU's.
+            let same = mine.windows(2).all(|w| (&w[0].hard, &w[0].soft) == (&w[1].hard, &w[1].soft));
+            let now: Vec<String> = match mine.first() {
+                Some(c) if same => vec![format!("{} / {}", c.hard, c.soft)],
+                _ => mine.iter().map(|c| format!("v{}: {} / {}", c.vcpu, c.hard, c.soft)).collect(),
+            };
             rows.push(vec![
                 a.domain.clone(),
                 a.vcpu.to_string(),
