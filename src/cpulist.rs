@@ -13,7 +13,9 @@ use std::fmt;
 /// Why a CPU list could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CpuListError {
-    #[error("`{text}` is not a CPU list: expected numbers and ranges such as `0,8` or `2-3,10-11`")]
+    #[error(
+        "`{text}` is not a CPU list: expected numbers and ranges such as `0,8` or `2-3,10-11`"
+    )]
     Syntax { text: String },
     #[error("`{text}` has a range that runs backwards (`{item}`): write the low CPU first")]
     Backwards { text: String, item: String },
@@ -201,16 +203,34 @@ mod tests {
             CpuList::parse("all"),
             Err(CpuListError::AllWithoutHost { .. })
         ));
-        assert_eq!(CpuList::parse_with_all("all", 4).unwrap().to_string(), "0-3");
-        assert_eq!(CpuList::parse_with_all("any cpu", 2).unwrap().to_string(), "0-1");
+        assert_eq!(
+            CpuList::parse_with_all("all", 4).unwrap().to_string(),
+            "0-3"
+        );
+        assert_eq!(
+            CpuList::parse_with_all("any cpu", 2).unwrap().to_string(),
+            "0-1"
+        );
     }
 
     #[test]
     fn rejects_garbage_with_a_reason() {
-        assert!(matches!(CpuList::parse("3-1"), Err(CpuListError::Backwards { .. })));
-        assert!(matches!(CpuList::parse("x"), Err(CpuListError::Syntax { .. })));
-        assert!(matches!(CpuList::parse("1,^2"), Err(CpuListError::Syntax { .. })));
-        assert!(matches!(CpuList::parse("node:0"), Err(CpuListError::Syntax { .. })));
+        assert!(matches!(
+            CpuList::parse("3-1"),
+            Err(CpuListError::Backwards { .. })
+        ));
+        assert!(matches!(
+            CpuList::parse("x"),
+            Err(CpuListError::Syntax { .. })
+        ));
+        assert!(matches!(
+            CpuList::parse("1,^2"),
+            Err(CpuListError::Syntax { .. })
+        ));
+        assert!(matches!(
+            CpuList::parse("node:0"),
+            Err(CpuListError::Syntax { .. })
+        ));
     }
 
     #[test]

@@ -17,9 +17,19 @@ fn host(sockets: u32, nodes_per_socket: u32, cores: u32, threads: u32, apart: bo
         for c in 0..cores {
             let global_core = s * cores + c;
             for t in 0..threads {
-                let id = if apart { t * total_cores + global_core } else { global_core * threads + t };
+                let id = if apart {
+                    t * total_cores + global_core
+                } else {
+                    global_core * threads + t
+                };
                 let node = s * nodes_per_socket + c * nodes_per_socket / cores;
-                cpus.push(Cpu { id, core: c, socket: s, node, l3: None });
+                cpus.push(Cpu {
+                    id,
+                    core: c,
+                    socket: s,
+                    node,
+                    l3: None,
+                });
             }
         }
     }
@@ -29,13 +39,25 @@ fn host(sockets: u32, nodes_per_socket: u32, cores: u32, threads: u32, apart: bo
 fn domains(protected: &[u32], shared: &[u32], dom0: Option<u32>) -> Vec<DomainSpec> {
     let mut out = Vec::new();
     if let Some(v) = dom0 {
-        out.push(DomainSpec { name: DOM0.into(), vcpus: v, protected: false });
+        out.push(DomainSpec {
+            name: DOM0.into(),
+            vcpus: v,
+            protected: false,
+        });
     }
     for (i, &v) in protected.iter().enumerate() {
-        out.push(DomainSpec { name: format!("vm{i}"), vcpus: v, protected: true });
+        out.push(DomainSpec {
+            name: format!("vm{i}"),
+            vcpus: v,
+            protected: true,
+        });
     }
     for (i, &v) in shared.iter().enumerate() {
-        out.push(DomainSpec { name: format!("other{i}"), vcpus: v, protected: false });
+        out.push(DomainSpec {
+            name: format!("other{i}"),
+            vcpus: v,
+            protected: false,
+        });
     }
     out
 }
@@ -46,7 +68,12 @@ fn rule(plan: &Plan, name: &str) -> Option<bool> {
 
 /// The set of (socket, core) a CPU list touches.
 fn cores_of(topo: &Topology, cpus: &CpuList) -> Vec<(u32, u32)> {
-    let mut v: Vec<(u32, u32)> = topo.cpus.iter().filter(|c| cpus.contains(c.id)).map(|c| (c.socket, c.core)).collect();
+    let mut v: Vec<(u32, u32)> = topo
+        .cpus
+        .iter()
+        .filter(|c| cpus.contains(c.id))
+        .map(|c| (c.socket, c.core))
+        .collect();
     v.sort_unstable();
     v.dedup();
     v
@@ -147,11 +174,23 @@ fn recorded_lab_host_matches_the_lab_pinning() {
     // The real Xen lab: 2 pCPUs, no SMT; the lab pinned Dom-0 to 0 and Meine-VM to 1 by hand.
     let topo = Topology::from_file(Path::new("tests/fixtures/xen/xl-info-n.txt")).unwrap();
     let specs = vec![
-        DomainSpec { name: DOM0.into(), vcpus: 1, protected: false },
-        DomainSpec { name: "Meine-VM".into(), vcpus: 1, protected: true },
+        DomainSpec {
+            name: DOM0.into(),
+            vcpus: 1,
+            protected: false,
+        },
+        DomainSpec {
+            name: "Meine-VM".into(),
+            vcpus: 1,
+            protected: true,
+        },
     ];
     let p = plan(&topo, &specs, &Policy::default());
-    let shown: Vec<String> = p.assignments.iter().map(|a| format!("{} {} {} {}", a.domain, a.vcpu, a.hard, a.soft)).collect();
+    let shown: Vec<String> = p
+        .assignments
+        .iter()
+        .map(|a| format!("{} {} {} {}", a.domain, a.vcpu, a.hard, a.soft))
+        .collect();
     assert_eq!(shown, ["Domain-0 0 0 0", "Meine-VM all 1 1"]);
     assert!(p.all_rules_met(), "{:?}", p.rules);
     assert!(p.boot.dom0_vcpus_pin);
@@ -160,11 +199,18 @@ fn recorded_lab_host_matches_the_lab_pinning() {
 
 #[test]
 fn siblings_numbered_apart_need_runtime_pinning() {
-    let topo = Topology::from_file(Path::new("tests/fixtures/topologies/xl-info-n-2socket-smt-apart.txt")).unwrap();
+    let topo = Topology::from_file(Path::new(
+        "tests/fixtures/topologies/xl-info-n-2socket-smt-apart.txt",
+    ))
+    .unwrap();
     let p = plan(&topo, &domains(&[4], &[2], Some(2)), &Policy::default());
     assert_eq!(p.placement(DOM0).unwrap().cpus.to_string(), "0,8");
     assert!(!p.boot.dom0_vcpus_pin);
-    assert!(p.boot.reason.contains("core 0 is CPUs 0,8"), "{}", p.boot.reason);
+    assert!(
+        p.boot.reason.contains("core 0 is CPUs 0,8"),
+        "{}",
+        p.boot.reason
+    );
     let vm = p.placement("vm0").unwrap();
     assert_eq!(vm.cpus.len(), 4);
     assert_eq!(vm.nodes.len(), 1);
@@ -173,14 +219,24 @@ fn siblings_numbered_apart_need_runtime_pinning() {
 
 #[test]
 fn offline_cpu_leaves_a_one_cpu_core() {
-    let topo = Topology::from_file(Path::new("tests/fixtures/topologies/xl-info-n-offline-cpu5.txt")).unwrap();
+    let topo = Topology::from_file(Path::new(
+        "tests/fixtures/topologies/xl-info-n-offline-cpu5.txt",
+    ))
+    .unwrap();
     assert_eq!(topo.cpus.len(), 7);
     assert_eq!(topo.bitmap_size(), 8);
     let p = plan(&topo, &domains(&[2, 1], &[], Some(2)), &Policy::default());
     // Dom-0: default rule for 2 VMs = 3 CPUs → 2 whole cores (0-3).
     assert_eq!(p.placement(DOM0).unwrap().cpus.to_string(), "0-3");
-    let all: Vec<String> = p.placements.iter().map(|x| format!("{}={}", x.domain, x.cpus)).collect();
-    assert!(!all.iter().any(|s| s.contains('5')), "offline CPU 5 used: {all:?}");
+    let all: Vec<String> = p
+        .placements
+        .iter()
+        .map(|x| format!("{}={}", x.domain, x.cpus))
+        .collect();
+    assert!(
+        !all.iter().any(|s| s.contains('5')),
+        "offline CPU 5 used: {all:?}"
+    );
 }
 
 #[test]
@@ -188,8 +244,16 @@ fn too_small_host_says_which_rule_fails() {
     let topo = host(1, 1, 2, 1, false); // 2 cores, no SMT
     let p = plan(&topo, &domains(&[2, 2], &[1], Some(1)), &Policy::default());
     assert_eq!(rule(&p, "protected-own-cores"), Some(false));
-    let fail = p.rules.iter().find(|r| r.rule == "protected-own-cores").unwrap();
-    assert!(fail.detail.contains("share cores with each other"), "{}", fail.detail);
+    let fail = p
+        .rules
+        .iter()
+        .find(|r| r.rule == "protected-own-cores")
+        .unwrap();
+    assert!(
+        fail.detail.contains("share cores with each other"),
+        "{}",
+        fail.detail
+    );
     assert_eq!(rule(&p, "shared-leftover"), Some(false));
 
     let single = host(1, 1, 1, 2, false); // one core, two threads
@@ -208,9 +272,24 @@ fn dom0_sizing_rule_and_override() {
     assert_eq!(dom0_size_rule(0, 1), 1);
     assert_eq!(dom0_size_rule(20, 3), 6); // at most 8 CPUs in whole 3-thread cores
     let topo = host(2, 1, 8, 2, false);
-    let p = plan(&topo, &domains(&[2], &[], Some(16)), &Policy { dom0_cpus: Some(3), strategy: PinStrategy::Pin });
-    assert_eq!(p.placement(DOM0).unwrap().cpus.len(), 4, "3 is rounded up to 2 whole cores");
-    assert_eq!(rule(&p, "dom0-vcpus"), Some(false), "16 Dom-0 vCPUs on 4 CPUs must be flagged");
+    let p = plan(
+        &topo,
+        &domains(&[2], &[], Some(16)),
+        &Policy {
+            dom0_cpus: Some(3),
+            strategy: PinStrategy::Pin,
+        },
+    );
+    assert_eq!(
+        p.placement(DOM0).unwrap().cpus.len(),
+        4,
+        "3 is rounded up to 2 whole cores"
+    );
+    assert_eq!(
+        rule(&p, "dom0-vcpus"),
+        Some(false),
+        "16 Dom-0 vCPUs on 4 CPUs must be flagged"
+    );
     assert_eq!(p.assignments[0].vcpu, Vcpu::All);
 }
 
@@ -225,7 +304,14 @@ fn big_vm_spills_over_nodes_and_says_so() {
 #[test]
 fn cpupool_strategy_pools_the_protected_cpus() {
     let topo = host(1, 1, 4, 2, false);
-    let p = plan(&topo, &domains(&[2, 2], &[], Some(2)), &Policy { dom0_cpus: None, strategy: PinStrategy::Cpupool });
+    let p = plan(
+        &topo,
+        &domains(&[2, 2], &[], Some(2)),
+        &Policy {
+            dom0_cpus: None,
+            strategy: PinStrategy::Cpupool,
+        },
+    );
     let pool = p.pool.as_ref().unwrap();
     assert_eq!(pool.cpus.to_string(), "4-7");
     assert_eq!(pool.domains, vec!["vm0", "vm1"]);

@@ -24,12 +24,20 @@ impl FakeXen {
     }
 
     fn lab() -> Self {
-        Self::new("tests/fixtures/xen/xl-info-n.txt", LAB_BEFORE, "Pool-0|0,1\n")
+        Self::new(
+            "tests/fixtures/xen/xl-info-n.txt",
+            LAB_BEFORE,
+            "Pool-0|0,1\n",
+        )
     }
 
     fn big() -> Self {
         let all: Vec<String> = (0..16).map(|c| c.to_string()).collect();
-        Self::new("tests/fixtures/topologies/xl-info-n-2socket-smt-apart.txt", BIG, &format!("Pool-0|{}\n", all.join(",")))
+        Self::new(
+            "tests/fixtures/topologies/xl-info-n-2socket-smt-apart.txt",
+            BIG,
+            &format!("Pool-0|{}\n", all.join(",")),
+        )
     }
 
     fn journal(&self) -> PathBuf {
@@ -39,12 +47,17 @@ impl FakeXen {
     fn run(&self, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
         let xl = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake-xl");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_remus-tune"));
-        cmd.args(args).env("REMUS_TUNE_XL", xl).env("FAKE_XL_DIR", self.dir.path());
+        cmd.args(args)
+            .env("REMUS_TUNE_XL", xl)
+            .env("FAKE_XL_DIR", self.dir.path());
         for (k, v) in env {
             cmd.env(k, v);
         }
         let out = cmd.output().unwrap();
-        let (o, e) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+        let (o, e) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
         assert!(!e.contains("panicked"), "{e}");
         (out.status.code().unwrap_or(-1), o, e)
     }
@@ -69,14 +82,23 @@ impl FakeXen {
         fs::read_to_string(self.dir.path().join("log"))
             .unwrap()
             .lines()
-            .filter(|l| !l.starts_with("info") && !l.starts_with("vcpu-list") && !l.starts_with("cpupool-list") && !l.starts_with("list"))
+            .filter(|l| {
+                !l.starts_with("info")
+                    && !l.starts_with("vcpu-list")
+                    && !l.starts_with("cpupool-list")
+                    && !l.starts_with("list")
+            })
             .map(String::from)
             .collect()
     }
 
     fn vcpu_list(&self) -> String {
         let xl = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake-xl");
-        let out = Command::new(xl).arg("vcpu-list").env("FAKE_XL_DIR", self.dir.path()).output().unwrap();
+        let out = Command::new(xl)
+            .arg("vcpu-list")
+            .env("FAKE_XL_DIR", self.dir.path())
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
@@ -87,16 +109,27 @@ fn lab_host_apply_reproduces_the_recorded_pinning_then_check_and_revert() {
     let (code, out, err) = xen.pin(&["--apply"], &[]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("read-back matches the plan"), "{out}");
-    assert_eq!(xen.changes(), ["vcpu-pin Domain-0 0 0 0", "vcpu-pin Meine-VM all 1 1"]);
+    assert_eq!(
+        xen.changes(),
+        ["vcpu-pin Domain-0 0 0 0", "vcpu-pin Meine-VM all 1 1"]
+    );
     // The hard affinities are those the lab set by hand (tests/fixtures/xen/xl-vcpu-list-after-pin.txt).
     let live = remus_tune::xl::parse_vcpu_list(&xen.vcpu_list()).unwrap();
-    let recorded = remus_tune::xl::parse_vcpu_list(&fs::read_to_string("tests/fixtures/xen/xl-vcpu-list-after-pin.txt").unwrap()).unwrap();
+    let recorded = remus_tune::xl::parse_vcpu_list(
+        &fs::read_to_string("tests/fixtures/xen/xl-vcpu-list-after-pin.txt").unwrap(),
+    )
+    .unwrap();
     for (l, r) in live.rows.iter().zip(&recorded.rows) {
         assert_eq!((&l.name, &l.hard), (&r.name, &r.hard));
     }
     // The journal holds what was there before.
     let journal = fs::read_to_string(xen.journal()).unwrap();
-    assert!(journal.contains("backend: xen") && journal.contains("domain: Meine-VM") && journal.contains("hard: all"), "{journal}");
+    assert!(
+        journal.contains("backend: xen")
+            && journal.contains("domain: Meine-VM")
+            && journal.contains("hard: all"),
+        "{journal}"
+    );
 
     let (code, out, _) = xen.pin(&["--check"], &[]);
     assert_eq!(code, 0, "{out}");
@@ -104,16 +137,26 @@ fn lab_host_apply_reproduces_the_recorded_pinning_then_check_and_revert() {
 
     // Someone re-pins Meine-VM: --check reports drift with exit status 3.
     let xl = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake-xl");
-    Command::new(&xl).args(["vcpu-pin", "Meine-VM", "0", "all", "all"]).env("FAKE_XL_DIR", xen.dir.path()).status().unwrap();
+    Command::new(&xl)
+        .args(["vcpu-pin", "Meine-VM", "0", "all", "all"])
+        .env("FAKE_XL_DIR", xen.dir.path())
+        .status()
+        .unwrap();
     let (code, out, _) = xen.pin(&["--check"], &[]);
     assert_eq!(code, 3, "{out}");
-    assert!(out.contains("DRIFT") && out.contains("Meine-VM vCPU 0: plan 1 / 1, live all / all"), "{out}");
+    assert!(
+        out.contains("DRIFT") && out.contains("Meine-VM vCPU 0: plan 1 / 1, live all / all"),
+        "{out}"
+    );
 
     let (code, out, err) = xen.pin(&["--revert"], &[]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(xen.state(), LAB_BEFORE);
     assert!(!xen.journal().exists(), "a restored journal is moved aside");
-    assert!(xen.changes().ends_with(&["vcpu-pin -i Domain-0 0 all all".to_string(), "vcpu-pin -i Meine-VM 0 all all".to_string()]));
+    assert!(xen.changes().ends_with(&[
+        "vcpu-pin -i Domain-0 0 all all".to_string(),
+        "vcpu-pin -i Meine-VM 0 all all".to_string()
+    ]));
 }
 
 #[test]
@@ -122,14 +165,25 @@ fn a_failing_vcpu_pin_rolls_everything_back() {
     let (code, out, err) = xen.pin(&["--apply", "vm1"], &[("FAKE_XL_FAIL_PIN", "3")]);
     assert_eq!(code, 1, "{out}{err}");
     // xl's own words, verbatim, and what happened.
-    assert!(err.contains("Setting vcpu affinity: Invalid argument"), "{err}");
-    assert!(err.contains("rolled back: the 2 change(s) made were undone"), "{err}");
+    assert!(
+        err.contains("Setting vcpu affinity: Invalid argument"),
+        "{err}"
+    );
+    assert!(
+        err.contains("rolled back: the 2 change(s) made were undone"),
+        "{err}"
+    );
     assert_eq!(xen.state(), BIG, "the state must be exactly as before");
     let changes = xen.changes();
     assert_eq!(changes.len(), 3 + 7, "3 tries then 7 restores: {changes:?}");
-    assert!(changes[3..].iter().all(|c| c.starts_with("vcpu-pin -i ")), "{changes:?}");
+    assert!(
+        changes[3..].iter().all(|c| c.starts_with("vcpu-pin -i ")),
+        "{changes:?}"
+    );
     assert!(!xen.journal().exists());
-    let kept = fs::read_dir(xen.journal().parent().unwrap()).unwrap().count();
+    let kept = fs::read_dir(xen.journal().parent().unwrap())
+        .unwrap()
+        .count();
     assert_eq!(kept, 1, "the rolled-back journal is kept for the record");
 }
 
@@ -140,7 +194,10 @@ fn a_read_back_mismatch_rolls_back() {
     let (code, out, err) = xen.pin(&["--apply", "vm1"], &[("FAKE_XL_MASK", "0-11")]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(err.contains("read-back differs from the plan"), "{err}");
-    assert!(err.contains("web; rm -rf x vCPU 0: plan 3-7,11-15 / 3-7,11-15, live 3-7,11 / 3-7,11-15"), "{err}");
+    assert!(
+        err.contains("web; rm -rf x vCPU 0: plan 3-7,11-15 / 3-7,11-15, live 3-7,11 / 3-7,11-15"),
+        "{err}"
+    );
     assert!(err.contains("vm.cpumask"), "{err}");
     assert_eq!(xen.state(), BIG);
 }
@@ -150,10 +207,18 @@ fn names_reach_xl_as_one_argument_never_through_a_shell() {
     let xen = FakeXen::big();
     let (code, out, _) = xen.pin(&["--format", "shell", "vm1"], &[]);
     assert_eq!(code, 0);
-    assert!(out.contains("xl vcpu-pin 'web; rm -rf x' all 3-7,11-15 3-7,11-15"), "{out}");
+    assert!(
+        out.contains("xl vcpu-pin 'web; rm -rf x' all 3-7,11-15 3-7,11-15"),
+        "{out}"
+    );
     let (code, out, err) = xen.pin(&["--apply", "vm1"], &[]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(xen.state().contains("web; rm -rf x|5|0|4|-b|3-7,11-15|3-7,11-15"), "{}", xen.state());
+    assert!(
+        xen.state()
+            .contains("web; rm -rf x|5|0|4|-b|3-7,11-15|3-7,11-15"),
+        "{}",
+        xen.state()
+    );
     assert!(!Path::new("x").exists());
 }
 
@@ -162,9 +227,18 @@ fn plan_is_printed_beside_the_current_pinning() {
     let xen = FakeXen::big();
     let (code, out, _) = xen.pin(&["vm1"], &[]);
     assert_eq!(code, 0);
-    let vm1 = out.lines().find(|l| l.starts_with("vm1") && l.contains("1-2,9-10   1-2,9-10")).unwrap();
-    assert!(vm1.ends_with("all / all"), "current pinning shown beside the plan: {out}");
-    assert!(out.contains("dom0_vcpus_pin` would put Dom-0 on CPUs 0-1"), "{out}");
+    let vm1 = out
+        .lines()
+        .find(|l| l.starts_with("vm1") && l.contains("1-2,9-10   1-2,9-10"))
+        .unwrap();
+    assert!(
+        vm1.ends_with("all / all"),
+        "current pinning shown beside the plan: {out}"
+    );
+    assert!(
+        out.contains("dom0_vcpus_pin` would put Dom-0 on CPUs 0-1"),
+        "{out}"
+    );
     assert!(xen.changes().is_empty(), "a dry run changes nothing");
 }
 
@@ -175,16 +249,34 @@ fn an_existing_journal_blocks_a_second_apply() {
     let before = xen.changes().len();
     let (code, _, err) = xen.pin(&["--apply"], &[]);
     assert_eq!(code, 1);
-    assert!(err.contains("a journal already exists") && err.contains("--revert"), "{err}");
-    assert_eq!(xen.changes().len(), before, "nothing may change without a fresh journal");
+    assert!(
+        err.contains("a journal already exists") && err.contains("--revert"),
+        "{err}"
+    );
+    assert_eq!(
+        xen.changes().len(),
+        before,
+        "nothing may change without a fresh journal"
+    );
 }
 
 #[test]
 fn an_unwritable_journal_stops_before_any_change() {
     let xen = FakeXen::lab();
-    let (code, _, err) = xen.run(&["pin", "--apply", "--journal", "/proc/remus-tune/journal.yaml"], &[]);
+    let (code, _, err) = xen.run(
+        &[
+            "pin",
+            "--apply",
+            "--journal",
+            "/proc/remus-tune/journal.yaml",
+        ],
+        &[],
+    );
     assert_eq!(code, 1);
-    assert!(err.contains("cannot write the journal") && err.contains("nothing was changed"), "{err}");
+    assert!(
+        err.contains("cannot write the journal") && err.contains("nothing was changed"),
+        "{err}"
+    );
     assert!(xen.changes().is_empty());
 }
 
@@ -205,22 +297,39 @@ fn cpupool_strategy_apply_and_revert() {
             "vcpu-pin vm1 all 1-2,9-10 1-2,9-10",
         ]
     );
-    assert!(xen.pools().contains("remus-tune|1,2,9,10"), "{}", xen.pools());
-    assert!(fs::read_to_string(xen.journal()).unwrap().contains("name: remus-tune"));
+    assert!(
+        xen.pools().contains("remus-tune|1,2,9,10"),
+        "{}",
+        xen.pools()
+    );
+    assert!(fs::read_to_string(xen.journal())
+        .unwrap()
+        .contains("name: remus-tune"));
     let (code, out, err) = xen.pin(&["--revert"], &[]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(xen.state(), BIG);
     assert!(!xen.pools().contains("remus-tune"), "{}", xen.pools());
-    assert!(xen.pools().contains("Pool-0|0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15"), "{}", xen.pools());
+    assert!(
+        xen.pools()
+            .contains("Pool-0|0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15"),
+        "{}",
+        xen.pools()
+    );
 }
 
 #[test]
 fn cpupool_failure_half_way_undoes_the_pool() {
     let xen = FakeXen::big();
     let pools_before = xen.pools();
-    let (code, _, err) = xen.pin(&["--apply", "--strategy", "cpupool", "vm1"], &[("FAKE_XL_FAIL_CMD", "cpupool-migrate")]);
+    let (code, _, err) = xen.pin(
+        &["--apply", "--strategy", "cpupool", "vm1"],
+        &[("FAKE_XL_FAIL_CMD", "cpupool-migrate")],
+    );
     assert_eq!(code, 1);
-    assert!(err.contains("cpupool-migrate vm1 remus-tune` failed") && err.contains("rolled back"), "{err}");
+    assert!(
+        err.contains("cpupool-migrate vm1 remus-tune` failed") && err.contains("rolled back"),
+        "{err}"
+    );
     assert_eq!(xen.state(), BIG);
     assert_eq!(xen.pools(), pools_before);
 }
@@ -230,5 +339,8 @@ fn unknown_vm_is_named_with_the_choices() {
     let xen = FakeXen::lab();
     let (code, _, err) = xen.pin(&["NoSuchVM"], &[]);
     assert_eq!(code, 1);
-    assert!(err.contains("no domain named `NoSuchVM`") && err.contains("Domain-0, Meine-VM"), "{err}");
+    assert!(
+        err.contains("no domain named `NoSuchVM`") && err.contains("Domain-0, Meine-VM"),
+        "{err}"
+    );
 }

@@ -89,9 +89,16 @@ fn parse_pid(text: &str) -> Result<(u32, Option<u32>), String> {
         Some((p, v)) => (p, Some(v)),
         None => (text, None),
     };
-    let pid: u32 = pid.parse().map_err(|_| format!("`{pid}` is not a process id"))?;
+    let pid: u32 = pid
+        .parse()
+        .map_err(|_| format!("`{pid}` is not a process id"))?;
     let vcpus = vcpus
-        .map(|v| v.parse::<u32>().ok().filter(|&n| n > 0).ok_or_else(|| format!("`{v}` is not a vCPU count")))
+        .map(|v| {
+            v.parse::<u32>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| format!("`{v}` is not a vCPU count"))
+        })
         .transpose()?;
     Ok((pid, vcpus))
 }

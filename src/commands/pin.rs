@@ -58,8 +58,11 @@ fn run_inner(args: &PinArgs) -> Result<ExitCode> {
     }
     let xl = Xl::from_env();
     let topo = match (&mode, &args.topology) {
-        (_, Some(_)) | (Mode::Declared, None) | (Mode::Process, None) => super::topology::load(args.topology.as_deref(), args.source)?,
-        (Mode::Xen, None) => crate::topology::xen::from_host(&xl).context("reading the physical topology with `xl info -n`")?,
+        (_, Some(_)) | (Mode::Declared, None) | (Mode::Process, None) => {
+            super::topology::load(args.topology.as_deref(), args.source)?
+        }
+        (Mode::Xen, None) => crate::topology::xen::from_host(&xl)
+            .context("reading the physical topology with `xl info -n`")?,
     };
     let plan = match &args.plan {
         Some(path) => load_plan(path)?,
@@ -67,24 +70,46 @@ fn run_inner(args: &PinArgs) -> Result<ExitCode> {
     };
     match mode {
         Mode::Xen if args.check => report_drift(xen::check(&xl, &plan, topo.bitmap_size())?),
-        Mode::Process if args.check => report_drift(process::check(&affinity::Kernel, &process_targets(&plan)?)?),
+        Mode::Process if args.check => {
+            report_drift(process::check(&affinity::Kernel, &process_targets(&plan)?)?)
+        }
         Mode::Xen if args.apply => {
             let applied = xen::apply(&xl, &plan, topo.bitmap_size(), &journal_path)?;
-            println!("Applied {} xl command(s); read-back matches the plan.", applied.commands.len());
+            println!(
+                "Applied {} xl command(s); read-back matches the plan.",
+                applied.commands.len()
+            );
             for c in &applied.commands {
                 println!("  {c}");
             }
-            println!("Journal: {} (undo with `remus-tune pin --revert --journal {}`)", applied.journal.display(), applied.journal.display());
+            println!(
+                "Journal: {} (undo with `remus-tune pin --revert --journal {}`)",
+                applied.journal.display(),
+                applied.journal.display()
+            );
             println!("Runtime pins are lost on reboot and Remus failover: see `--format xl-cfg` and `--format boot`.");
             Ok(ExitCode::SUCCESS)
         }
         Mode::Process if args.apply => {
-            let applied = process::apply(&affinity::Kernel, &process_targets(&plan)?, &journal_path)?;
-            println!("Pinned {} thread(s); read-back matches the plan.", applied.threads.len());
-            for t in &plan.placements.iter().filter(|p| p.role == Role::Protected).collect::<Vec<_>>() {
+            let applied =
+                process::apply(&affinity::Kernel, &process_targets(&plan)?, &journal_path)?;
+            println!(
+                "Pinned {} thread(s); read-back matches the plan.",
+                applied.threads.len()
+            );
+            for t in &plan
+                .placements
+                .iter()
+                .filter(|p| p.role == Role::Protected)
+                .collect::<Vec<_>>()
+            {
                 println!("  {}: CPUs {}", t.domain, t.cpus);
             }
-            println!("Journal: {} (undo with `remus-tune pin --revert --journal {}`)", applied.journal.display(), applied.journal.display());
+            println!(
+                "Journal: {} (undo with `remus-tune pin --revert --journal {}`)",
+                applied.journal.display(),
+                applied.journal.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         _ => {
@@ -99,15 +124,25 @@ fn report_drift(drift: Vec<Drift>) -> Result<ExitCode> {
         println!("ok: the live affinities match the plan");
         Ok(ExitCode::SUCCESS)
     } else {
-        print!("DRIFT: {} vCPU(s)/thread(s) differ from the plan:\n{}", drift.len(), describe_drift(&drift));
+        print!(
+            "DRIFT: {} vCPU(s)/thread(s) differ from the plan:\n{}",
+            drift.len(),
+            describe_drift(&drift)
+        );
         println!("re-apply with `remus-tune pin --apply` (after `--revert` of the old journal) or investigate who changed them");
         Ok(ExitCode::from(EXIT_DRIFT))
     }
 }
 
 fn load_plan(path: &std::path::Path) -> Result<Plan> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the plan {}", path.display()))?;
-    yaml_serde::from_str(&text).map_err(|e| anyhow!("{} is not a plan written by `pin --format yaml`: {e}", path.display()))
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the plan {}", path.display()))?;
+    yaml_serde::from_str(&text).map_err(|e| {
+        anyhow!(
+            "{} is not a plan written by `pin --format yaml`: {e}",
+            path.display()
+        )
+    })
 }
 
 fn revert(path: &std::path::Path) -> Result<ExitCode> {
@@ -116,7 +151,10 @@ fn revert(path: &std::path::Path) -> Result<ExitCode> {
         JournalBackend::Xen => {
             let xl = Xl::from_env();
             let info = crate::xl::parse_info(&xl.info()?)?;
-            let size = info.max_cpu_id().map(|m| m + 1).ok_or_else(|| anyhow!("`xl info` printed no max_cpu_id"))?;
+            let size = info
+                .max_cpu_id()
+                .map(|m| m + 1)
+                .ok_or_else(|| anyhow!("`xl info` printed no max_cpu_id"))?;
             xen::revert(&xl, path, &journal, size)?
         }
         JournalBackend::Process => process::revert(&affinity::Kernel, path, &journal)?,
@@ -156,10 +194,17 @@ fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -> Result<Pl
                     domain: r.name.clone(),
                     vcpu: r.vcpu,
                     hard: r.hard.to_string(),
-                    soft: r.soft.as_ref().map(ToString::to_string).unwrap_or_else(|| "-".into()),
+                    soft: r
+                        .soft
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_else(|| "-".into()),
                 })
                 .collect();
-            (list.domains().into_iter().map(|(n, _, v)| (n, v)).collect(), current)
+            (
+                list.domains().into_iter().map(|(n, _, v)| (n, v)).collect(),
+                current,
+            )
         }
         Mode::Process => {
             if args.strategy == crate::pin::Strategy::Cpupool {
@@ -168,13 +213,22 @@ fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -> Result<Pl
             let mut known = vec![];
             let mut current = vec![];
             for (pid, vcpus) in &args.pids {
-                let tids = affinity::threads(*pid).map_err(|e| anyhow!("process {pid} not found ({e}): is it running?"))?;
-                let kvm = tids.iter().filter(|&&t| is_vcpu_thread(&affinity::comm(*pid, t))).count() as u32;
+                let tids = affinity::threads(*pid)
+                    .map_err(|e| anyhow!("process {pid} not found ({e}): is it running?"))?;
+                let kvm = tids
+                    .iter()
+                    .filter(|&&t| is_vcpu_thread(&affinity::comm(*pid, t)))
+                    .count() as u32;
                 let name = format!("pid:{pid}");
                 known.push((name.clone(), vcpus.unwrap_or(kvm.max(1))));
                 for tid in tids {
                     if let Ok(cpus) = affinity::ThreadAffinity::get(&affinity::Kernel, *pid, tid) {
-                        current.push(Current { domain: name.clone(), vcpu: tid, hard: cpus.to_string(), soft: "-".into() });
+                        current.push(Current {
+                            domain: name.clone(),
+                            vcpu: tid,
+                            hard: cpus.to_string(),
+                            soft: "-".into(),
+                        });
                     }
                 }
             }
@@ -210,7 +264,10 @@ fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -> Result<Pl
 }
 
 fn has_duplicates(known: &[(String, u32)]) -> bool {
-    known.iter().enumerate().any(|(i, (n, _))| known[..i].iter().any(|(m, _)| m == n))
+    known
+        .iter()
+        .enumerate()
+        .any(|(i, (n, _))| known[..i].iter().any(|(m, _)| m == n))
 }
 
 /// QEMU names vCPU threads `CPU 0/KVM` (with `-name …,debug-threads=on`, as libvirt sets).
@@ -228,7 +285,10 @@ fn rename_host(plan: &mut Plan) {
     }
     plan.assignments.retain(|a| a.domain != DOM0);
     plan.rules.retain(|r| r.rule != "dom0-boot-pin");
-    let host = plan.placement(HOST).map(|p| p.cpus.to_string()).unwrap_or_default();
+    let host = plan
+        .placement(HOST)
+        .map(|p| p.cpus.to_string())
+        .unwrap_or_default();
     plan.rules.push(crate::pin::RuleCheck {
         rule: "host-housekeeping".into(),
         met: true,
@@ -247,7 +307,10 @@ fn process_targets(plan: &Plan) -> Result<Vec<process::ProcessTarget>> {
                 .strip_prefix("pid:")
                 .and_then(|n| n.parse().ok())
                 .ok_or_else(|| anyhow!("plan entry `{}` is not a process (`pid:N`)", p.domain))?;
-            Ok(process::ProcessTarget { pid, cpus: p.cpus.clone() })
+            Ok(process::ProcessTarget {
+                pid,
+                cpus: p.cpus.clone(),
+            })
         })
         .collect()
 }
@@ -262,7 +325,11 @@ pub fn host_plan_text() -> Result<String> {
         let specs = list
             .domains()
             .into_iter()
-            .map(|(name, _, vcpus)| DomainSpec { protected: name != DOM0, name, vcpus })
+            .map(|(name, _, vcpus)| DomainSpec {
+                protected: name != DOM0,
+                name,
+                vcpus,
+            })
             .collect::<Vec<_>>();
         (topo, specs)
     } else {
@@ -271,4 +338,3 @@ pub fn host_plan_text() -> Result<String> {
     let p = plan(&topo, &specs, &Policy::default());
     crate::pin::emit::emitter(crate::pin::emit::PinFormat::Text).emit(&p)
 }
-

@@ -9,7 +9,9 @@ use std::process::ExitCode;
 
 /// Runs the command; errors are printed as `error: …` with exit status 1.
 pub fn run(args: TopologyArgs) -> ExitCode {
-    match load(args.topology.as_deref(), args.source).and_then(|topo| crate::output::emit(&topo, args.format)) {
+    match load(args.topology.as_deref(), args.source)
+        .and_then(|topo| crate::output::emit(&topo, args.format))
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -21,7 +23,8 @@ pub fn run(args: TopologyArgs) -> ExitCode {
 /// The topology from a file, or from the live host by `source`.
 pub fn load(file: Option<&Path>, source: TopologySource) -> Result<Topology> {
     if let Some(path) = file {
-        return Topology::from_file(path).with_context(|| format!("reading the topology from {}", path.display()));
+        return Topology::from_file(path)
+            .with_context(|| format!("reading the topology from {}", path.display()));
     }
     let xl = Xl::from_env();
     match source {
@@ -39,7 +42,9 @@ pub fn load(file: Option<&Path>, source: TopologySource) -> Result<Topology> {
 
 /// True when `xl info` answers: then we are in Dom-0 and hwloc would see only virtual CPUs.
 pub fn on_xen(xl: &Xl) -> bool {
-    if std::env::var_os(crate::xl::XL_ENV).is_none() && !Path::new("/proc/xen/capabilities").exists() {
+    if std::env::var_os(crate::xl::XL_ENV).is_none()
+        && !Path::new("/proc/xen/capabilities").exists()
+    {
         return false;
     }
     xl.info().is_ok()

@@ -115,12 +115,20 @@ impl Journal {
         if path.exists() {
             return Err(JournalError::Exists(shown));
         }
-        let write_err = |source| JournalError::Write { path: shown.clone(), source };
+        let write_err = |source| JournalError::Write {
+            path: shown.clone(),
+            source,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(write_err)?;
         }
-        let text = yaml_serde::to_string(self).map_err(|e| write_err(std::io::Error::other(e.to_string())))?;
-        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(write_err)?;
+        let text = yaml_serde::to_string(self)
+            .map_err(|e| write_err(std::io::Error::other(e.to_string())))?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(write_err)?;
         file.write_all(text.as_bytes()).map_err(write_err)?;
         file.sync_all().map_err(write_err)?;
         Ok(())
@@ -136,12 +144,18 @@ impl Journal {
         let tmp = path.with_extension("yaml.tmp");
         std::fs::write(&tmp, text)
             .and_then(|_| std::fs::rename(&tmp, path))
-            .map_err(|source| JournalError::Write { path: shown, source })
+            .map_err(|source| JournalError::Write {
+                path: shown,
+                source,
+            })
     }
 
     pub fn load(path: &Path) -> Result<Self, JournalError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| JournalError::Read { path: shown.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| JournalError::Read {
+            path: shown.clone(),
+            source,
+        })?;
         let journal: Journal = yaml_serde::from_str(&text).map_err(|e| JournalError::Invalid {
             path: shown.clone(),
             message: e.to_string(),
@@ -149,7 +163,11 @@ impl Journal {
         if journal.version != Self::VERSION {
             return Err(JournalError::Invalid {
                 path: shown,
-                message: format!("version {} (this remus-tune reads version {})", journal.version, Self::VERSION),
+                message: format!(
+                    "version {} (this remus-tune reads version {})",
+                    journal.version,
+                    Self::VERSION
+                ),
             });
         }
         Ok(journal)
@@ -174,7 +192,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/journal.yaml");
         let mut j = Journal::new(JournalBackend::Xen);
-        j.vcpus.push(VcpuEntry { domain: "vm".into(), domid: 1, vcpu: 0, hard: "all".into(), soft: Some("all".into()) });
+        j.vcpus.push(VcpuEntry {
+            domain: "vm".into(),
+            domid: 1,
+            vcpu: 0,
+            hard: "all".into(),
+            soft: Some("all".into()),
+        });
         j.create(&path).unwrap();
         assert_eq!(Journal::load(&path).unwrap(), j);
         assert!(matches!(j.create(&path), Err(JournalError::Exists(_))));

@@ -80,10 +80,9 @@ impl<'de> Deserialize<'de> for Vcpu {
         match Raw::deserialize(d)? {
             Raw::N(n) => Ok(Vcpu::Number(n)),
             Raw::S(s) if s == "all" => Ok(Vcpu::All),
-            Raw::S(s) => s
-                .parse()
-                .map(Vcpu::Number)
-                .map_err(|_| serde::de::Error::custom(format!("vcpu `{s}` is neither a number nor `all`"))),
+            Raw::S(s) => s.parse().map(Vcpu::Number).map_err(|_| {
+                serde::de::Error::custom(format!("vcpu `{s}` is neither a number nor `all`"))
+            }),
         }
     }
 }

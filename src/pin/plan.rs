@@ -40,15 +40,24 @@ pub fn plan(topo: &Topology, domains: &[DomainSpec], policy: &Policy) -> Plan {
     let mut rules = Vec::new();
     let cores = topo.cores();
     let t = topo.threads_per_core();
-    let protected: Vec<&DomainSpec> = domains.iter().filter(|d| d.protected && !d.is_dom0()).collect();
-    let shared: Vec<&DomainSpec> = domains.iter().filter(|d| !d.protected && !d.is_dom0()).collect();
+    let protected: Vec<&DomainSpec> = domains
+        .iter()
+        .filter(|d| d.protected && !d.is_dom0())
+        .collect();
+    let shared: Vec<&DomainSpec> = domains
+        .iter()
+        .filter(|d| !d.protected && !d.is_dom0())
+        .collect();
 
     // --- Dom-0's size, in whole cores -------------------------------------------------------
     let (wanted_cpus, sizing) = match policy.dom0_cpus {
         Some(n) => (n.max(1), format!("--dom0-cpus {n}")),
         None => (
             dom0_size_rule(protected.len(), t),
-            format!("default rule ({DOM0_RULE_TEXT}) for {} protected VM(s)", protected.len()),
+            format!(
+                "default rule ({DOM0_RULE_TEXT}) for {} protected VM(s)",
+                protected.len()
+            ),
         ),
     };
     let mut dom0_cores = cores_for(&cores, wanted_cpus);
@@ -69,12 +78,17 @@ pub fn plan(topo: &Topology, domains: &[DomainSpec], policy: &Policy) -> Plan {
         dom0_cores = spare;
     }
     let dom0_set: Vec<&Core> = cores.iter().take(dom0_cores).collect();
-    let dom0_cpus: CpuList = dom0_set.iter().fold(CpuList::new(), |acc, c| acc.union(&c.cpus));
+    let dom0_cpus: CpuList = dom0_set
+        .iter()
+        .fold(CpuList::new(), |acc, c| acc.union(&c.cpus));
     if !rules.iter().any(|r| r.rule == "dom0-size") {
         rules.push(RuleCheck {
             rule: "dom0-size".into(),
             met: true,
-            detail: format!("Dom-0 gets {} CPU(s) on {dom0_cores} whole core(s): {sizing}", dom0_cpus.len()),
+            detail: format!(
+                "Dom-0 gets {} CPU(s) on {dom0_cores} whole core(s): {sizing}",
+                dom0_cpus.len()
+            ),
         });
     }
     let rounded = dom0_cpus.len() as u32;
@@ -94,13 +108,21 @@ pub fn plan(topo: &Topology, domains: &[DomainSpec], policy: &Policy) -> Plan {
     let mut placements = vec![Placement {
         domain: DOM0.into(),
         role: Role::Dom0,
-        vcpus: domains.iter().find(|d| d.is_dom0()).map(|d| d.vcpus).unwrap_or(rounded),
+        vcpus: domains
+            .iter()
+            .find(|d| d.is_dom0())
+            .map(|d| d.vcpus)
+            .unwrap_or(rounded),
         nodes: nodes_of(topo, &dom0_cpus),
         cpus: dom0_cpus.clone(),
     }];
     let mut used = dom0_cpus.clone();
     for (spec, cpus) in protected.iter().zip(placed) {
-        let cpus = if cpus.is_empty() { dom0_cpus.clone() } else { cpus };
+        let cpus = if cpus.is_empty() {
+            dom0_cpus.clone()
+        } else {
+            cpus
+        };
         used = used.union(&cpus);
         placements.push(Placement {
             domain: spec.name.clone(),
@@ -124,12 +146,19 @@ pub fn plan(topo: &Topology, domains: &[DomainSpec], policy: &Policy) -> Plan {
                 RuleCheck {
                     rule: "shared-leftover".into(),
                     met: true,
-                    detail: format!("{} unprotected domain(s) share CPUs {leftover}", shared.len()),
+                    detail: format!(
+                        "{} unprotected domain(s) share CPUs {leftover}",
+                        shared.len()
+                    ),
                 },
             )
         } else {
             let fallback = topo.all_cpus().difference(&dom0_cpus);
-            let fallback = if fallback.is_empty() { topo.all_cpus() } else { fallback };
+            let fallback = if fallback.is_empty() {
+                topo.all_cpus()
+            } else {
+                fallback
+            };
             (
                 fallback.clone(),
                 RuleCheck {
@@ -216,7 +245,12 @@ fn cores_for(cores: &[Core], cpus: u32) -> usize {
 
 /// Gives each protected VM whole cores from `free`; returns their CPU sets in input order
 /// (empty when nothing could be given) and records the rules.
-fn place_protected(free: &[&Core], protected: &[&DomainSpec], topo: &Topology, rules: &mut Vec<RuleCheck>) -> Vec<CpuList> {
+fn place_protected(
+    free: &[&Core],
+    protected: &[&DomainSpec],
+    topo: &Topology,
+    rules: &mut Vec<RuleCheck>,
+) -> Vec<CpuList> {
     let mut result = vec![CpuList::new(); protected.len()];
     if protected.is_empty() {
         return result;
@@ -235,7 +269,10 @@ fn place_protected(free: &[&Core], protected: &[&DomainSpec], topo: &Topology, r
     }
     // How many cores each VM needs for one CPU per vCPU.
     let t = topo.threads_per_core().max(1);
-    let need: Vec<usize> = protected.iter().map(|d| d.vcpus.max(1).div_ceil(t) as usize).collect();
+    let need: Vec<usize> = protected
+        .iter()
+        .map(|d| d.vcpus.max(1).div_ceil(t) as usize)
+        .collect();
     let total_need: usize = need.iter().sum();
     let mut grant = need.clone();
     if total_need > free.len() {
@@ -243,7 +280,10 @@ fn place_protected(free: &[&Core], protected: &[&DomainSpec], topo: &Topology, r
             // Shrink the biggest first, down to one core each.
             let mut excess = total_need - free.len();
             while excess > 0 {
-                let Some(i) = (0..grant.len()).filter(|&i| grant[i] > 1).max_by_key(|&i| (grant[i], usize::MAX - i)) else {
+                let Some(i) = (0..grant.len())
+                    .filter(|&i| grant[i] > 1)
+                    .max_by_key(|&i| (grant[i], usize::MAX - i))
+                else {
                     break;
                 };
                 grant[i] -= 1;
@@ -289,7 +329,9 @@ fn place_protected(free: &[&Core], protected: &[&DomainSpec], topo: &Topology, r
     rules.push(RuleCheck {
         rule: "protected-own-cores".into(),
         met: true,
-        detail: "Dom-0 and each protected VM have whole cores of their own: no SMT sibling is shared".into(),
+        detail:
+            "Dom-0 and each protected VM have whole cores of their own: no SMT sibling is shared"
+                .into(),
     });
 
     // Place the biggest first, each on the node whose free cores fit it most tightly.
@@ -298,7 +340,12 @@ fn place_protected(free: &[&Core], protected: &[&DomainSpec], topo: &Topology, r
     order.sort_by_key(|&i| std::cmp::Reverse(grant[i]));
     let mut split = Vec::new();
     for i in order {
-        let free_on = |node: u32, taken: &[bool]| free.iter().zip(taken).filter(|(c, t)| c.node == node && !**t).count();
+        let free_on = |node: u32, taken: &[bool]| {
+            free.iter()
+                .zip(taken)
+                .filter(|(c, t)| c.node == node && !**t)
+                .count()
+        };
         let node = topo
             .nodes
             .iter()
@@ -307,23 +354,24 @@ fn place_protected(free: &[&Core], protected: &[&DomainSpec], topo: &Topology, r
             .min_by_key(|&(id, n)| (n, id))
             .map(|(id, _)| id);
         let mut cpus = CpuList::new();
-        let mut got = 0;
         // On the chosen node first; if none fits, spill from the node with most free cores.
         let mut candidates: Vec<usize> = (0..free.len()).filter(|&c| !taken[c]).collect();
         match node {
             Some(node) => candidates.retain(|&c| free[c].node == node),
             None => {
                 split.push(protected[i].name.clone());
-                candidates.sort_by_key(|&c| (std::cmp::Reverse(free_on(free[c].node, &taken)), free[c].node, c));
+                candidates.sort_by_key(|&c| {
+                    (
+                        std::cmp::Reverse(free_on(free[c].node, &taken)),
+                        free[c].node,
+                        c,
+                    )
+                });
             }
         }
-        for c in candidates {
-            if got == grant[i] {
-                break;
-            }
+        for c in candidates.into_iter().take(grant[i]) {
             taken[c] = true;
             cpus = cpus.union(&free[c].cpus);
-            got += 1;
         }
         result[i] = cpus;
     }
@@ -343,7 +391,11 @@ fn place_protected(free: &[&Core], protected: &[&DomainSpec], topo: &Topology, r
 }
 
 fn nodes_of(topo: &Topology, cpus: &CpuList) -> Vec<u32> {
-    topo.nodes.iter().filter(|n| !n.cpus.is_disjoint(cpus)).map(|n| n.id).collect()
+    topo.nodes
+        .iter()
+        .filter(|n| !n.cpus.is_disjoint(cpus))
+        .map(|n| n.id)
+        .collect()
 }
 
 /// Whether `dom0_vcpus_pin` can do Dom-0's pinning at boot: it places vCPU n on the n-th

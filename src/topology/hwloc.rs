@@ -11,7 +11,8 @@ use hwlocality::Topology as Hwloc;
 
 /// Asks hwloc about the machine we run on.
 pub fn from_host() -> Result<Topology, TopologyError> {
-    let hw = Hwloc::new().map_err(|e| TopologyError::Hwloc(format!("cannot discover this host: {e}")))?;
+    let hw = Hwloc::new()
+        .map_err(|e| TopologyError::Hwloc(format!("cannot discover this host: {e}")))?;
     convert(&hw, "hwloc (this host)")
 }
 
@@ -51,13 +52,25 @@ fn convert(hw: &Hwloc, source: &str) -> Result<Topology, TopologyError> {
         .collect();
     let memory: Vec<(u32, u64)> = hw
         .objects_with_type(ObjectType::NUMANode)
-        .map(|obj| (obj.os_index().unwrap_or(obj.logical_index()) as u32, obj.total_memory() >> 20))
+        .map(|obj| {
+            (
+                obj.os_index().unwrap_or(obj.logical_index()) as u32,
+                obj.total_memory() >> 20,
+            )
+        })
         .collect();
-    let find = |table: &[(u32, Vec<u32>)], cpu: u32| table.iter().find(|(_, cpus)| cpus.contains(&cpu)).map(|(id, _)| *id);
+    let find = |table: &[(u32, Vec<u32>)], cpu: u32| {
+        table
+            .iter()
+            .find(|(_, cpus)| cpus.contains(&cpu))
+            .map(|(id, _)| *id)
+    };
     let mut cpus = Vec::new();
     for pu in hw.objects_with_type(ObjectType::PU) {
         let Some(id) = pu.os_index() else {
-            return Err(TopologyError::Hwloc("a PU has no OS index: the XML is incomplete".into()));
+            return Err(TopologyError::Hwloc(
+                "a PU has no OS index: the XML is incomplete".into(),
+            ));
         };
         let id = id as u32;
         let core = pu

@@ -84,13 +84,22 @@ pub enum TopologyError {
 
 impl Topology {
     /// Builds a topology from CPUs, checking that ids are unique, and deriving the nodes.
-    pub fn new(source: impl Into<String>, mut cpus: Vec<Cpu>, memory: &[(u32, u64)]) -> Result<Self, TopologyError> {
+    pub fn new(
+        source: impl Into<String>,
+        mut cpus: Vec<Cpu>,
+        memory: &[(u32, u64)],
+    ) -> Result<Self, TopologyError> {
         if cpus.is_empty() {
-            return Err(TopologyError::Invalid("the topology lists no online CPU".into()));
+            return Err(TopologyError::Invalid(
+                "the topology lists no online CPU".into(),
+            ));
         }
         cpus.sort_by_key(|c| c.id);
         if let Some(pair) = cpus.windows(2).find(|w| w[0].id == w[1].id) {
-            return Err(TopologyError::Invalid(format!("CPU {} is listed twice", pair[0].id)));
+            return Err(TopologyError::Invalid(format!(
+                "CPU {} is listed twice",
+                pair[0].id
+            )));
         }
         let mut nodes: Vec<Node> = Vec::new();
         for cpu in &cpus {
@@ -99,7 +108,10 @@ impl Topology {
                 None => nodes.push(Node {
                     id: cpu.node,
                     cpus: std::iter::once(cpu.id).collect(),
-                    memory_mib: memory.iter().find(|(id, _)| *id == cpu.node).map(|(_, m)| *m),
+                    memory_mib: memory
+                        .iter()
+                        .find(|(id, _)| *id == cpu.node)
+                        .map(|(_, m)| *m),
                 }),
             }
         }
@@ -127,7 +139,10 @@ impl Topology {
     pub fn cores(&self) -> Vec<Core> {
         let mut cores: Vec<Core> = Vec::new();
         for cpu in &self.cpus {
-            match cores.iter_mut().find(|c| c.socket == cpu.socket && c.core == cpu.core) {
+            match cores
+                .iter_mut()
+                .find(|c| c.socket == cpu.socket && c.core == cpu.core)
+            {
                 Some(core) => core.cpus.insert(cpu.id),
                 None => cores.push(Core {
                     socket: cpu.socket,
@@ -144,7 +159,11 @@ impl Topology {
 
     /// The largest number of SMT siblings on one core.
     pub fn threads_per_core(&self) -> u32 {
-        self.cores().iter().map(|c| c.cpus.len() as u32).max().unwrap_or(1)
+        self.cores()
+            .iter()
+            .map(|c| c.cpus.len() as u32)
+            .max()
+            .unwrap_or(1)
     }
 
     pub fn sockets(&self) -> usize {

@@ -15,7 +15,13 @@ impl TextReport for Topology {
             self.threads_per_core(),
             self.source
         );
-        let mut rows = vec![vec!["node".to_string(), "socket".into(), "core".into(), "L3".into(), "CPUs (SMT siblings)".into()]];
+        let mut rows = vec![vec![
+            "node".to_string(),
+            "socket".into(),
+            "core".into(),
+            "L3".into(),
+            "CPUs (SMT siblings)".into(),
+        ]];
         for core in &cores {
             rows.push(vec![
                 core.node.to_string(),
@@ -29,7 +35,11 @@ impl TextReport for Topology {
         if self.nodes.len() > 1 {
             out.push('\n');
             for node in &self.nodes {
-                let mem = node.memory_mib.filter(|&m| m > 0).map(|m| format!(", {m} MiB")).unwrap_or_default();
+                let mem = node
+                    .memory_mib
+                    .filter(|&m| m > 0)
+                    .map(|m| format!(", {m} MiB"))
+                    .unwrap_or_default();
                 out.push_str(&format!("node {}: CPUs {}{mem}\n", node.id, node.cpus));
             }
         }

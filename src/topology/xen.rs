@@ -28,7 +28,10 @@ pub fn from_info(info: &XlInfo, source: &str) -> Result<Topology, TopologyError>
     let mut cpus = Vec::new();
     for row in &info.cpu_topology {
         let core = row.core.ok_or_else(|| {
-            TopologyError::Invalid(format!("CPU {} has no core id: is it offline? bring it online or leave it out", row.cpu))
+            TopologyError::Invalid(format!(
+                "CPU {} has no core id: is it offline? bring it online or leave it out",
+                row.cpu
+            ))
         })?;
         cpus.push(Cpu {
             id: row.cpu,
@@ -40,7 +43,11 @@ pub fn from_info(info: &XlInfo, source: &str) -> Result<Topology, TopologyError>
             l3: None,
         });
     }
-    let memory: Vec<(u32, u64)> = info.numa_info.iter().map(|n| (n.node, n.memsize_mib)).collect();
+    let memory: Vec<(u32, u64)> = info
+        .numa_info
+        .iter()
+        .map(|n| (n.node, n.memsize_mib))
+        .collect();
     let mut topo = Topology::new(source, cpus, &memory)?;
     if let Some(max) = info.max_cpu_id() {
         if max < topo.max_cpu_id {

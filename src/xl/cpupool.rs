@@ -19,13 +19,21 @@ pub struct CpuPool {
 /// Parses either form of `xl cpupool-list`.
 pub fn parse_cpupool_list(text: &str) -> Result<Vec<CpuPool>, ParseError> {
     const CMD: &str = "cpupool-list";
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
     let (_, header) = lines
         .next()
         .ok_or_else(|| ParseError::new(CMD, 1, "", "empty output: expected a `Name …` header"))?;
     let with_cpus = header.contains("CPU list");
     if !header.starts_with("Name") || !(with_cpus || header.contains("Sched")) {
-        return Err(ParseError::new(CMD, 1, header, "expected `Name CPU list` or `Name CPUs Sched …`"));
+        return Err(ParseError::new(
+            CMD,
+            1,
+            header,
+            "expected `Name CPU list` or `Name CPUs Sched …`",
+        ));
     }
     let mut pools = Vec::new();
     for (index, line) in lines {
@@ -37,9 +45,17 @@ pub fn parse_cpupool_list(text: &str) -> Result<Vec<CpuPool>, ParseError> {
                 [name] => (*name, CpuList::new()),
                 [name, cpus] => (
                     *name,
-                    CpuList::parse(cpus).map_err(|e| ParseError::new(CMD, line_no, line, e.to_string()))?,
+                    CpuList::parse(cpus)
+                        .map_err(|e| ParseError::new(CMD, line_no, line, e.to_string()))?,
                 ),
-                _ => return Err(ParseError::new(CMD, line_no, line, "expected `NAME CPU,CPU,…`")),
+                _ => {
+                    return Err(ParseError::new(
+                        CMD,
+                        line_no,
+                        line,
+                        "expected `NAME CPU,CPU,…`",
+                    ))
+                }
             };
             pools.push(CpuPool {
                 name: name.to_string(),
@@ -50,9 +66,18 @@ pub fn parse_cpupool_list(text: &str) -> Result<Vec<CpuPool>, ParseError> {
             });
         } else {
             let [name, count, sched, _active, domains] = words.as_slice() else {
-                return Err(ParseError::new(CMD, line_no, line, "expected `NAME CPUS SCHED ACTIVE DOMAINS`"));
+                return Err(ParseError::new(
+                    CMD,
+                    line_no,
+                    line,
+                    "expected `NAME CPUS SCHED ACTIVE DOMAINS`",
+                ));
             };
-            let num = |s: &str| s.parse::<u32>().map_err(|_| ParseError::new(CMD, line_no, line, format!("`{s}` is not a count")));
+            let num = |s: &str| {
+                s.parse::<u32>().map_err(|_| {
+                    ParseError::new(CMD, line_no, line, format!("`{s}` is not a count"))
+                })
+            };
             pools.push(CpuPool {
                 name: name.to_string(),
                 cpus: None,
@@ -71,7 +96,10 @@ mod tests {
 
     #[test]
     fn both_forms_and_an_empty_pool() {
-        let c = parse_cpupool_list("Name               CPU list\nPool-0             0,1,2,3\nremus              \n").unwrap();
+        let c = parse_cpupool_list(
+            "Name               CPU list\nPool-0             0,1,2,3\nremus              \n",
+        )
+        .unwrap();
         assert_eq!(c[0].cpus.as_ref().unwrap().to_string(), "0-3");
         assert!(c[1].cpus.as_ref().unwrap().is_empty());
         let plain = parse_cpupool_list(

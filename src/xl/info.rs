@@ -115,7 +115,12 @@ pub fn parse_info(text: &str) -> Result<XlInfo, ParseError> {
                     ParseError::new(CMD, line_no, raw, "expected `cpu: core socket node`")
                 })?;
                 if cols.len() != 3 {
-                    return Err(ParseError::new(CMD, line_no, raw, "expected 3 columns: core socket node"));
+                    return Err(ParseError::new(
+                        CMD,
+                        line_no,
+                        raw,
+                        "expected 3 columns: core socket node",
+                    ));
                 }
                 info.cpu_topology.push(CpuTopologyRow {
                     cpu,
@@ -130,20 +135,32 @@ pub fn parse_info(text: &str) -> Result<XlInfo, ParseError> {
                     continue;
                 }
                 let (node, cols) = row(line).ok_or_else(|| {
-                    ParseError::new(CMD, line_no, raw, "expected `node: memsize memfree distances`")
+                    ParseError::new(
+                        CMD,
+                        line_no,
+                        raw,
+                        "expected `node: memsize memfree distances`",
+                    )
                 })?;
                 if cols.len() != 3 {
-                    return Err(ParseError::new(CMD, line_no, raw, "expected 3 columns: memsize memfree distances"));
+                    return Err(ParseError::new(
+                        CMD,
+                        line_no,
+                        raw,
+                        "expected 3 columns: memsize memfree distances",
+                    ));
                 }
                 let num = |s: &str| {
-                    s.parse::<u64>()
-                        .map_err(|_| ParseError::new(CMD, line_no, raw, format!("`{s}` is not a size in MiB")))
+                    s.parse::<u64>().map_err(|_| {
+                        ParseError::new(CMD, line_no, raw, format!("`{s}` is not a size in MiB"))
+                    })
                 };
                 let distances = cols[2]
                     .split(',')
                     .map(|d| {
-                        d.parse::<u32>()
-                            .map_err(|_| ParseError::new(CMD, line_no, raw, format!("`{d}` is not a distance")))
+                        d.parse::<u32>().map_err(|_| {
+                            ParseError::new(CMD, line_no, raw, format!("`{d}` is not a distance"))
+                        })
                     })
                     .collect::<Result<_, _>>()?;
                 info.numa_info.push(NumaRow {
@@ -156,7 +173,12 @@ pub fn parse_info(text: &str) -> Result<XlInfo, ParseError> {
         }
     }
     if info.fields.is_empty() && info.cpu_topology.is_empty() {
-        return Err(ParseError::new(CMD, 1, text.lines().next().unwrap_or(""), "no `key : value` lines: is this `xl info` output?"));
+        return Err(ParseError::new(
+            CMD,
+            1,
+            text.lines().next().unwrap_or(""),
+            "no `key : value` lines: is this `xl info` output?",
+        ));
     }
     Ok(info)
 }
@@ -169,7 +191,11 @@ fn field(line: &str) -> Option<(&str, &str)> {
     }
     let (key, value) = line.split_once(':')?;
     let key = key.trim();
-    if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ' ') {
+    if key.is_empty()
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ' ')
+    {
         return None;
     }
     // "cpu:    core    socket     node" is the table header, not a field.
@@ -226,7 +252,15 @@ xen_version            : 4.17.7
         assert_eq!(info.nr_cpus(), Some(4));
         assert_eq!(info.max_cpu_id(), Some(3));
         assert_eq!(info.cpu_topology.len(), 4);
-        assert_eq!(info.cpu_topology[2], CpuTopologyRow { cpu: 2, core: Some(1), socket: Some(0), node: Some(1) });
+        assert_eq!(
+            info.cpu_topology[2],
+            CpuTopologyRow {
+                cpu: 2,
+                core: Some(1),
+                socket: Some(0),
+                node: Some(1)
+            }
+        );
         assert_eq!(info.numa_info[1].distances, vec![21, 10]);
         assert_eq!(info.numa_info[0].memfree_mib, 1024);
         assert_eq!(info.xen_version(), Some("4.17.7"));

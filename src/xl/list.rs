@@ -68,7 +68,12 @@ pub fn parse_list_long(text: &str) -> Result<Vec<DomainConfig>, ParseError> {
     let entries: Vec<Entry> = serde_json::from_str(text).map_err(|e| {
         let line = e.line();
         let shown = text.lines().nth(line.saturating_sub(1)).unwrap_or("");
-        ParseError::new("list -l", line, shown, format!("not the expected JSON: {e}"))
+        ParseError::new(
+            "list -l",
+            line,
+            shown,
+            format!("not the expected JSON: {e}"),
+        )
     })?;
     Ok(entries
         .into_iter()
@@ -96,14 +101,23 @@ mod tests {
         let doms = parse_list_long(text).unwrap();
         assert_eq!(doms[0].name, "vm1");
         assert_eq!(doms[0].online_vcpus, Some(2));
-        assert_eq!(doms[0].hard_affinity.as_ref().unwrap()[1].to_string(), "4-7");
+        assert_eq!(
+            doms[0].hard_affinity.as_ref().unwrap()[1].to_string(),
+            "4-7"
+        );
         assert_eq!(doms[0].soft_affinity, None);
     }
 
     #[test]
     fn sxp_and_garbage_are_explained() {
-        assert!(parse_list_long("(domain (domid 1))").unwrap_err().to_string().contains("output_format"));
-        assert!(parse_list_long("[{\"domid\": 1}]").unwrap_err().to_string().contains("expected JSON"));
+        assert!(parse_list_long("(domain (domid 1))")
+            .unwrap_err()
+            .to_string()
+            .contains("output_format"));
+        assert!(parse_list_long("[{\"domid\": 1}]")
+            .unwrap_err()
+            .to_string()
+            .contains("expected JSON"));
         assert_eq!(parse_list_long("[]").unwrap(), vec![]);
     }
 }

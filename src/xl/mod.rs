@@ -33,7 +33,12 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    pub(crate) fn new(command: &'static str, line: usize, text: &str, problem: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        command: &'static str,
+        line: usize,
+        text: &str,
+        problem: impl Into<String>,
+    ) -> Self {
         Self {
             command,
             line,

@@ -74,7 +74,9 @@ impl Xl {
         if output.status.success() {
             return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
         }
-        let stderr = String::from_utf8_lossy(&output.stderr).trim_end().to_string();
+        let stderr = String::from_utf8_lossy(&output.stderr)
+            .trim_end()
+            .to_string();
         let hint = hint_for(&stderr);
         Err(XlError::Failed {
             command: self.describe(&args),
@@ -130,9 +132,13 @@ fn hint_for(stderr: &str) -> &'static str {
     let lower = stderr.to_lowercase();
     if lower.contains("permission denied") || lower.contains("must be run as root") {
         "\n  run remus-tune as root (xl needs /dev/xen/privcmd)"
-    } else if lower.contains("xenstore") || lower.contains("xc_interface_open") || lower.contains("/proc/xen") {
+    } else if lower.contains("xenstore")
+        || lower.contains("xc_interface_open")
+        || lower.contains("/proc/xen")
+    {
         "\n  is this a Xen Dom-0 with xenstored running? On other hosts use --topology FILE"
-    } else if lower.contains("maybe this domain does not exist") || lower.contains("invalid domain") {
+    } else if lower.contains("maybe this domain does not exist") || lower.contains("invalid domain")
+    {
         "\n  check the domain name with `xl list`"
     } else {
         ""

@@ -112,19 +112,37 @@ impl VcpuList {
 /// Parses `xl vcpu-list` output of any Xen version.
 pub fn parse_vcpu_list(text: &str) -> Result<VcpuList, ParseError> {
     const CMD: &str = "vcpu-list";
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-    let (_, header) = lines
-        .next()
-        .ok_or_else(|| ParseError::new(CMD, 1, "", "empty output: expected a `Name ID VCPU …` header"))?;
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let (_, header) = lines.next().ok_or_else(|| {
+        ParseError::new(
+            CMD,
+            1,
+            "",
+            "empty output: expected a `Name ID VCPU …` header",
+        )
+    })?;
     if !header.starts_with("Name") || !header.contains("VCPU") {
-        return Err(ParseError::new(CMD, 1, header, "expected the `Name ID VCPU CPU State Time(s) …` header"));
+        return Err(ParseError::new(
+            CMD,
+            1,
+            header,
+            "expected the `Name ID VCPU CPU State Time(s) …` header",
+        ));
     }
     let format = if header.contains("Hard / Soft") {
         AffinityFormat::HardSoft
     } else if header.contains("Affinity") {
         AffinityFormat::SingleColumn
     } else {
-        return Err(ParseError::new(CMD, 1, header, "no affinity column in the header: unknown xl version"));
+        return Err(ParseError::new(
+            CMD,
+            1,
+            header,
+            "no affinity column in the header: unknown xl version",
+        ));
     };
     let mut rows = Vec::new();
     for (index, line) in lines {
@@ -141,7 +159,10 @@ fn parse_row(line: &str, format: AffinityFormat) -> Result<VcpuRow, String> {
             let (left, soft) = line
                 .rsplit_once(" / ")
                 .ok_or("expected `HARD / SOFT` at the end of the row")?;
-            let (rest, hard) = left.trim_end().rsplit_once(char::is_whitespace).ok_or("no hard affinity")?;
+            let (rest, hard) = left
+                .trim_end()
+                .rsplit_once(char::is_whitespace)
+                .ok_or("no hard affinity")?;
             (rest, hard, Some(soft))
         }
         AffinityFormat::SingleColumn => {
@@ -162,7 +183,10 @@ fn parse_row(line: &str, format: AffinityFormat) -> Result<VcpuRow, String> {
     // The name is everything before the id, spaces kept as printed.
     let name_end = find_name_end(rest, &words);
     let name = rest[..name_end].trim().to_string();
-    let number = |s: &str, what: &str| s.parse::<u32>().map_err(|_| format!("`{s}` is not a {what}"));
+    let number = |s: &str, what: &str| {
+        s.parse::<u32>()
+            .map_err(|_| format!("`{s}` is not a {what}"))
+    };
     let cpu = match tail[2] {
         "-" => None,
         s => Some(number(s, "CPU number")?),
@@ -178,7 +202,9 @@ fn parse_row(line: &str, format: AffinityFormat) -> Result<VcpuRow, String> {
         vcpu: number(tail[1], "vCPU number")?,
         cpu,
         state: state.to_string(),
-        time_s: tail[4].parse().map_err(|_| format!("`{}` is not a time in seconds", tail[4]))?,
+        time_s: tail[4]
+            .parse()
+            .map_err(|_| format!("`{}` is not a time in seconds", tail[4]))?,
         hard: parse_aff(hard)?,
         soft: soft.map(parse_aff).transpose()?,
     })
@@ -215,7 +241,14 @@ my vm                                4     0    2   -b-       1.0  none / all
         assert_eq!(list.rows[2].soft.as_ref().unwrap().to_string(), "0-3,8-11");
         assert_eq!(list.rows[3].name, "my vm");
         assert_eq!(list.rows[3].hard, Affinity::Cpus(CpuList::new()));
-        assert_eq!(list.domains(), vec![("Domain-0".into(), 0, 1), ("vm1".into(), 3, 2), ("my vm".into(), 4, 1)]);
+        assert_eq!(
+            list.domains(),
+            vec![
+                ("Domain-0".into(), 0, 1),
+                ("vm1".into(), 3, 2),
+                ("my vm".into(), 4, 1)
+            ]
+        );
     }
 
     #[test]
@@ -244,10 +277,15 @@ Domain-0                             0     0    0   r--      12.3 all
 
     #[test]
     fn errors_name_the_line() {
-        let err = parse_vcpu_list("Name ID VCPU CPU State Time(s) Affinity (Hard / Soft)\nvm 1 x 0 r-- 1.0 0 / all\n")
-            .unwrap_err();
+        let err = parse_vcpu_list(
+            "Name ID VCPU CPU State Time(s) Affinity (Hard / Soft)\nvm 1 x 0 r-- 1.0 0 / all\n",
+        )
+        .unwrap_err();
         assert_eq!(err.line, 2);
-        assert!(err.to_string().contains("`x` is not a vCPU number"), "{err}");
+        assert!(
+            err.to_string().contains("`x` is not a vCPU number"),
+            "{err}"
+        );
         assert!(parse_vcpu_list("").is_err());
         assert!(parse_vcpu_list("hello\n").is_err());
     }

@@ -23,10 +23,16 @@ const MAX_CPUS: u32 = libc::CPU_SETSIZE as u32;
 impl ThreadAffinity for Kernel {
     fn set(&self, tid: u32, cpus: &CpuList) -> io::Result<()> {
         if let Some(cpu) = cpus.iter().find(|&c| c >= MAX_CPUS) {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("CPU {cpu} is beyond the {MAX_CPUS} CPUs this build supports")));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("CPU {cpu} is beyond the {MAX_CPUS} CPUs this build supports"),
+            ));
         }
         if cpus.is_empty() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "an empty CPU set cannot be an affinity"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "an empty CPU set cannot be an affinity",
+            ));
         }
         // SAFETY: cpu_set_t is a plain bitmap for which all-zero bytes are a valid (empty) value.
         let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
@@ -34,10 +40,12 @@ impl ThreadAffinity for Kernel {
             // SAFETY: `cpu` < CPU_SETSIZE was checked above, so CPU_SET stays inside `set`.
             unsafe { libc::CPU_SET(cpu as usize, &mut set) };
         }
-        let tid = libc::pid_t::try_from(tid).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "thread id out of range"))?;
+        let tid = libc::pid_t::try_from(tid)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "thread id out of range"))?;
         // SAFETY: `set` is a valid, initialised cpu_set_t that lives across the call, and the
         // size passed is exactly its size; the kernel only reads it.
-        let rc = unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+        let rc =
+            unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) };
         if rc == 0 {
             Ok(())
         } else {
@@ -50,8 +58,11 @@ impl ThreadAffinity for Kernel {
         let line = status
             .lines()
             .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no Cpus_allowed_list in status"))?;
-        CpuList::parse(line.trim()).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+            .ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidData, "no Cpus_allowed_list in status")
+            })?;
+        CpuList::parse(line.trim())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
     }
 }
 

@@ -23,7 +23,11 @@ pub struct Drift {
 
 impl std::fmt::Display for Drift {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: plan {}, live {}", self.what, self.expected, self.actual)
+        write!(
+            f,
+            "{}: plan {}, live {}",
+            self.what, self.expected, self.actual
+        )
     }
 }
 

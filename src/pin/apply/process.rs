@@ -29,15 +29,27 @@ pub struct Applied {
 
 /// `pin --apply` for processes: journal every thread, pin each, read back, roll back on any
 /// failure (a thread that exits half-way, a cpuset that forbids the CPUs) or mismatch.
-pub fn apply(sys: &dyn ThreadAffinity, targets: &[ProcessTarget], journal_path: &Path) -> Result<Applied> {
+pub fn apply(
+    sys: &dyn ThreadAffinity,
+    targets: &[ProcessTarget],
+    journal_path: &Path,
+) -> Result<Applied> {
     let mut journal = Journal::new(JournalBackend::Process);
     let mut plan: Vec<(ThreadEntry, &CpuList)> = Vec::new();
     for t in targets {
-        let tids = threads(t.pid).with_context(|| format!("process {} not found: is it running? (check `ps -p {}`)", t.pid, t.pid))?;
+        let tids = threads(t.pid).with_context(|| {
+            format!(
+                "process {} not found: is it running? (check `ps -p {}`)",
+                t.pid, t.pid
+            )
+        })?;
         for tid in tids {
-            let before = sys
-                .get(t.pid, tid)
-                .with_context(|| format!("cannot read the affinity of thread {tid} of process {}", t.pid))?;
+            let before = sys.get(t.pid, tid).with_context(|| {
+                format!(
+                    "cannot read the affinity of thread {tid} of process {}",
+                    t.pid
+                )
+            })?;
             let entry = ThreadEntry {
                 pid: t.pid,
                 tid,
@@ -103,11 +115,19 @@ fn hint(e: &std::io::Error) -> &'static str {
 }
 
 /// Restores the threads changed so far; threads that have exited need no restoring.
-fn rolled_back(sys: &dyn ThreadAffinity, why: &str, done: &[&ThreadEntry], journal: &Path) -> anyhow::Error {
+fn rolled_back(
+    sys: &dyn ThreadAffinity,
+    why: &str,
+    done: &[&ThreadEntry],
+    journal: &Path,
+) -> anyhow::Error {
     let mut errors = String::new();
     for entry in done {
         if let Err(e) = restore(sys, entry) {
-            errors.push_str(&format!("  thread {} of process {}: {e}\n", entry.tid, entry.pid));
+            errors.push_str(&format!(
+                "  thread {} of process {}: {e}\n",
+                entry.tid, entry.pid
+            ));
         }
     }
     if errors.is_empty() {
@@ -140,26 +160,43 @@ fn restore(sys: &dyn ThreadAffinity, entry: &ThreadEntry) -> Result<bool> {
 }
 
 /// `pin --revert` for a process journal. Returns one line per thread.
-pub fn revert(sys: &dyn ThreadAffinity, journal_path: &Path, journal: &Journal) -> Result<Vec<String>> {
+pub fn revert(
+    sys: &dyn ThreadAffinity,
+    journal_path: &Path,
+    journal: &Journal,
+) -> Result<Vec<String>> {
     let mut lines = Vec::new();
     let mut errors = String::new();
     for entry in &journal.threads {
         // A TID can be reused by another process; only touch it if it is still this PID's.
         let alive = Path::new(&format!("/proc/{}/task/{}", entry.pid, entry.tid)).exists();
         if !alive {
-            lines.push(format!("pid {} tid {} ({}): gone, nothing to restore", entry.pid, entry.tid, entry.comm));
+            lines.push(format!(
+                "pid {} tid {} ({}): gone, nothing to restore",
+                entry.pid, entry.tid, entry.comm
+            ));
             continue;
         }
         match restore(sys, entry) {
-            Ok(true) => lines.push(format!("pid {} tid {} ({}): CPUs {}", entry.pid, entry.tid, entry.comm, entry.cpus)),
-            Ok(false) => lines.push(format!("pid {} tid {} ({}): gone, nothing to restore", entry.pid, entry.tid, entry.comm)),
+            Ok(true) => lines.push(format!(
+                "pid {} tid {} ({}): CPUs {}",
+                entry.pid, entry.tid, entry.comm, entry.cpus
+            )),
+            Ok(false) => lines.push(format!(
+                "pid {} tid {} ({}): gone, nothing to restore",
+                entry.pid, entry.tid, entry.comm
+            )),
             Err(e) => errors.push_str(&format!("  pid {} tid {}: {e}\n", entry.pid, entry.tid)),
         }
     }
     if !errors.is_empty() {
-        bail!("revert incomplete:\n{errors}the journal stays at {}", journal_path.display());
+        bail!(
+            "revert incomplete:\n{errors}the journal stays at {}",
+            journal_path.display()
+        );
     }
-    Journal::retire(journal_path, "reverted").with_context(|| format!("restored, but cannot move {} aside", journal_path.display()))?;
+    Journal::retire(journal_path, "reverted")
+        .with_context(|| format!("restored, but cannot move {} aside", journal_path.display()))?;
     Ok(lines)
 }
 
@@ -169,7 +206,9 @@ pub fn check(sys: &dyn ThreadAffinity, targets: &[ProcessTarget]) -> Result<Vec<
     for t in targets {
         let tids = threads(t.pid).with_context(|| format!("process {} not found", t.pid))?;
         for tid in tids {
-            let Ok(live) = sys.get(t.pid, tid) else { continue };
+            let Ok(live) = sys.get(t.pid, tid) else {
+                continue;
+            };
             if live != t.cpus {
                 drift.push(Drift {
                     what: format!("pid {} tid {tid} ({})", t.pid, comm(t.pid, tid)),

@@ -21,7 +21,11 @@ fn vcpu_list(xl: &Xl) -> Result<VcpuList> {
 }
 
 /// The vCPUs an assignment touches, as listed live. Errors if the domain is not running.
-fn rows_for<'a>(list: &'a VcpuList, domain: &str, vcpu: Vcpu) -> Result<Vec<&'a crate::xl::VcpuRow>> {
+fn rows_for<'a>(
+    list: &'a VcpuList,
+    domain: &str,
+    vcpu: Vcpu,
+) -> Result<Vec<&'a crate::xl::VcpuRow>> {
     let rows: Vec<_> = list
         .rows
         .iter()
@@ -41,7 +45,7 @@ pub fn compare(plan: &Plan, list: &VcpuList, bitmap_size: u32) -> Result<Vec<Dri
         for row in rows_for(list, &a.domain, a.vcpu)? {
             let hard = row.hard.resolve(bitmap_size);
             let soft = row.soft.as_ref().map(|s| s.resolve(bitmap_size));
-            let soft_ok = soft.as_ref().is_none_or(|s| *s == a.soft);
+            let soft_ok = soft.as_ref().map_or(true, |s| *s == a.soft);
             if hard != a.hard || !soft_ok {
                 drift.push(Drift {
                     what: format!("{} vCPU {}", a.domain, row.vcpu),
@@ -49,7 +53,10 @@ pub fn compare(plan: &Plan, list: &VcpuList, bitmap_size: u32) -> Result<Vec<Dri
                     actual: format!(
                         "{} / {}",
                         row.hard,
-                        row.soft.as_ref().map(ToString::to_string).unwrap_or_else(|| "(no soft affinity)".into())
+                        row.soft
+                            .as_ref()
+                            .map(ToString::to_string)
+                            .unwrap_or_else(|| "(no soft affinity)".into())
                     ),
                 });
             }
@@ -73,11 +80,16 @@ struct PoolProgress {
 
 /// `pin --apply`: journal, apply, read back, and roll back on any failure or mismatch.
 pub fn apply(xl: &Xl, plan: &Plan, bitmap_size: u32, journal_path: &Path) -> Result<Applied> {
-    let before = vcpu_list(xl).context("reading the current affinities before changing anything")?;
+    let before =
+        vcpu_list(xl).context("reading the current affinities before changing anything")?;
     let mut journal = Journal::new(JournalBackend::Xen);
     for a in &plan.assignments {
         for row in rows_for(&before, &a.domain, a.vcpu)? {
-            if !journal.vcpus.iter().any(|e| e.domid == row.domid && e.vcpu == row.vcpu) {
+            if !journal
+                .vcpus
+                .iter()
+                .any(|e| e.domid == row.domid && e.vcpu == row.vcpu)
+            {
                 journal.vcpus.push(VcpuEntry {
                     domain: row.name.clone(),
                     domid: row.domid,
@@ -117,7 +129,12 @@ pub fn apply(xl: &Xl, plan: &Plan, bitmap_size: u32, journal_path: &Path) -> Res
             }
             Err(e) => {
                 let rollback = roll_back(xl, &journal, &pool);
-                return Err(failure(&format!("`xl {}` failed: {e}", cmd.args.join(" ")), done.len(), rollback, journal_path));
+                return Err(failure(
+                    &format!("`xl {}` failed: {e}", cmd.args.join(" ")),
+                    done.len(),
+                    rollback,
+                    journal_path,
+                ));
             }
         }
     }
@@ -125,7 +142,12 @@ pub fn apply(xl: &Xl, plan: &Plan, bitmap_size: u32, journal_path: &Path) -> Res
         Ok(list) => list,
         Err(e) => {
             let rollback = roll_back(xl, &journal, &pool);
-            return Err(failure(&format!("cannot read back the affinities: {e:#}"), done.len(), rollback, journal_path));
+            return Err(failure(
+                &format!("cannot read back the affinities: {e:#}"),
+                done.len(),
+                rollback,
+                journal_path,
+            ));
         }
     };
     let drift = compare(plan, &after, bitmap_size)?;
@@ -144,7 +166,12 @@ pub fn apply(xl: &Xl, plan: &Plan, bitmap_size: u32, journal_path: &Path) -> Res
 }
 
 /// Builds the error for a failed apply, saying what was rolled back.
-fn failure(what: &str, applied: usize, rollback: Result<(), String>, journal: &Path) -> anyhow::Error {
+fn failure(
+    what: &str,
+    applied: usize,
+    rollback: Result<(), String>,
+    journal: &Path,
+) -> anyhow::Error {
     match rollback {
         Ok(()) => {
             let kept = Journal::retire(journal, "rolled-back")
@@ -193,7 +220,13 @@ fn run_logged(xl: &Xl, cmd: &XlCommand, errors: &mut String) {
 /// a second time: the journal holds the effective affinity, which is what must come back.
 fn restore_vcpus(xl: &Xl, journal: &Journal, errors: &mut String) {
     for e in &journal.vcpus {
-        let mut args = vec!["vcpu-pin".to_string(), "-i".into(), e.domain.clone(), e.vcpu.to_string(), e.hard.clone()];
+        let mut args = vec![
+            "vcpu-pin".to_string(),
+            "-i".into(),
+            e.domain.clone(),
+            e.vcpu.to_string(),
+            e.hard.clone(),
+        ];
         if let Some(soft) = &e.soft {
             args.push(soft.clone());
         }
@@ -203,7 +236,12 @@ fn restore_vcpus(xl: &Xl, journal: &Journal, errors: &mut String) {
 
 /// `pin --revert`: restores a journal (pool first, then every vCPU), checks the result, and
 /// retires the journal.
-pub fn revert(xl: &Xl, journal_path: &Path, journal: &Journal, bitmap_size: u32) -> Result<Vec<String>> {
+pub fn revert(
+    xl: &Xl,
+    journal_path: &Path,
+    journal: &Journal,
+    bitmap_size: u32,
+) -> Result<Vec<String>> {
     let mut errors = String::new();
     if let Some(p) = &journal.pool {
         let pools = xl.cpupool_list().map(|t| crate::xl::parse_cpupool_list(&t));
@@ -225,19 +263,36 @@ pub fn revert(xl: &Xl, journal_path: &Path, journal: &Journal, bitmap_size: u32)
     let mut restored = Vec::new();
     let mut drift = Vec::new();
     for e in &journal.vcpus {
-        let Some(row) = after.rows.iter().find(|r| r.name == e.domain && r.vcpu == e.vcpu) else {
+        let Some(row) = after
+            .rows
+            .iter()
+            .find(|r| r.name == e.domain && r.vcpu == e.vcpu)
+        else {
             drift.push(format!("  {} vCPU {} is gone", e.domain, e.vcpu));
             continue;
         };
-        let want = crate::xl::Affinity::Cpus(crate::cpulist::CpuList::parse_with_all(&e.hard, bitmap_size)?);
+        let want = crate::xl::Affinity::Cpus(crate::cpulist::CpuList::parse_with_all(
+            &e.hard,
+            bitmap_size,
+        )?);
         if crate::xl::Affinity::Cpus(row.hard.resolve(bitmap_size)) != want {
-            drift.push(format!("  {} vCPU {}: journal {}, live {}", e.domain, e.vcpu, e.hard, row.hard));
+            drift.push(format!(
+                "  {} vCPU {}: journal {}, live {}",
+                e.domain, e.vcpu, e.hard, row.hard
+            ));
         }
-        restored.push(format!("{} vCPU {}: {} / {}", e.domain, e.vcpu, e.hard, e.soft.as_deref().unwrap_or("-")));
+        restored.push(format!(
+            "{} vCPU {}: {} / {}",
+            e.domain,
+            e.vcpu,
+            e.hard,
+            e.soft.as_deref().unwrap_or("-")
+        ));
     }
     if !drift.is_empty() {
         bail!("after revert the live affinities differ from the journal:\n{}\nthe journal stays at {}", drift.join("\n"), journal_path.display());
     }
-    Journal::retire(journal_path, "reverted").with_context(|| format!("restored, but cannot move {} aside", journal_path.display()))?;
+    Journal::retire(journal_path, "reverted")
+        .with_context(|| format!("restored, but cannot move {} aside", journal_path.display()))?;
     Ok(restored)
 }

@@ -15,10 +15,24 @@ impl Emitter for XlCfg {
                 out.push_str("# Domain-0 has no xl config: use `remus-tune pin --format boot` for the Xen command line.\n\n");
                 continue;
             }
-            let role = if p.role == Role::Protected { "protected" } else { "unprotected" };
-            out.push_str(&format!("# {} ({role}): add to its xl config, on the primary and the backup host\n", p.domain));
-            out.push_str(&format!("cpus = \"{}\"\ncpus_soft = \"{}\"\n", p.cpus, p.cpus));
-            if let Some(pool) = plan.pool.as_ref().filter(|pool| pool.domains.contains(&p.domain)) {
+            let role = if p.role == Role::Protected {
+                "protected"
+            } else {
+                "unprotected"
+            };
+            out.push_str(&format!(
+                "# {} ({role}): add to its xl config, on the primary and the backup host\n",
+                p.domain
+            ));
+            out.push_str(&format!(
+                "cpus = \"{}\"\ncpus_soft = \"{}\"\n",
+                p.cpus, p.cpus
+            ));
+            if let Some(pool) = plan
+                .pool
+                .as_ref()
+                .filter(|pool| pool.domains.contains(&p.domain))
+            {
                 out.push_str(&format!("pool = \"{}\"\n", pool.name));
             }
             out.push('\n');
