@@ -20,23 +20,34 @@ fn helper_process() {
         return;
     };
     let dir = PathBuf::from(dir);
+    // Every thread has started (and so carries its name) before we say `ready`.
+    let started = std::sync::Arc::new(std::sync::Barrier::new(6));
     for i in 0..4 {
+        let started = started.clone();
         std::thread::Builder::new()
             .name(format!("worker{i}"))
-            .spawn(|| loop {
-                std::thread::sleep(Duration::from_millis(50));
+            .spawn(move || {
+                started.wait();
+                loop {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
             })
             .unwrap();
     }
     let vanish = dir.join("vanish");
     std::thread::Builder::new()
         .name("vanisher".into())
-        .spawn(move || {
-            while !vanish.exists() {
-                std::thread::sleep(Duration::from_millis(5));
+        .spawn({
+            let started = started.clone();
+            move || {
+                started.wait();
+                while !vanish.exists() {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
             }
         })
         .unwrap();
+    started.wait();
     println!("ready");
     loop {
         std::thread::sleep(Duration::from_secs(1));
