@@ -241,10 +241,7 @@ fn a_thread_that_vanishes_mid_apply_rolls_back_the_others() {
     let journal = helper.dir.path().join("j.yaml");
     let err = apply(
         &sys,
-        &[ProcessTarget {
-            pid: helper.pid(),
-            cpus: one,
-        }],
+        &[ProcessTarget::all_threads(helper.pid(), one)],
         &journal,
     )
     .unwrap_err()

@@ -46,6 +46,12 @@ pub struct PinArgs {
     #[arg(long = "pid", value_name = "PID[=VCPUS]", value_parser = parse_pid, conflicts_with = "domains")]
     pub pids: Vec<(u32, Option<u32>)>,
 
+    /// A QEMU VM to protect, by its QMP socket (repeatable): `query-cpus-fast` tells its vCPU
+    /// threads, which go on the VM's cores; its other threads go on the host's. Not for
+    /// libvirt guests (libvirt holds their QMP) nor Xen's qmp-libxl-* sockets.
+    #[arg(long = "qmp", value_name = "SOCKET", conflicts_with = "domains")]
+    pub qmp: Vec<PathBuf>,
+
     /// Carry the plan out: journal the current affinities, apply, read back, roll back on
     /// any failure or mismatch.
     #[arg(long, conflicts_with_all = ["check", "revert"])]

@@ -2,7 +2,7 @@
 //! emit, apply, check or revert. All host facts are read here; the planner itself is pure.
 
 use crate::cli::PinArgs;
-use crate::pin::apply::{affinity, describe_drift, process, xen, Drift};
+use crate::pin::apply::{affinity, describe_drift, process, qmp, xen, Drift};
 use crate::pin::emit::emitter;
 use crate::pin::journal::{self, Journal, JournalBackend};
 use crate::pin::{plan, Current, DomainSpec, Plan, Policy, Role, DOM0};
@@ -43,7 +43,7 @@ fn run_inner(args: &PinArgs) -> Result<ExitCode> {
     if args.revert {
         return revert(&journal_path);
     }
-    let mode = if !args.pids.is_empty() {
+    let mode = if !args.pids.is_empty() || !args.qmp.is_empty() {
         Mode::Process
     } else if !args.domains.is_empty() {
         Mode::Declared
@@ -70,9 +70,10 @@ fn run_inner(args: &PinArgs) -> Result<ExitCode> {
     };
     match mode {
         Mode::Xen if args.check => report_drift(xen::check(&xl, &plan, topo.bitmap_size())?),
-        Mode::Process if args.check => {
-            report_drift(process::check(&affinity::Kernel, &process_targets(&plan)?)?)
-        }
+        Mode::Process if args.check => report_drift(process::check(
+            &affinity::Kernel,
+            &process_targets(&plan, &gather_processes(args)?)?,
+        )?),
         Mode::Xen if args.apply => {
             let applied = xen::apply(&xl, &plan, topo.bitmap_size(), &journal_path)?;
             println!(
@@ -91,8 +92,11 @@ fn run_inner(args: &PinArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Mode::Process if args.apply => {
-            let applied =
-                process::apply(&affinity::Kernel, &process_targets(&plan)?, &journal_path)?;
+            let applied = process::apply(
+                &affinity::Kernel,
+                &process_targets(&plan, &gather_processes(args)?)?,
+                &journal_path,
+            )?;
             println!(
                 "Pinned {} thread(s); read-back matches the plan.",
                 applied.threads.len()
@@ -183,6 +187,7 @@ fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -> Result<Pl
         strategy: args.strategy,
     };
     let named = named_protected(args);
+    let mut notes = Vec::new();
     let (known, current): (Vec<(String, u32)>, Vec<Current>) = match mode {
         Mode::Declared => (args.domains.clone(), Vec::new()),
         Mode::Xen => {
@@ -212,17 +217,23 @@ fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -> Result<Pl
             }
             let mut known = vec![];
             let mut current = vec![];
-            for (pid, vcpus) in &args.pids {
-                let tids = affinity::threads(*pid)
-                    .map_err(|e| anyhow!("process {pid} not found ({e}): is it running?"))?;
-                let kvm = tids
-                    .iter()
-                    .filter(|&&t| is_vcpu_thread(&affinity::comm(*pid, t)))
-                    .count() as u32;
-                let name = format!("pid:{pid}");
-                known.push((name.clone(), vcpus.unwrap_or(kvm.max(1))));
-                for tid in tids {
-                    if let Ok(cpus) = affinity::ThreadAffinity::get(&affinity::Kernel, *pid, tid) {
+            for p in gather_processes(args)? {
+                if let Some(threads) = &p.vcpu_threads {
+                    let list: Vec<String> = threads.iter().map(u32::to_string).collect();
+                    notes.push(crate::pin::RuleCheck {
+                        rule: "emulator-threads".into(),
+                        met: true,
+                        detail: format!(
+                            "pid {}: vCPU threads {} go on the VM's CPUs; its other (emulator) threads, which do the checkpoint copying, go on the host's CPUs",
+                            p.pid,
+                            list.join(",")
+                        ),
+                    });
+                }
+                let name = format!("pid:{}", p.pid);
+                known.push((name.clone(), p.vcpus));
+                for tid in affinity::threads(p.pid).unwrap_or_default() {
+                    if let Ok(cpus) = affinity::ThreadAffinity::get(&affinity::Kernel, p.pid, tid) {
                         current.push(Current {
                             domain: name.clone(),
                             vcpu: tid,
@@ -257,6 +268,7 @@ fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -> Result<Pl
         .collect();
     let mut plan = plan(topo, &specs, &policy);
     plan.current = current;
+    plan.rules.extend(notes);
     if matches!(mode, Mode::Process) {
         rename_host(&mut plan);
     }
@@ -270,9 +282,10 @@ fn has_duplicates(known: &[(String, u32)]) -> bool {
         .any(|(i, (n, _))| known[..i].iter().any(|(m, _)| m == n))
 }
 
-/// QEMU names vCPU threads `CPU 0/KVM` (with `-name …,debug-threads=on`, as libvirt sets).
+/// QEMU names vCPU threads `CPU 0/KVM` (or `/TCG`) with `-name …,debug-threads=on`, as
+/// libvirt sets it.
 fn is_vcpu_thread(comm: &str) -> bool {
-    comm.starts_with("CPU ") && comm.ends_with("/KVM")
+    comm.starts_with("CPU ") && (comm.ends_with("/KVM") || comm.ends_with("/TCG"))
 }
 
 /// On a KVM or plain host the Dom-0 role is the host's own work, which this command does not
@@ -282,6 +295,9 @@ fn rename_host(plan: &mut Plan) {
         if p.domain == DOM0 {
             p.domain = HOST.into();
         }
+    }
+    for r in &mut plan.rules {
+        r.detail = r.detail.replace("Dom-0", "the host");
     }
     plan.assignments.retain(|a| a.domain != DOM0);
     plan.rules.retain(|r| r.rule != "dom0-boot-pin");
@@ -296,8 +312,60 @@ fn rename_host(plan: &mut Plan) {
     });
 }
 
-/// The processes and CPUs of a process plan (`pid:N` placements).
-fn process_targets(plan: &Plan) -> Result<Vec<process::ProcessTarget>> {
+/// A process to protect, as found on this host.
+struct Proc {
+    pid: u32,
+    vcpus: u32,
+    /// Its vCPU threads, when QMP or QEMU's thread names tell them.
+    vcpu_threads: Option<Vec<u32>>,
+}
+
+/// The processes named by `--pid` and `--qmp`.
+fn gather_processes(args: &PinArgs) -> Result<Vec<Proc>> {
+    let mut out: Vec<Proc> = Vec::new();
+    for (pid, vcpus) in &args.pids {
+        let tids = affinity::threads(*pid)
+            .map_err(|e| anyhow!("process {pid} not found ({e}): is it running?"))?;
+        let named: Vec<u32> = tids
+            .iter()
+            .copied()
+            .filter(|&t| is_vcpu_thread(&affinity::comm(*pid, t)))
+            .collect();
+        out.push(Proc {
+            pid: *pid,
+            vcpus: vcpus.unwrap_or((named.len() as u32).max(1)),
+            vcpu_threads: (!named.is_empty()).then_some(named),
+        });
+    }
+    for socket in &args.qmp {
+        let vcpus = qmp::query_vcpus(socket)?;
+        let first = vcpus
+            .first()
+            .ok_or_else(|| anyhow!("QEMU on {} reports no vCPU", socket.display()))?;
+        let pid = qmp::process_of_thread(first.thread_id).with_context(|| {
+            format!(
+                "vCPU thread {} of {} is not visible in /proc: is QEMU in another PID namespace?",
+                first.thread_id,
+                socket.display()
+            )
+        })?;
+        let mut threads: Vec<u32> = vcpus.iter().map(|v| v.thread_id).collect();
+        threads.sort_unstable();
+        threads.dedup();
+        out.retain(|p| p.pid != pid);
+        out.push(Proc {
+            pid,
+            vcpus: vcpus.len() as u32,
+            vcpu_threads: Some(threads),
+        });
+    }
+    Ok(out)
+}
+
+/// The processes and CPUs of a process plan (`pid:N` placements). vCPU threads, where known,
+/// go on the VM's CPUs and the other threads on the host's.
+fn process_targets(plan: &Plan, procs: &[Proc]) -> Result<Vec<process::ProcessTarget>> {
+    let host = plan.placement(HOST).map(|p| p.cpus.clone());
     plan.placements
         .iter()
         .filter(|p| p.role == Role::Protected)
@@ -307,9 +375,15 @@ fn process_targets(plan: &Plan) -> Result<Vec<process::ProcessTarget>> {
                 .strip_prefix("pid:")
                 .and_then(|n| n.parse().ok())
                 .ok_or_else(|| anyhow!("plan entry `{}` is not a process (`pid:N`)", p.domain))?;
+            let vcpu_threads = procs
+                .iter()
+                .find(|q| q.pid == pid)
+                .and_then(|q| q.vcpu_threads.clone());
             Ok(process::ProcessTarget {
                 pid,
                 cpus: p.cpus.clone(),
+                emulator_cpus: vcpu_threads.as_ref().and(host.clone()),
+                vcpu_threads,
             })
         })
         .collect()

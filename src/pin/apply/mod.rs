@@ -10,6 +10,7 @@
 
 pub mod affinity;
 pub mod process;
+pub mod qmp;
 pub mod xen;
 
 /// One way in which the live state differs from the plan.

@@ -1,10 +1,12 @@
 //! Applying, checking and reverting a plan on Linux processes (plain QEMU/KVM or any
 //! checkpointed process): every thread of each protected process goes onto its planned CPUs.
 //!
-//! All threads, not just the PID: `sched_setaffinity(pid)` pins only the main thread. QEMU's
-//! vCPU threads could be told apart from its emulator threads via QMP `query-cpus-fast`; until
-//! that is wired in, emulator threads share the VM's cores, which keeps them off Dom-0's and
-//! the other VMs' cores all the same.
+//! All threads, not just the PID: `sched_setaffinity(pid)` pins only the main thread. When a
+//! QEMU VM's vCPU threads are known (QMP `query-cpus-fast`, or the `CPU n/KVM` thread names
+//! QEMU gives with `debug-threads=on`), they go on the VM's own cores and every other
+//! (emulator) thread — the main loop, the migration/COLO thread that copies the checkpoints —
+//! goes on the host's housekeeping cores, the role Dom-0 plays on Xen. Otherwise every thread
+//! goes on the VM's cores.
 
 use super::affinity::{comm, threads, ThreadAffinity};
 use super::{describe_drift, Drift};
@@ -17,7 +19,33 @@ use std::path::Path;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessTarget {
     pub pid: u32,
+    /// The VM's own CPUs: for its vCPU threads, or for every thread when those are unknown.
     pub cpus: CpuList,
+    /// The vCPU threads, when known (QMP `query-cpus-fast`, or QEMU's `CPU n/KVM` names).
+    pub vcpu_threads: Option<Vec<u32>>,
+    /// Where the other (emulator) threads go when the vCPU threads are known: the host's
+    /// housekeeping CPUs, as Dom-0 does the checkpoint work on Xen.
+    pub emulator_cpus: Option<CpuList>,
+}
+
+impl ProcessTarget {
+    /// Every thread on `cpus`.
+    pub fn all_threads(pid: u32, cpus: CpuList) -> Self {
+        Self {
+            pid,
+            cpus,
+            vcpu_threads: None,
+            emulator_cpus: None,
+        }
+    }
+
+    /// The CPUs thread `tid` should have.
+    pub fn cpus_for(&self, tid: u32) -> &CpuList {
+        match (&self.vcpu_threads, &self.emulator_cpus) {
+            (Some(vcpus), Some(emulator)) if !vcpus.contains(&tid) => emulator,
+            _ => &self.cpus,
+        }
+    }
 }
 
 /// What `apply` did.
@@ -57,7 +85,7 @@ pub fn apply(
                 cpus: before.to_string(),
             };
             journal.threads.push(entry.clone());
-            plan.push((entry, &t.cpus));
+            plan.push((entry, t.cpus_for(tid)));
         }
     }
     journal.create(journal_path)?;
@@ -209,10 +237,10 @@ pub fn check(sys: &dyn ThreadAffinity, targets: &[ProcessTarget]) -> Result<Vec<
             let Ok(live) = sys.get(t.pid, tid) else {
                 continue;
             };
-            if live != t.cpus {
+            if &live != t.cpus_for(tid) {
                 drift.push(Drift {
                     what: format!("pid {} tid {tid} ({})", t.pid, comm(t.pid, tid)),
-                    expected: t.cpus.to_string(),
+                    expected: t.cpus_for(tid).to_string(),
                     actual: live.to_string(),
                 });
             }

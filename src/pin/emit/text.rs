@@ -23,7 +23,8 @@ impl Emitter for Text {
         ]];
         for p in &plan.placements {
             let role = match p.role {
-                Role::Dom0 => "Dom-0",
+                Role::Dom0 if p.domain == crate::pin::DOM0 => "Dom-0",
+                Role::Dom0 => "host",
                 Role::Protected => "protected",
                 Role::Shared => "shared",
             };
