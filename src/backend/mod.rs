@@ -6,6 +6,7 @@
 
 pub mod process;
 pub mod regions;
+pub mod xen;
 
 use crate::pageset::PageSet;
 use crate::trace::{MethodInfo, Target};

@@ -10,6 +10,7 @@
 //! `REMUS_TUNE_XL` names the `xl` to run (default: `xl` on PATH). Tests point it at a stand-in
 //! that mimics the recorded behaviour; on a real host it lets an admin use a wrapper.
 
+pub mod block;
 mod cpupool;
 mod info;
 mod list;
