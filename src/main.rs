@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Command::Advise(args) => commands::advise::run(&args),
         Command::Pin(args) => return commands::pin::run(args),
         Command::Topology(args) => return commands::topology::run(args),
+        Command::Trial(args) => commands::trial::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -6,12 +6,14 @@ mod measure;
 mod pin;
 mod show;
 mod topology;
+mod trial;
 mod workload;
 
 pub use measure::{BackendChoice, MeasureArgs, MethodChoice};
 pub use pin::PinArgs;
 pub use show::ShowArgs;
 pub use topology::{TopologyArgs, TopologySource};
+pub use trial::TrialArgs;
 pub use workload::WorkloadArgs;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -42,6 +44,9 @@ pub enum Command {
     Pin(PinArgs),
     /// The host's CPUs as remus-tune sees them: cores, SMT siblings, sockets, NUMA nodes.
     Topology(TopologyArgs),
+    /// Run real `xl remus` (blackhole, --yes) on a named domain per interval and fit this
+    /// host's checkpoint costs into a host profile.
+    Trial(TrialArgs),
 }
 
 /// How results are printed on stdout.

@@ -4,7 +4,7 @@
 use crate::backend::process::sample::SampleSize;
 use crate::backend::process::target::{resolve, ProcessTarget};
 use crate::backend::process::{ProcessBackend, ProcessOptions};
-use crate::cli::{BackendChoice, MeasureArgs, MethodChoice};
+use crate::cli::{MeasureArgs, MethodChoice};
 use crate::host::UtcTime;
 use crate::measure::{self, MeasureOutcome, MeasurePlan};
 use crate::output::emit;
@@ -133,11 +133,11 @@ pub fn run(args: &MeasureArgs) -> Result<ExitCode> {
             HumanDuration(args.epoch)
         );
     }
-    if args.backend != BackendChoice::Auto && args.backend != BackendChoice::Process {
-        bail!("only the process backend is available in this build");
-    }
     // Handlers first: a Ctrl-C from here on ends the run cleanly instead of killing us.
     let stop = StopSignal::install()?;
+    if let Some(code) = super::measure_xen::dispatch(args, &intervals, &stop)? {
+        return Ok(code);
+    }
     let mut child = if args.exec {
         Some(launch(&args.command)?)
     } else {

@@ -2,6 +2,8 @@
 
 pub mod advise;
 pub mod measure;
+pub mod measure_xen;
 pub mod pin;
 pub mod show;
 pub mod topology;
+pub mod trial;

@@ -43,14 +43,14 @@ pub fn parse_block_list(text: &str) -> Result<Vec<BlockDevice>, ParseError> {
         }
         let bad = |problem: &str| ParseError::new("block-list", line_no, line, problem);
         if words.len() < 7 {
-            return Err(bad("expected 7 columns: Vdev BE handle state evt-ch ring-ref BE-path"));
+            return Err(bad(
+                "expected 7 columns: Vdev BE handle state evt-ch ring-ref BE-path",
+            ));
         }
         let devid = words[0]
             .parse()
             .map_err(|_| bad("Vdev is not a device number"))?;
-        let backend_domid = words[1]
-            .parse()
-            .map_err(|_| bad("BE is not a domain id"))?;
+        let backend_domid = words[1].parse().map_err(|_| bad("BE is not a domain id"))?;
         let state = words[3].parse().map_err(|_| bad("state is not a number"))?;
         let backend_path = words[6].to_string();
         let kind = backend_path
@@ -90,8 +90,10 @@ mod tests {
         assert_eq!(disks[1].backend, DiskBackend::Qdisk);
         assert_eq!(disks[1].state, 4);
         assert!(parse_block_list("51712 0 3\n").is_err());
-        assert!(parse_block_list("Vdev  BE  handle state evt-ch ring-ref BE-path\n")
-            .unwrap()
-            .is_empty());
+        assert!(
+            parse_block_list("Vdev  BE  handle state evt-ch ring-ref BE-path\n")
+                .unwrap()
+                .is_empty()
+        );
     }
 }

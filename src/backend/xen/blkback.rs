@@ -56,7 +56,9 @@ impl ResettingTotal {
 
 /// Reads one blkback vbd's counters: `None` while the device is gone (reconnecting).
 pub fn read_vbd(sysfs: &Path, domid: u32, devid: u32) -> Option<WriteCounts> {
-    let dir = sysfs.join(format!("bus/xen-backend/devices/vbd-{domid}-{devid}/statistics"));
+    let dir = sysfs.join(format!(
+        "bus/xen-backend/devices/vbd-{domid}-{devid}/statistics"
+    ));
     let read = |name: &str| -> Option<u64> {
         std::fs::read_to_string(dir.join(name))
             .ok()?

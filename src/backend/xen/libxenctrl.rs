@@ -60,7 +60,10 @@ pub enum XenCtrlError {
         "{library} has no `{symbol}`: it is not a libxenctrl of Xen 4.16 or later, which \
          remus-tune needs (xc_logdirty_control appeared in 4.16)"
     )]
-    MissingSymbol { library: String, symbol: &'static str },
+    MissingSymbol {
+        library: String,
+        symbol: &'static str,
+    },
     #[error(
         "cannot open the Xen control interface (xc_interface_open failed: {0}).\n  Run \
          remus-tune as root in Dom-0, with the privcmd driver loaded (/dev/xen/privcmd or \
@@ -386,15 +389,7 @@ impl XenCtrl {
         // xc__hypercall_buffer_alloc_pages for at least `pages` bits and still alive; `stats`
         // is a valid xc_shadow_op_stats_t for the call to fill.
         let rc = unsafe {
-            (self.logdirty)(
-                self.xch,
-                domid,
-                op,
-                handle,
-                pages as c_ulong,
-                0,
-                &mut stats,
-            )
+            (self.logdirty)(self.xch, domid, op, handle, pages as c_ulong, 0, &mut stats)
         };
         if rc < 0 {
             let errno = std::io::Error::last_os_error()
@@ -546,7 +541,10 @@ mod tests {
     #[test]
     fn sonames_give_the_minor_version() {
         assert_eq!(soname_minor("libxenctrl.so.4.17"), Some(17));
-        assert_eq!(soname_minor("/usr/lib/x86_64-linux-gnu/libxenctrl.so.4.15.0"), Some(15));
+        assert_eq!(
+            soname_minor("/usr/lib/x86_64-linux-gnu/libxenctrl.so.4.15.0"),
+            Some(15)
+        );
         assert_eq!(soname_minor("libxenctrl.so"), None);
         assert_eq!(soname_minor("/tmp/fake.so"), None);
         let c = candidates();
@@ -579,7 +577,13 @@ mod tests {
         if std::env::var_os(LIB_ENV).is_some() {
             return;
         }
-        let err = XenCtrl::open().err().expect("no libxenctrl here").to_string();
-        assert!(err.contains("not installed") && err.contains("Dom-0"), "{err}");
+        let err = XenCtrl::open()
+            .err()
+            .expect("no libxenctrl here")
+            .to_string();
+        assert!(
+            err.contains("not installed") && err.contains("Dom-0"),
+            "{err}"
+        );
     }
 }

@@ -15,11 +15,13 @@
 //! to a companion file beside the trace ([`record`]).
 
 pub mod blkback;
+pub mod calibrate;
 pub mod dom0;
 pub mod domain;
 pub mod libxenctrl;
 pub mod ownership;
 pub mod record;
+pub mod remus;
 pub mod savehelper;
 
 use crate::backend::{Backend, BackendError, Counters, EpochSample};
@@ -121,7 +123,12 @@ impl XenBackend {
         let ctrl = Rc::new(XenCtrl::open()?);
         let info = ctrl.domain_info(domain.domid)?;
         let frames = ctrl.nr_gpfns(domain.domid)?;
-        let disks = DiskWatch::new(domain.domid, &domain.disks, &options.sysfs, &options.run_dir);
+        let disks = DiskWatch::new(
+            domain.domid,
+            &domain.disks,
+            &options.sysfs,
+            &options.run_dir,
+        );
         Ok(Self {
             memory_bytes: info.tot_pages * PAGE_SIZE,
             frames,
@@ -336,7 +343,9 @@ impl Backend for XenBackend {
 
     fn collect(&mut self) -> Result<EpochSample, BackendError> {
         let Some(session) = self.session.as_mut() else {
-            return Err(BackendError::Other(anyhow::anyhow!("measuring was not started")));
+            return Err(BackendError::Other(anyhow::anyhow!(
+                "measuring was not started"
+            )));
         };
         let reading = match session.epoch(&mut self.bitmap) {
             Ok(reading) => reading,
@@ -482,6 +491,9 @@ mod tests {
             record_path(Path::new("/t/vm-1.trace.yaml")),
             PathBuf::from("/t/vm-1.xen.yaml")
         );
-        assert_eq!(record_path(Path::new("x.yaml")), PathBuf::from("x.xen.yaml"));
+        assert_eq!(
+            record_path(Path::new("x.yaml")),
+            PathBuf::from("x.xen.yaml")
+        );
     }
 }

@@ -171,7 +171,9 @@ pub enum Begin {
     /// Call ENABLE_LOGDIRTY, then report with [`Ownership::enabled`].
     Enable,
     /// Observe: stats-only PEEK per epoch. `because` is set when this was chosen for the user.
-    Observe { because: Option<StreamType> },
+    Observe {
+        because: Option<StreamType>,
+    },
     Refuse(Refusal),
 }
 
@@ -250,7 +252,9 @@ impl Ownership {
             }
             EnableOutcome::AlreadyOn => Refusal::AlreadyOn,
             EnableOutcome::Busy => Refusal::Busy,
-            EnableOutcome::NotSupported => Refusal::NotSupported { pv: PvNote(self.pv) },
+            EnableOutcome::NotSupported => Refusal::NotSupported {
+                pv: PvNote(self.pv),
+            },
             EnableOutcome::Failed(errno) => Refusal::Failed(errno),
         };
         self.state = State::Refused;

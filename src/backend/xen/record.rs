@@ -51,7 +51,10 @@ impl RecordWriter {
             "xen_version": domain.xen_version,
             "dom0_vcpus": super::dom0::dom0_vcpus(&domain.vcpu_list),
         });
-        writeln!(out, "schema: {SCHEMA}\nschema_version: 1\ndomain: {header}\nepochs:")?;
+        writeln!(
+            out,
+            "schema: {SCHEMA}\nschema_version: 1\ndomain: {header}\nepochs:"
+        )?;
         out.flush()?;
         Ok(Self { out })
     }

@@ -133,9 +133,18 @@ mod tests {
 
     #[test]
     fn others_are_not_helpers() {
-        assert_eq!(parse_argv(&argv("libxl-save-helper --restore-domain 1 2 3 4")), None);
-        assert_eq!(parse_argv(&argv("grep libxl-save-helper --save-domain 1 2 3 4")), None);
-        assert_eq!(parse_argv(&argv("/bin/libxl-save-helper --save-domain x")), None);
+        assert_eq!(
+            parse_argv(&argv("libxl-save-helper --restore-domain 1 2 3 4")),
+            None
+        );
+        assert_eq!(
+            parse_argv(&argv("grep libxl-save-helper --save-domain 1 2 3 4")),
+            None
+        );
+        assert_eq!(
+            parse_argv(&argv("/bin/libxl-save-helper --save-domain x")),
+            None
+        );
         assert_eq!(parse_argv(&[]), None);
     }
 
@@ -149,8 +158,16 @@ mod tests {
             std::fs::write(p.join("cmdline"), cmd.replace(' ', "\0") + "\0").unwrap();
         };
         mk("1", "init", "/sbin/init");
-        mk("140", "libxl-save-hel", "/usr/lib/xen-4.17/bin/libxl-save-helper --save-domain 12 -1 1 1 184 1");
-        mk("150", "libxl-save-hel", "/usr/lib/xen-4.17/bin/libxl-save-helper --save-domain 12 -1 4 1 184 0");
+        mk(
+            "140",
+            "libxl-save-hel",
+            "/usr/lib/xen-4.17/bin/libxl-save-helper --save-domain 12 -1 1 1 184 1",
+        );
+        mk(
+            "150",
+            "libxl-save-hel",
+            "/usr/lib/xen-4.17/bin/libxl-save-helper --save-domain 12 -1 4 1 184 0",
+        );
         std::fs::create_dir(dir.path().join("self")).unwrap();
         let found = scan(dir.path());
         assert_eq!(found.len(), 2);
