@@ -101,10 +101,19 @@ fn run(
         .output
         .clone()
         .unwrap_or_else(|| default_output(&domain.name));
+    let defaults = XenOptions::default();
+    let from_env = |var: &str, default: std::path::PathBuf| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+            .unwrap_or(default)
+    };
     let options = XenOptions {
         observe: args.observe,
         record: Some(record_path(&output)),
-        ..XenOptions::default()
+        // Test hooks, like REMUS_TUNE_XL: a directory standing in for /sys or /var/run/xen.
+        sysfs: from_env("REMUS_TUNE_SYSFS", defaults.sysfs.clone()),
+        run_dir: from_env("REMUS_TUNE_XEN_RUN", defaults.run_dir.clone()),
     };
     let mut backend = match XenBackend::new(domain, options) {
         Ok(b) => b,

@@ -230,7 +230,9 @@ pub fn check_and_recover(xl: &Xl, domain: &str, domid: u32) -> Result<String> {
         "the interrupted checkpoint left {domain} suspended ({state}): resuming it as Remus does \
          (xc_domain_resume, fast)"
     );
-    let ctrl = super::libxenctrl::XenCtrl::open()?;
+    let ctrl = super::libxenctrl::XenCtrl::open().with_context(|| {
+        format!("{domain} is left suspended ({state}) and remus-tune cannot resume it")
+    })?;
     match ctrl.resume_fast(domid) {
         Some(Ok(())) => {
             let after = xl
