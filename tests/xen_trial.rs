@@ -55,7 +55,7 @@ fn runs_each_interval_stops_remus_and_writes_a_profile() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     let log = env.xl_log();
-    let remus: Vec<&String> = log.iter().filter(|l| l.starts_with("remus")).collect();
+    let remus: Vec<&String> = log.iter().filter(|l| l.starts_with("remus -F")).collect();
     assert_eq!(
         remus,
         vec![

@@ -3,7 +3,7 @@
 //! measuring loop as every backend. A host without Xen gets a sentence and exit status 69.
 
 use crate::backend::xen::domain::{self, XenDomain};
-use crate::backend::xen::libxenctrl::XenCtrlError;
+use crate::backend::xen::libxenctrl::{privcmd_present, XenCtrlError};
 use crate::backend::xen::{record_path, XenBackend, XenOptions};
 use crate::cli::{BackendChoice, MeasureArgs};
 use crate::commands::measure::{default_output, exit_code, report_end};
@@ -118,8 +118,13 @@ fn run(
     let mut backend = match XenBackend::new(domain, options) {
         Ok(b) => b,
         Err(err) => {
-            if let Some(XenCtrlError::NotInstalled { .. }) = err.downcast_ref::<XenCtrlError>() {
-                return Ok(no_xen(&format!("{err}")));
+            match err.downcast_ref::<XenCtrlError>() {
+                Some(XenCtrlError::NotInstalled { .. }) => return Ok(no_xen(&format!("{err}"))),
+                // The library is installed but there is no hypervisor interface at all.
+                Some(XenCtrlError::Open(_)) if !privcmd_present() => {
+                    return Ok(no_xen(&format!("{err}")))
+                }
+                _ => {}
             }
             return Err(err);
         }

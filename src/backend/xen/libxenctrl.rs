@@ -80,6 +80,13 @@ pub enum XenCtrlError {
     NoDomain(u32),
 }
 
+/// Whether this kernel offers Xen's privileged command interface (a Dom-0, or a guest).
+pub fn privcmd_present() -> bool {
+    ["/dev/xen/privcmd", "/proc/xen/privcmd"]
+        .iter()
+        .any(|p| std::path::Path::new(p).exists())
+}
+
 /// `xc_hypercall_buffer_t` (tools/include/xenctrl.h), documented there as opaque; laid out as
 /// `DECLARE_HYPERCALL_BUFFER` initialises it.
 #[repr(C)]
