@@ -79,12 +79,13 @@ fn runs_each_interval_stops_remus_and_writes_a_profile() {
     assert!(stdout.contains("20.0 %"), "{stdout}");
     let profile = std::fs::read_to_string(env.path("host.yaml")).unwrap();
     assert!(profile.contains("kind: host"), "{profile}");
-    // The stand-in's checkpoints take 2 ms + 20 us per page beyond the interval; bash adds
-    // some milliseconds of its own, so only the order of magnitude is checked.
+    // The stand-in's checkpoints take 2 ms + 100 us per page beyond the interval; bash (and
+    // a loaded machine) add milliseconds of their own, so only the order of magnitude of the
+    // fit is checked (a machine at load 12 on 2 cores delays bash by up to 200 ms).
     let suspend_ms: f64 = value(&profile, "suspend:", "ms");
-    assert!(suspend_ms > 0.5 && suspend_ms < 60.0, "{profile}");
+    assert!(suspend_ms > 0.5 && suspend_ms < 300.0, "{profile}");
     let per_page_us: f64 = value(&profile, "page_copy:", "us");
-    assert!(per_page_us > 5.0 && per_page_us < 60.0, "{profile}");
+    assert!(per_page_us > 20.0 && per_page_us < 400.0, "{profile}");
 }
 
 fn value(text: &str, key: &str, unit: &str) -> f64 {
