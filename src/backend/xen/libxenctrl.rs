@@ -306,7 +306,7 @@ impl XenCtrl {
         let version: VersionFn = symbol(&self._lib, &self.library, "xc_version").ok()?;
         // SAFETY: XENVER_version (0) takes no argument buffer; NULL is what xl passes.
         let v = unsafe { version(self.xch, 0, ptr::null_mut()) };
-        (v > 0).then(|| ((v as u32) >> 16, (v as u32) & 0xffff))
+        (v > 0).then_some(((v as u32) >> 16, (v as u32) & 0xffff))
     }
 
     /// `xc_domain_getinfo_single` (4.18+), else `xc_domain_getinfolist(domid, 1)` checked to

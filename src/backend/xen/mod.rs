@@ -475,8 +475,10 @@ mod tests {
 
     #[test]
     fn observe_counts_growth_and_drops() {
-        let mut o = ObserveStats::default();
-        o.previous = Some(100); // baseline PEEK
+        let mut o = ObserveStats {
+            previous: Some(100), // baseline PEEK
+            ..ObserveStats::default()
+        };
         assert_eq!(o.push(150), 50);
         assert_eq!(o.push(400), 250);
         assert_eq!(o.push(30), 30); // Remus cleaned: 400 was its checkpoint (at least)
