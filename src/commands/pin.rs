@@ -2,10 +2,11 @@
 //! emit, apply, check or revert. All host facts are read here; the planner itself is pure.
 
 use crate::cli::PinArgs;
+use crate::pin::apply::libvirt::{self, Virsh};
 use crate::pin::apply::{affinity, describe_drift, process, qmp, xen, Drift};
 use crate::pin::emit::emitter;
 use crate::pin::journal::{self, Journal, JournalBackend};
-use crate::pin::{plan, Current, DomainSpec, Plan, Policy, Role, DOM0};
+use crate::pin::{plan, Current, DomainSpec, Plan, Policy, Role, Target, DOM0};
 use crate::topology::Topology;
 use crate::xl::{parse_vcpu_list, Xl};
 use anyhow::{anyhow, bail, Context, Result};
@@ -34,8 +35,10 @@ enum Mode {
     Xen,
     /// `--domain NAME=VCPUS`: nothing is asked of the host.
     Declared,
-    /// `--pid`: Linux processes on this host.
+    /// `--pid` / `--qmp`: Linux processes on this host.
     Process,
+    /// `--libvirt`: libvirt guests, through virsh.
+    Libvirt,
 }
 
 fn run_inner(args: &PinArgs) -> Result<ExitCode> {
@@ -45,6 +48,8 @@ fn run_inner(args: &PinArgs) -> Result<ExitCode> {
     }
     let mode = if !args.pids.is_empty() || !args.qmp.is_empty() {
         Mode::Process
+    } else if args.libvirt {
+        Mode::Libvirt
     } else if !args.domains.is_empty() {
         Mode::Declared
     } else {
@@ -58,7 +63,7 @@ fn run_inner(args: &PinArgs) -> Result<ExitCode> {
     }
     let xl = Xl::from_env();
     let topo = match (&mode, &args.topology) {
-        (_, Some(_)) | (Mode::Declared, None) | (Mode::Process, None) => {
+        (_, Some(_)) | (Mode::Declared | Mode::Process | Mode::Libvirt, None) => {
             super::topology::load(args.topology.as_deref(), args.source)?
         }
         (Mode::Xen, None) => crate::topology::xen::from_host(&xl)
@@ -74,6 +79,24 @@ fn run_inner(args: &PinArgs) -> Result<ExitCode> {
             &affinity::Kernel,
             &process_targets(&plan, &gather_processes(args)?)?,
         )?),
+        Mode::Libvirt if args.check => report_drift(libvirt::check(&Virsh::from_env(), &plan)?),
+        Mode::Libvirt if args.apply => {
+            let done = libvirt::apply(&Virsh::from_env(), &plan, &journal_path)?;
+            println!(
+                "Applied {} virsh command(s); read-back matches the plan.",
+                done.len()
+            );
+            for c in &done {
+                println!("  {c}");
+            }
+            println!(
+                "Journal: {} (undo with `remus-tune pin --revert --journal {}`)",
+                journal_path.display(),
+                journal_path.display()
+            );
+            println!("These are live pins: repeat them with --config (see --format shell) to keep them across restarts.");
+            Ok(ExitCode::SUCCESS)
+        }
         Mode::Xen if args.apply => {
             let applied = xen::apply(&xl, &plan, topo.bitmap_size(), &journal_path)?;
             println!(
@@ -162,6 +185,7 @@ fn revert(path: &std::path::Path) -> Result<ExitCode> {
             xen::revert(&xl, path, &journal, size)?
         }
         JournalBackend::Process => process::revert(&affinity::Kernel, path, &journal)?,
+        JournalBackend::Libvirt => libvirt::revert(&Virsh::from_env(), path, &journal)?,
     };
     println!("Reverted {} entries from {}:", lines.len(), path.display());
     for l in lines {
@@ -210,6 +234,30 @@ fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -> Result<Pl
                 list.domains().into_iter().map(|(n, _, v)| (n, v)).collect(),
                 current,
             )
+        }
+        Mode::Libvirt => {
+            if args.strategy == crate::pin::Strategy::Cpupool {
+                bail!("--strategy cpupool is for Xen; libvirt guests are kept apart with vcpupin/emulatorpin");
+            }
+            let virsh = Virsh::from_env();
+            let mut known = vec![];
+            let mut current = vec![];
+            for dom in virsh.running()? {
+                let vcpus = virsh.vcpu_affinity(&dom)?;
+                known.push((dom.clone(), vcpus.len() as u32));
+                for (vcpu, cpus) in vcpus {
+                    current.push(Current {
+                        domain: dom.clone(),
+                        vcpu,
+                        hard: cpus.to_string(),
+                        soft: "-".into(),
+                    });
+                }
+            }
+            if known.is_empty() {
+                bail!("`virsh list --name` shows no running guest: start the VMs first");
+            }
+            (known, current)
         }
         Mode::Process => {
             if args.strategy == crate::pin::Strategy::Cpupool {
@@ -269,8 +317,16 @@ fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -> Result<Pl
     let mut plan = plan(topo, &specs, &policy);
     plan.current = current;
     plan.rules.extend(notes);
-    if matches!(mode, Mode::Process) {
-        rename_host(&mut plan);
+    match mode {
+        Mode::Process => {
+            plan.target = Target::Process;
+            rename_host(&mut plan);
+        }
+        Mode::Libvirt => {
+            plan.target = Target::Libvirt;
+            rename_host(&mut plan);
+        }
+        Mode::Xen | Mode::Declared => {}
     }
     Ok(plan)
 }
@@ -290,6 +346,7 @@ fn is_vcpu_thread(comm: &str) -> bool {
 
 /// On a KVM or plain host the Dom-0 role is the host's own work, which this command does not
 /// pin (that is systemd's `CPUAffinity=` or tuned's job): call it `host` and drop its entries.
+/// The emulator threads of protected VMs go there, when they can be told apart.
 fn rename_host(plan: &mut Plan) {
     for p in &mut plan.placements {
         if p.domain == DOM0 {

@@ -150,9 +150,24 @@ pub struct Current {
     pub soft: String,
 }
 
+/// What the plan will be carried out on; decides which commands the `shell` form prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// Xen domains, with `xl`.
+    #[default]
+    Xen,
+    /// libvirt guests, with `virsh`.
+    Libvirt,
+    /// Linux processes (plain QEMU/KVM or any), with sched_setaffinity.
+    Process,
+}
+
 /// The whole plan. `assignments` is the machine-readable contract (`--format yaml`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
+    #[serde(default)]
+    pub target: Target,
     pub strategy: Strategy,
     pub topology: String,
     pub assignments: Vec<Assignment>,
