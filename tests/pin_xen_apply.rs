@@ -344,3 +344,58 @@ fn unknown_vm_is_named_with_the_choices() {
         "{err}"
     );
 }
+
+#[test]
+fn stored_configs_tell_whether_the_pins_survive_failover() {
+    let xen = FakeXen::lab();
+    // The real `xl list -l` of the lab: Meine-VM was created without cpus=.
+    fs::copy(
+        "tests/fixtures/xen/xl-list-l-pv.json",
+        xen.dir.path().join("list-l.json"),
+    )
+    .unwrap();
+    let (code, out, _) = xen.pin(&[], &[]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("FAIL: not persistent yet: the stored configs of Meine-VM (no cpus=) differ"),
+        "{out}"
+    );
+    // After the admin adds `cpus = "1"` to the config, the rule holds.
+    let pinned = fs::read_to_string("tests/fixtures/xen/xl-list-l-pv.json")
+        .unwrap()
+        .replace(
+            "\"max_vcpus\": 1,",
+            "\"max_vcpus\": 1, \"vcpu_hard_affinity\": [[1]],",
+        );
+    fs::write(xen.dir.path().join("list-l.json"), pinned).unwrap();
+    let (_, out, _) = xen.pin(&[], &[]);
+    assert!(
+        out.contains("ok:   every Dom-U's stored config already has these cpus="),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_against_a_saved_plan() {
+    let xen = FakeXen::big();
+    let (code, yaml, _) = xen.pin(&["--format", "yaml", "vm1"], &[]);
+    assert_eq!(code, 0);
+    let plan = xen.dir.path().join("plan.yaml");
+    fs::write(&plan, yaml).unwrap();
+    let (code, out, _) = xen.pin(&["--check", "--plan", plan.to_str().unwrap()], &[]);
+    assert_eq!(code, 3, "nothing applied yet: everything drifts: {out}");
+    assert!(out.contains("DRIFT: 7 vCPU(s)/thread(s) differ"), "{out}");
+    assert_eq!(
+        xen.pin(&["--apply", "--plan", plan.to_str().unwrap()], &[])
+            .0,
+        0
+    );
+    let (code, out, _) = xen.pin(&["--check", "--plan", plan.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{out}");
+    let (code, _, err) = xen.pin(&["--check", "--plan", "Cargo.toml"], &[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("is not a plan written by `pin --format yaml`"),
+        "{err}"
+    );
+}

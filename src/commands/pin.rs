@@ -326,9 +326,56 @@ fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -> Result<Pl
             plan.target = Target::Libvirt;
             rename_host(&mut plan);
         }
-        Mode::Xen | Mode::Declared => {}
+        Mode::Xen => plan.rules.push(persistence(&plan, xl)),
+        Mode::Declared => {}
     }
     Ok(plan)
+}
+
+/// Whether the pins will survive a reboot or a Remus failover: runtime pins are not stored
+/// in a domain's config, and the backup restores the stored `cpus=` (interfaces.md §0 item
+/// 10), so compare the plan with `xl list -l`.
+fn persistence(plan: &Plan, xl: &Xl) -> crate::pin::RuleCheck {
+    let rule = |met: bool, detail: String| crate::pin::RuleCheck {
+        rule: "persistent".into(),
+        met,
+        detail,
+    };
+    let stored = match xl.list_long().map_err(anyhow::Error::from).and_then(|t| Ok(crate::xl::parse_list_long(&t)?)) {
+        Ok(stored) => stored,
+        Err(e) => return rule(false, format!("cannot read the stored configs to see whether the pins survive a reboot or failover: {e:#}")),
+    };
+    let mut missing = Vec::new();
+    for p in plan.placements.iter().filter(|p| p.role != Role::Dom0) {
+        let cfg = stored
+            .iter()
+            .find(|d| d.name == p.domain)
+            .and_then(|d| d.hard_affinity.as_ref());
+        let matches = cfg
+            .is_some_and(|per_vcpu| !per_vcpu.is_empty() && per_vcpu.iter().all(|c| *c == p.cpus));
+        if !matches {
+            let now = cfg
+                .map(|v| {
+                    v.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_else(|| "no cpus=".into());
+            missing.push(format!("{} ({now})", p.domain));
+        }
+    }
+    if missing.is_empty() {
+        rule(true, "every Dom-U's stored config already has these cpus=: the pins survive reboot and failover".into())
+    } else {
+        rule(
+            false,
+            format!(
+                "not persistent yet: the stored configs of {} differ from the plan, so runtime pins would be lost on reboot or Remus failover; add the `--format xl-cfg` lines on both hosts",
+                missing.join(", ")
+            ),
+        )
+    }
 }
 
 fn has_duplicates(known: &[(String, u32)]) -> bool {
