@@ -399,3 +399,51 @@ fn check_against_a_saved_plan() {
         "{err}"
     );
 }
+
+#[test]
+fn odd_pools_are_refused_before_any_change() {
+    // A pool of that name is left over from an earlier apply.
+    let xen = FakeXen::big();
+    fs::write(
+        xen.dir.path().join("pools"),
+        "Pool-0|0,3,4,5,6,7,8,11,12,13,14,15\nremus-tune|1,2,9,10\n",
+    )
+    .unwrap();
+    let (code, _, err) = xen.pin(&["--apply", "--strategy", "cpupool", "vm1"], &[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("a cpupool named remus-tune already exists (CPUs 1-2,9-10)"),
+        "{err}"
+    );
+    assert!(xen.changes().is_empty());
+    assert!(!xen.journal().exists());
+    // The CPUs it needs sit in another, otherwise empty-of-domains pool.
+    fs::write(
+        xen.dir.path().join("pools"),
+        "Pool-0|0,3,4,5,6,7,8,11,12,13,14,15\nother|1,2,9,10\nempty|\n",
+    )
+    .unwrap();
+    let (code, _, err) = xen.pin(&["--apply", "--strategy", "cpupool", "vm1"], &[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("CPUs 1-2,9-10, which are not in Pool-0"),
+        "{err}"
+    );
+    assert!(xen.changes().is_empty());
+}
+
+#[test]
+fn a_saved_plan_for_another_host_is_refused() {
+    let big = FakeXen::big();
+    let (_, yaml, _) = big.pin(&["--format", "yaml", "vm1"], &[]);
+    let lab = FakeXen::lab();
+    let plan = lab.dir.path().join("plan.yaml");
+    fs::write(&plan, yaml).unwrap();
+    let (code, _, err) = lab.pin(&["--apply", "--plan", plan.to_str().unwrap()], &[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("uses CPUs 2-15, which are offline or absent on this host"),
+        "{err}"
+    );
+    assert!(lab.changes().is_empty());
+}

@@ -2,6 +2,7 @@
 //! emit, apply, check or revert. All host facts are read here; the planner itself is pure.
 
 use crate::cli::PinArgs;
+use crate::cpulist::CpuList;
 use crate::pin::apply::libvirt::{self, Virsh};
 use crate::pin::apply::{affinity, describe_drift, process, qmp, xen, Drift};
 use crate::pin::emit::emitter;
@@ -70,7 +71,18 @@ fn run_inner(args: &PinArgs) -> Result<ExitCode> {
             .context("reading the physical topology with `xl info -n`")?,
     };
     let plan = match &args.plan {
-        Some(path) => load_plan(path)?,
+        Some(path) => {
+            let plan = load_plan(path)?;
+            let absent: CpuList = plan
+                .assignments
+                .iter()
+                .fold(CpuList::new(), |a, x| a.union(&x.hard))
+                .difference(&topo.all_cpus());
+            if !absent.is_empty() {
+                bail!("the plan {} uses CPUs {absent}, which are offline or absent on this host ({}): plan again on this host", path.display(), topo.source);
+            }
+            plan
+        }
         None => make_plan(args, &mode, &topo, &xl)?,
     };
     match mode {
@@ -497,7 +509,8 @@ fn process_targets(plan: &Plan, procs: &[Proc]) -> Result<Vec<process::ProcessTa
 /// otherwise the hwloc topology with no VMs declared.
 pub fn host_plan_text() -> Result<String> {
     let xl = Xl::from_env();
-    let (topo, specs) = if super::topology::on_xen(&xl) {
+    let on_xen = super::topology::on_xen(&xl);
+    let (topo, specs) = if on_xen {
         let topo = crate::topology::xen::from_host(&xl)?;
         let list = parse_vcpu_list(&xl.vcpu_list()?)?;
         let specs = list
@@ -513,6 +526,10 @@ pub fn host_plan_text() -> Result<String> {
     } else {
         (crate::topology::hwloc::from_host()?, Vec::new())
     };
-    let p = plan(&topo, &specs, &Policy::default());
+    let mut p = plan(&topo, &specs, &Policy::default());
+    if !on_xen {
+        p.target = Target::Process;
+        rename_host(&mut p);
+    }
     crate::pin::emit::emitter(crate::pin::emit::PinFormat::Text).emit(&p)
 }
