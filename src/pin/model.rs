@@ -150,6 +150,15 @@ pub struct Current {
     pub soft: String,
 }
 
+/// A QEMU process whose vCPU threads are known: they go on the VM's CPUs, every other thread
+/// on `emulator_cpus` (the host's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadSplit {
+    pub pid: u32,
+    pub vcpu_threads: Vec<u32>,
+    pub emulator_cpus: CpuList,
+}
+
 /// What the plan will be carried out on; decides which commands the `shell` form prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -176,6 +185,8 @@ pub struct Plan {
     pub pool: Option<PoolPlan>,
     pub boot: BootPlan,
     pub rules: Vec<RuleCheck>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub threads: Vec<ThreadSplit>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub current: Vec<Current>,
 }

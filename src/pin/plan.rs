@@ -228,6 +228,7 @@ pub fn plan(topo: &Topology, domains: &[DomainSpec], policy: &Policy) -> Plan {
         pool,
         boot,
         rules,
+        threads: Vec::new(),
         current: Vec::new(),
     }
 }

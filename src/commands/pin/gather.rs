@@ -41,6 +41,7 @@ pub(super) fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -
     };
     let named = named_protected(args);
     let mut notes = Vec::new();
+    let mut splits: Vec<(u32, Vec<u32>)> = Vec::new();
     let (known, current): (Vec<(String, u32)>, Vec<Current>) = match mode {
         Mode::Declared => (args.domains.clone(), Vec::new()),
         Mode::Xen => {
@@ -96,6 +97,9 @@ pub(super) fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -
             let mut current = vec![];
             for p in gather_processes(args)? {
                 if let Some(threads) = &p.vcpu_threads {
+                    splits.push((p.pid, threads.clone()));
+                }
+                if let Some(threads) = &p.vcpu_threads {
                     let list: Vec<String> = threads.iter().map(u32::to_string).collect();
                     notes.push(crate::pin::RuleCheck {
                         rule: "emulator-threads".into(),
@@ -150,6 +154,18 @@ pub(super) fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -
         Mode::Process => {
             plan.target = Target::Process;
             rename_host(&mut plan);
+            let host = plan
+                .placement(HOST)
+                .map(|p| p.cpus.clone())
+                .unwrap_or_default();
+            plan.threads = splits
+                .into_iter()
+                .map(|(pid, vcpu_threads)| crate::pin::ThreadSplit {
+                    pid,
+                    vcpu_threads,
+                    emulator_cpus: host.clone(),
+                })
+                .collect();
         }
         Mode::Libvirt => {
             plan.target = Target::Libvirt;

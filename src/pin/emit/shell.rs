@@ -32,16 +32,17 @@ impl Emitter for Shell {
                 out.push_str("# Every thread of each process (-a); a PID alone would pin only its main thread.\n");
                 for p in plan.placements.iter().filter(|p| p.role == Role::Protected) {
                     let pid = p.domain.trim_start_matches("pid:");
-                    out.push_str(&line(
-                        "taskset",
-                        &[
-                            "-a".into(),
-                            "-p".into(),
-                            "-c".into(),
-                            p.cpus.to_string(),
-                            pid.into(),
-                        ],
-                    ));
+                    let split = plan.threads.iter().find(|t| t.pid.to_string() == pid);
+                    // With known vCPU threads: every thread to the host's CPUs first, then the
+                    // vCPU threads one by one onto the VM's own.
+                    let first = split.map(|t| &t.emulator_cpus).unwrap_or(&p.cpus);
+                    let all = ["-a", "-p", "-c", &first.to_string(), pid].map(String::from);
+                    out.push_str(&line("taskset", &all));
+                    for tid in split.map(|t| t.vcpu_threads.as_slice()).unwrap_or_default() {
+                        let one =
+                            ["-p", "-c", &p.cpus.to_string(), &tid.to_string()].map(String::from);
+                        out.push_str(&line("taskset", &one));
+                    }
                 }
             }
         }
