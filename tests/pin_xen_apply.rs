@@ -447,3 +447,60 @@ fn a_saved_plan_for_another_host_is_refused() {
     );
     assert!(lab.changes().is_empty());
 }
+
+#[test]
+fn the_running_boot_line_is_compared_with_the_plan() {
+    // The lab booted with dom0_max_vcpus=1 but without dom0_vcpus_pin.
+    let xen = FakeXen::lab();
+    let (code, out, _) = xen.pin(&[], &[]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("FAIL: Xen was booted with `console=com1 com1=115200,8n1 dom0_mem=1536M dom0_max_vcpus=1 smap=0 smep=0`; the plan's boot options are `dom0_max_vcpus=1 dom0_vcpus_pin`"),
+        "{out}"
+    );
+    let info = fs::read_to_string(xen.dir.path().join("info.txt"))
+        .unwrap()
+        .replace(
+            "dom0_max_vcpus=1 smap",
+            "dom0_max_vcpus=1 dom0_vcpus_pin smap",
+        );
+    fs::write(xen.dir.path().join("info.txt"), info).unwrap();
+    let (_, out, _) = xen.pin(&[], &[]);
+    assert!(
+        out.contains("ok:   Xen was booted with `dom0_max_vcpus=1 dom0_vcpus_pin` already"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_remus_backup_domain_is_found_by_its_plain_name() {
+    let xen = FakeXen::new(
+        "tests/fixtures/xen/xl-info-n.txt",
+        "Domain-0|0|0|0|r-|all|all\nMeine-VM--incoming|2|0|1|--|all|all\n",
+        "Pool-0|0,1\n",
+    );
+    let (code, out, err) = xen.pin(&["Meine-VM", "--format", "shell"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("xl vcpu-pin Meine-VM--incoming all 1 1"),
+        "{out}"
+    );
+    let (_, out, _) = xen.pin(&["Meine-VM"], &[]);
+    assert!(
+        out.contains("Meine-VM is here as Meine-VM--incoming"),
+        "{out}"
+    );
+}
+
+#[test]
+fn topology_auto_uses_xl_when_it_answers() {
+    let xen = FakeXen::big();
+    let (code, out, err) = xen.run(&["topology"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with(
+            "16 CPUs, 8 cores, 2 socket(s), 2 NUMA node(s), 2 thread(s) per core — from xl info -n"
+        ),
+        "{out}"
+    );
+}

@@ -130,6 +130,24 @@ pub(super) fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -
     if known.iter().filter(|(n, _)| n == DOM0).count() > 1 || has_duplicates(&known) {
         bail!("a domain is declared twice: give each --domain once");
     }
+    // On a Remus backup (or a migration target) the domain is `NAME--incoming` until
+    // failover (interfaces.md §1.3): accept the plain name for it.
+    let named: Vec<String> = named
+        .into_iter()
+        .map(|n| {
+            let incoming = format!("{n}--incoming");
+            if !known.iter().any(|(k, _)| *k == n) && known.iter().any(|(k, _)| *k == incoming) {
+                notes.push(crate::pin::RuleCheck {
+                    rule: "incoming".into(),
+                    met: true,
+                    detail: format!("{n} is here as {incoming} (a Remus backup or migration target): planned under that name"),
+                });
+                incoming
+            } else {
+                n
+            }
+        })
+        .collect();
     for n in &named {
         if !known.iter().any(|(k, _)| k == n) {
             let list: Vec<&str> = known.iter().map(|(k, _)| k.as_str()).collect();
@@ -171,7 +189,12 @@ pub(super) fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -
             plan.target = Target::Libvirt;
             rename_host(&mut plan);
         }
-        Mode::Xen => plan.rules.push(persistence(&plan, xl)),
+        Mode::Xen => {
+            plan.rules.push(persistence(&plan, xl));
+            if let Some(rule) = boot_now(&plan, xl) {
+                plan.rules.push(rule);
+            }
+        }
         Mode::Declared => {}
     }
     Ok(plan)
@@ -221,6 +244,44 @@ fn persistence(plan: &Plan, xl: &Xl) -> crate::pin::RuleCheck {
             ),
         )
     }
+}
+
+/// How Xen was booted (`xen_commandline` of `xl info`) against the plan's boot line: the boot
+/// options only take effect at the next boot, so say whether they are already in force.
+fn boot_now(plan: &Plan, xl: &Xl) -> Option<crate::pin::RuleCheck> {
+    let info = crate::xl::parse_info(&xl.info().ok()?).ok()?;
+    let line = info.xen_commandline()?.to_string();
+    let mut max = None;
+    let mut pinned = false;
+    for word in line.split_whitespace() {
+        match word.split_once('=') {
+            Some(("dom0_max_vcpus", v)) => max = Some(v.to_string()),
+            Some(("dom0_vcpus_pin", v)) => {
+                pinned = matches!(v, "1" | "true" | "yes" | "on" | "enable")
+            }
+            None if word == "dom0_vcpus_pin" => pinned = true,
+            _ => {}
+        }
+    }
+    let want = plan.boot.dom0_max_vcpus.to_string();
+    let max_ok = max
+        .as_deref()
+        .is_some_and(|m| m == want || m == format!("{want}-{want}"));
+    let met = max_ok && pinned == plan.boot.dom0_vcpus_pin;
+    let planned = if plan.boot.dom0_vcpus_pin {
+        format!("dom0_max_vcpus={want} dom0_vcpus_pin")
+    } else {
+        format!("dom0_max_vcpus={want}")
+    };
+    Some(crate::pin::RuleCheck {
+        rule: "boot-now".into(),
+        met,
+        detail: if met {
+            format!("Xen was booted with `{planned}` already")
+        } else {
+            format!("Xen was booted with `{line}`; the plan's boot options are `{planned}` (see --format boot; they take effect at the next boot)")
+        },
+    })
 }
 
 fn has_duplicates(known: &[(String, u32)]) -> bool {
