@@ -213,3 +213,22 @@ fn usage_errors_say_what_to_do() {
     assert_eq!(code, 1);
     assert!(err.contains("--topology FILE"), "{err}");
 }
+
+#[test]
+fn advise_gets_a_dry_run_plan_for_this_host() {
+    // Not a Xen host (no /proc/xen): the hwloc topology, the host's side named `host`.
+    if std::path::Path::new("/proc/xen/capabilities").exists() {
+        return;
+    }
+    let text = remus_tune::commands::pin::host_plan_text().unwrap();
+    assert!(
+        text.starts_with("Pin plan (pin strategy) for hwloc (this host)"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("host") && l.contains("host")),
+        "{text}"
+    );
+    assert!(text.contains("Dry run: nothing was changed"), "{text}");
+}

@@ -98,9 +98,11 @@ proptest! {
         shared in prop::collection::vec(1u32..=4, 0..3),
         dom0 in prop::option::of(1u32..=16),
         dom0_cpus in prop::option::of(1u32..=12),
+        cpupool in any::<bool>(),
     ) {
         let specs = domains(&protected, &shared, dom0);
-        let p = plan(&topo, &specs, &Policy { dom0_cpus, strategy: PinStrategy::Pin });
+        let strategy = if cpupool { PinStrategy::Cpupool } else { PinStrategy::Pin };
+        let p = plan(&topo, &specs, &Policy { dom0_cpus, strategy });
         let all = topo.all_cpus();
 
         // Every CPU named exists; hard is never empty; soft stays inside hard.
@@ -145,6 +147,15 @@ proptest! {
         if rule(&p, "protected-one-node") == Some(true) {
             for x in p.placements.iter().filter(|x| x.role == Role::Protected) {
                 prop_assert_eq!(x.nodes.len(), 1, "{:?}", x);
+            }
+        }
+        // A cpupool never takes Dom-0's CPUs, and holds every protected VM's own CPUs.
+        if let Some(pool) = &p.pool {
+            prop_assert!(pool.cpus.is_disjoint(&d0.cpus));
+            if rule(&p, "protected-own-cores") != Some(false) {
+                for x in p.placements.iter().filter(|x| x.role == Role::Protected) {
+                    prop_assert!(x.cpus.is_subset(&pool.cpus), "{x:?} outside {pool:?}");
+                }
             }
         }
         // A failed rule always explains itself.

@@ -163,6 +163,13 @@ fn cli_pins_every_thread_checks_and_reverts() {
     );
     assert!(placements.iter().any(|p| p["domain"] == "host"));
 
+    let (code, shell, _) = cli(&["pin", "--pid", &pid, "--format", "shell"]);
+    assert_eq!(code, 0);
+    assert!(
+        shell.contains(&format!("taskset -a -p -c {want} {pid}\n")),
+        "{shell}"
+    );
+
     let before = helper.affinities();
     assert!(
         before.len() >= 6,

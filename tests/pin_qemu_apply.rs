@@ -113,6 +113,20 @@ fn qemu_vcpu_threads_and_emulator_threads_are_pinned_apart_and_reverted() {
     let (vm, host) = (cpus_of(&format!("pid:{pid}")), cpus_of("host"));
     assert!(vm.is_disjoint(&host));
 
+    // The shell form says the same: all threads to the host, then each vCPU thread to the VM.
+    let (code, shell, _) = cli(&["pin", "--qmp", socket, "--format", "shell"]);
+    assert_eq!(code, 0);
+    assert!(
+        shell.contains(&format!("taskset -a -p -c {host} {pid}\n")),
+        "{shell}"
+    );
+    for tid in &vcpu_tids {
+        assert!(
+            shell.contains(&format!("taskset -p -c {vm} {tid}\n")),
+            "{shell}"
+        );
+    }
+
     let journal = qemu._dir.path().join("journal.yaml");
     let (code, out, err) = cli(&[
         "pin",

@@ -344,3 +344,163 @@ fn unknown_vm_is_named_with_the_choices() {
         "{err}"
     );
 }
+
+#[test]
+fn stored_configs_tell_whether_the_pins_survive_failover() {
+    let xen = FakeXen::lab();
+    // The real `xl list -l` of the lab: Meine-VM was created without cpus=.
+    fs::copy(
+        "tests/fixtures/xen/xl-list-l-pv.json",
+        xen.dir.path().join("list-l.json"),
+    )
+    .unwrap();
+    let (code, out, _) = xen.pin(&[], &[]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("FAIL: not persistent yet: the stored configs of Meine-VM (no cpus=) differ"),
+        "{out}"
+    );
+    // After the admin adds `cpus = "1"` to the config, the rule holds.
+    let pinned = fs::read_to_string("tests/fixtures/xen/xl-list-l-pv.json")
+        .unwrap()
+        .replace(
+            "\"max_vcpus\": 1,",
+            "\"max_vcpus\": 1, \"vcpu_hard_affinity\": [[1]],",
+        );
+    fs::write(xen.dir.path().join("list-l.json"), pinned).unwrap();
+    let (_, out, _) = xen.pin(&[], &[]);
+    assert!(
+        out.contains("ok:   every Dom-U's stored config already has these cpus="),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_against_a_saved_plan() {
+    let xen = FakeXen::big();
+    let (code, yaml, _) = xen.pin(&["--format", "yaml", "vm1"], &[]);
+    assert_eq!(code, 0);
+    let plan = xen.dir.path().join("plan.yaml");
+    fs::write(&plan, yaml).unwrap();
+    let (code, out, _) = xen.pin(&["--check", "--plan", plan.to_str().unwrap()], &[]);
+    assert_eq!(code, 3, "nothing applied yet: everything drifts: {out}");
+    assert!(out.contains("DRIFT: 7 vCPU(s)/thread(s) differ"), "{out}");
+    assert_eq!(
+        xen.pin(&["--apply", "--plan", plan.to_str().unwrap()], &[])
+            .0,
+        0
+    );
+    let (code, out, _) = xen.pin(&["--check", "--plan", plan.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{out}");
+    let (code, _, err) = xen.pin(&["--check", "--plan", "Cargo.toml"], &[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("is not a plan written by `pin --format yaml`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn odd_pools_are_refused_before_any_change() {
+    // A pool of that name is left over from an earlier apply.
+    let xen = FakeXen::big();
+    fs::write(
+        xen.dir.path().join("pools"),
+        "Pool-0|0,3,4,5,6,7,8,11,12,13,14,15\nremus-tune|1,2,9,10\n",
+    )
+    .unwrap();
+    let (code, _, err) = xen.pin(&["--apply", "--strategy", "cpupool", "vm1"], &[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("a cpupool named remus-tune already exists (CPUs 1-2,9-10)"),
+        "{err}"
+    );
+    assert!(xen.changes().is_empty());
+    assert!(!xen.journal().exists());
+    // The CPUs it needs sit in another, otherwise empty-of-domains pool.
+    fs::write(
+        xen.dir.path().join("pools"),
+        "Pool-0|0,3,4,5,6,7,8,11,12,13,14,15\nother|1,2,9,10\nempty|\n",
+    )
+    .unwrap();
+    let (code, _, err) = xen.pin(&["--apply", "--strategy", "cpupool", "vm1"], &[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("CPUs 1-2,9-10, which are not in Pool-0"),
+        "{err}"
+    );
+    assert!(xen.changes().is_empty());
+}
+
+#[test]
+fn a_saved_plan_for_another_host_is_refused() {
+    let big = FakeXen::big();
+    let (_, yaml, _) = big.pin(&["--format", "yaml", "vm1"], &[]);
+    let lab = FakeXen::lab();
+    let plan = lab.dir.path().join("plan.yaml");
+    fs::write(&plan, yaml).unwrap();
+    let (code, _, err) = lab.pin(&["--apply", "--plan", plan.to_str().unwrap()], &[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("uses CPUs 2-15, which are offline or absent on this host"),
+        "{err}"
+    );
+    assert!(lab.changes().is_empty());
+}
+
+#[test]
+fn the_running_boot_line_is_compared_with_the_plan() {
+    // The lab booted with dom0_max_vcpus=1 but without dom0_vcpus_pin.
+    let xen = FakeXen::lab();
+    let (code, out, _) = xen.pin(&[], &[]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("FAIL: Xen was booted with `console=com1 com1=115200,8n1 dom0_mem=1536M dom0_max_vcpus=1 smap=0 smep=0`; the plan's boot options are `dom0_max_vcpus=1 dom0_vcpus_pin`"),
+        "{out}"
+    );
+    let info = fs::read_to_string(xen.dir.path().join("info.txt"))
+        .unwrap()
+        .replace(
+            "dom0_max_vcpus=1 smap",
+            "dom0_max_vcpus=1 dom0_vcpus_pin smap",
+        );
+    fs::write(xen.dir.path().join("info.txt"), info).unwrap();
+    let (_, out, _) = xen.pin(&[], &[]);
+    assert!(
+        out.contains("ok:   Xen was booted with `dom0_max_vcpus=1 dom0_vcpus_pin` already"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_remus_backup_domain_is_found_by_its_plain_name() {
+    let xen = FakeXen::new(
+        "tests/fixtures/xen/xl-info-n.txt",
+        "Domain-0|0|0|0|r-|all|all\nMeine-VM--incoming|2|0|1|--|all|all\n",
+        "Pool-0|0,1\n",
+    );
+    let (code, out, err) = xen.pin(&["Meine-VM", "--format", "shell"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("xl vcpu-pin Meine-VM--incoming all 1 1"),
+        "{out}"
+    );
+    let (_, out, _) = xen.pin(&["Meine-VM"], &[]);
+    assert!(
+        out.contains("Meine-VM is here as Meine-VM--incoming"),
+        "{out}"
+    );
+}
+
+#[test]
+fn topology_auto_uses_xl_when_it_answers() {
+    let xen = FakeXen::big();
+    let (code, out, err) = xen.run(&["topology"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with(
+            "16 CPUs, 8 cores, 2 socket(s), 2 NUMA node(s), 2 thread(s) per core — from xl info -n"
+        ),
+        "{out}"
+    );
+}

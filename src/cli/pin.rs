@@ -52,6 +52,11 @@ pub struct PinArgs {
     #[arg(long = "qmp", value_name = "SOCKET", conflicts_with = "domains")]
     pub qmp: Vec<PathBuf>,
 
+    /// The VMs are libvirt guests: read and pin them with `virsh vcpupin/emulatorpin`, which
+    /// keeps libvirt's cgroups consistent (raw affinities would be clipped and overwritten).
+    #[arg(long, conflicts_with_all = ["domains", "pids", "qmp"])]
+    pub libvirt: bool,
+
     /// Carry the plan out: journal the current affinities, apply, read back, roll back on
     /// any failure or mismatch.
     #[arg(long, conflicts_with_all = ["check", "revert"])]

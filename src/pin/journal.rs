@@ -39,6 +39,15 @@ pub struct ThreadEntry {
     pub cpus: String,
 }
 
+/// One libvirt vCPU (or, with no `vcpu`, the emulator threads) as it was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LibvirtEntry {
+    pub domain: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vcpu: Option<u32>,
+    pub cpus: String,
+}
+
 /// A cpupool that the apply created, so revert can take it down again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PoolEntry {
@@ -53,6 +62,7 @@ pub struct PoolEntry {
 pub enum JournalBackend {
     Xen,
     Process,
+    Libvirt,
 }
 
 /// The journal file.
@@ -65,6 +75,8 @@ pub struct Journal {
     pub vcpus: Vec<VcpuEntry>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub threads: Vec<ThreadEntry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub libvirt: Vec<LibvirtEntry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool: Option<PoolEntry>,
 }
@@ -103,6 +115,7 @@ impl Journal {
             backend,
             vcpus: Vec::new(),
             threads: Vec::new(),
+            libvirt: Vec::new(),
             pool: None,
         }
     }

@@ -150,9 +150,33 @@ pub struct Current {
     pub soft: String,
 }
 
+/// A QEMU process whose vCPU threads are known: they go on the VM's CPUs, every other thread
+/// on `emulator_cpus` (the host's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadSplit {
+    pub pid: u32,
+    pub vcpu_threads: Vec<u32>,
+    pub emulator_cpus: CpuList,
+}
+
+/// What the plan will be carried out on; decides which commands the `shell` form prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// Xen domains, with `xl`.
+    #[default]
+    Xen,
+    /// libvirt guests, with `virsh`.
+    Libvirt,
+    /// Linux processes (plain QEMU/KVM or any), with sched_setaffinity.
+    Process,
+}
+
 /// The whole plan. `assignments` is the machine-readable contract (`--format yaml`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
+    #[serde(default)]
+    pub target: Target,
     pub strategy: Strategy,
     pub topology: String,
     pub assignments: Vec<Assignment>,
@@ -161,6 +185,8 @@ pub struct Plan {
     pub pool: Option<PoolPlan>,
     pub boot: BootPlan,
     pub rules: Vec<RuleCheck>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub threads: Vec<ThreadSplit>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub current: Vec<Current>,
 }

@@ -220,6 +220,7 @@ pub fn plan(topo: &Topology, domains: &[DomainSpec], policy: &Policy) -> Plan {
         }
     }
     Plan {
+        target: Target::Xen,
         strategy: policy.strategy,
         topology: topo.source.clone(),
         assignments,
@@ -227,6 +228,7 @@ pub fn plan(topo: &Topology, domains: &[DomainSpec], policy: &Policy) -> Plan {
         pool,
         boot,
         rules,
+        threads: Vec::new(),
         current: Vec::new(),
     }
 }

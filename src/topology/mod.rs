@@ -137,22 +137,22 @@ impl Topology {
 
     /// Physical cores, ordered by node, then by their lowest CPU number.
     pub fn cores(&self) -> Vec<Core> {
-        let mut cores: Vec<Core> = Vec::new();
+        let mut by_id: std::collections::BTreeMap<(u32, u32), Core> =
+            std::collections::BTreeMap::new();
         for cpu in &self.cpus {
-            match cores
-                .iter_mut()
-                .find(|c| c.socket == cpu.socket && c.core == cpu.core)
-            {
-                Some(core) => core.cpus.insert(cpu.id),
-                None => cores.push(Core {
+            by_id
+                .entry((cpu.socket, cpu.core))
+                .or_insert_with(|| Core {
                     socket: cpu.socket,
                     core: cpu.core,
                     node: cpu.node,
                     l3: cpu.l3,
-                    cpus: std::iter::once(cpu.id).collect(),
-                }),
-            }
+                    cpus: CpuList::new(),
+                })
+                .cpus
+                .insert(cpu.id);
         }
+        let mut cores: Vec<Core> = by_id.into_values().collect();
         cores.sort_by_key(|c| (c.node, c.cpus.first()));
         cores
     }

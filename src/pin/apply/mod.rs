@@ -6,9 +6,12 @@
 //!   `vm.cpumask`, interfaces.md §0 item 15);
 //! - [`process`]: `sched_setaffinity` on every thread of a QEMU/KVM or plain process (a PID
 //!   alone would pin only its main thread, §0 item 14), read back from
-//!   /proc/PID/task/TID/status.
+//!   /proc/PID/task/TID/status;
+//! - [`libvirt`]: `virsh vcpupin` / `emulatorpin` for libvirt guests, whose cgroups would clip
+//!   and later overwrite raw affinities.
 
 pub mod affinity;
+pub mod libvirt;
 pub mod process;
 pub mod qmp;
 pub mod xen;

@@ -70,6 +70,36 @@ pub fn check(xl: &Xl, plan: &Plan, bitmap_size: u32) -> Result<Vec<Drift>> {
     compare(plan, &vcpu_list(xl)?, bitmap_size)
 }
 
+/// Before any change: the new pool must not exist yet, and its CPUs must all be in Pool-0
+/// (not free, not in another pool), or `cpupool-cpu-remove` would fail half-way.
+fn check_pools(xl: &Xl, name: &str, cpus: &crate::cpulist::CpuList) -> Result<()> {
+    let pools = crate::xl::parse_cpupool_list(&xl.cpupool_list()?)?;
+    if let Some(existing) = pools.iter().find(|p| p.name == name) {
+        let cpus = existing
+            .cpus
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        bail!(
+            "a cpupool named {name} already exists (CPUs {cpus}): an earlier apply was not reverted? run `remus-tune pin --revert`, or `xl cpupool-destroy {name}` once it holds no domain"
+        );
+    }
+    let boot = pools
+        .iter()
+        .find(|p| p.name == crate::pin::commands::BOOT_POOL)
+        .and_then(|p| p.cpus.clone())
+        .unwrap_or_default();
+    let outside = cpus.difference(&boot);
+    if !outside.is_empty() {
+        bail!(
+            "the cpupool would take CPUs {outside}, which are not in {}: they are free or in another pool (see `xl cpupool-list -c`); add them to {} first or use --strategy pin",
+            crate::pin::commands::BOOT_POOL,
+            crate::pin::commands::BOOT_POOL
+        );
+    }
+    Ok(())
+}
+
 /// How far the cpupool steps got, so a rollback undoes exactly those.
 #[derive(Default)]
 struct PoolProgress {
@@ -80,6 +110,9 @@ struct PoolProgress {
 
 /// `pin --apply`: journal, apply, read back, and roll back on any failure or mismatch.
 pub fn apply(xl: &Xl, plan: &Plan, bitmap_size: u32, journal_path: &Path) -> Result<Applied> {
+    if let Some(pool) = plan.pool.as_ref().filter(|p| !p.cpus.is_empty()) {
+        check_pools(xl, &pool.name, &pool.cpus)?;
+    }
     let before =
         vcpu_list(xl).context("reading the current affinities before changing anything")?;
     let mut journal = Journal::new(JournalBackend::Xen);

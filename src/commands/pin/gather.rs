@@ -1,173 +1,26 @@
-//! `remus-tune pin`: gather the inputs (topology, domains, which are protected), plan, then
-//! emit, apply, check or revert. All host facts are read here; the planner itself is pure.
+//! The planner's inputs, read from the host: domains and their vCPUs (`xl vcpu-list`,
+//! `virsh`, /proc and QMP for processes), which are protected, and whether the stored
+//! configs keep the pins (`xl list -l`).
 
+use super::HOST;
 use crate::cli::PinArgs;
-use crate::pin::apply::{affinity, describe_drift, process, qmp, xen, Drift};
-use crate::pin::emit::emitter;
-use crate::pin::journal::{self, Journal, JournalBackend};
-use crate::pin::{plan, Current, DomainSpec, Plan, Policy, Role, DOM0};
+use crate::pin::apply::libvirt::Virsh;
+use crate::pin::apply::{affinity, process, qmp};
+use crate::pin::{plan, Current, DomainSpec, Plan, Policy, Role, Target, DOM0};
 use crate::topology::Topology;
 use crate::xl::{parse_vcpu_list, Xl};
 use anyhow::{anyhow, bail, Context, Result};
-use std::process::ExitCode;
-
-/// Exit status of `--check` when the live state has drifted from the plan.
-pub const EXIT_DRIFT: u8 = 3;
-
-/// The name of the non-VM side on a KVM or plain-Linux host (Dom-0's role there).
-pub const HOST: &str = "host";
-
-/// Runs the command; errors are printed as `error: …` with exit status 1.
-pub fn run(args: PinArgs) -> ExitCode {
-    match run_inner(&args) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
 
 /// Where the domains come from.
-enum Mode {
+pub(super) enum Mode {
     /// `xl vcpu-list` on this Xen host.
     Xen,
     /// `--domain NAME=VCPUS`: nothing is asked of the host.
     Declared,
-    /// `--pid`: Linux processes on this host.
+    /// `--pid` / `--qmp`: Linux processes on this host.
     Process,
-}
-
-fn run_inner(args: &PinArgs) -> Result<ExitCode> {
-    let journal_path = args.journal.clone().unwrap_or_else(journal::default_path);
-    if args.revert {
-        return revert(&journal_path);
-    }
-    let mode = if !args.pids.is_empty() || !args.qmp.is_empty() {
-        Mode::Process
-    } else if !args.domains.is_empty() {
-        Mode::Declared
-    } else {
-        Mode::Xen
-    };
-    if matches!(mode, Mode::Declared) && (args.apply || args.check) {
-        bail!("--apply and --check act on the live host, but --domain declares domains that may not exist: drop --domain (and --topology) to use the running domains");
-    }
-    if args.topology.is_some() && (args.apply || args.check) {
-        bail!("--apply and --check need the live host's topology: drop --topology");
-    }
-    let xl = Xl::from_env();
-    let topo = match (&mode, &args.topology) {
-        (_, Some(_)) | (Mode::Declared, None) | (Mode::Process, None) => {
-            super::topology::load(args.topology.as_deref(), args.source)?
-        }
-        (Mode::Xen, None) => crate::topology::xen::from_host(&xl)
-            .context("reading the physical topology with `xl info -n`")?,
-    };
-    let plan = match &args.plan {
-        Some(path) => load_plan(path)?,
-        None => make_plan(args, &mode, &topo, &xl)?,
-    };
-    match mode {
-        Mode::Xen if args.check => report_drift(xen::check(&xl, &plan, topo.bitmap_size())?),
-        Mode::Process if args.check => report_drift(process::check(
-            &affinity::Kernel,
-            &process_targets(&plan, &gather_processes(args)?)?,
-        )?),
-        Mode::Xen if args.apply => {
-            let applied = xen::apply(&xl, &plan, topo.bitmap_size(), &journal_path)?;
-            println!(
-                "Applied {} xl command(s); read-back matches the plan.",
-                applied.commands.len()
-            );
-            for c in &applied.commands {
-                println!("  {c}");
-            }
-            println!(
-                "Journal: {} (undo with `remus-tune pin --revert --journal {}`)",
-                applied.journal.display(),
-                applied.journal.display()
-            );
-            println!("Runtime pins are lost on reboot and Remus failover: see `--format xl-cfg` and `--format boot`.");
-            Ok(ExitCode::SUCCESS)
-        }
-        Mode::Process if args.apply => {
-            let applied = process::apply(
-                &affinity::Kernel,
-                &process_targets(&plan, &gather_processes(args)?)?,
-                &journal_path,
-            )?;
-            println!(
-                "Pinned {} thread(s); read-back matches the plan.",
-                applied.threads.len()
-            );
-            for t in &plan
-                .placements
-                .iter()
-                .filter(|p| p.role == Role::Protected)
-                .collect::<Vec<_>>()
-            {
-                println!("  {}: CPUs {}", t.domain, t.cpus);
-            }
-            println!(
-                "Journal: {} (undo with `remus-tune pin --revert --journal {}`)",
-                applied.journal.display(),
-                applied.journal.display()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        _ => {
-            print!("{}", emitter(args.format).emit(&plan)?);
-            Ok(ExitCode::SUCCESS)
-        }
-    }
-}
-
-fn report_drift(drift: Vec<Drift>) -> Result<ExitCode> {
-    if drift.is_empty() {
-        println!("ok: the live affinities match the plan");
-        Ok(ExitCode::SUCCESS)
-    } else {
-        print!(
-            "DRIFT: {} vCPU(s)/thread(s) differ from the plan:\n{}",
-            drift.len(),
-            describe_drift(&drift)
-        );
-        println!("re-apply with `remus-tune pin --apply` (after `--revert` of the old journal) or investigate who changed them");
-        Ok(ExitCode::from(EXIT_DRIFT))
-    }
-}
-
-fn load_plan(path: &std::path::Path) -> Result<Plan> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the plan {}", path.display()))?;
-    yaml_serde::from_str(&text).map_err(|e| {
-        anyhow!(
-            "{} is not a plan written by `pin --format yaml`: {e}",
-            path.display()
-        )
-    })
-}
-
-fn revert(path: &std::path::Path) -> Result<ExitCode> {
-    let journal = Journal::load(path)?;
-    let lines = match journal.backend {
-        JournalBackend::Xen => {
-            let xl = Xl::from_env();
-            let info = crate::xl::parse_info(&xl.info()?)?;
-            let size = info
-                .max_cpu_id()
-                .map(|m| m + 1)
-                .ok_or_else(|| anyhow!("`xl info` printed no max_cpu_id"))?;
-            xen::revert(&xl, path, &journal, size)?
-        }
-        JournalBackend::Process => process::revert(&affinity::Kernel, path, &journal)?,
-    };
-    println!("Reverted {} entries from {}:", lines.len(), path.display());
-    for l in lines {
-        println!("  {l}");
-    }
-    Ok(ExitCode::SUCCESS)
+    /// `--libvirt`: libvirt guests, through virsh.
+    Libvirt,
 }
 
 /// The protected names: positional VMs and `--protect`, in order, without repeats.
@@ -181,13 +34,14 @@ fn named_protected(args: &PinArgs) -> Vec<String> {
     names
 }
 
-fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -> Result<Plan> {
+pub(super) fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -> Result<Plan> {
     let policy = Policy {
         dom0_cpus: args.dom0_cpus,
         strategy: args.strategy,
     };
     let named = named_protected(args);
     let mut notes = Vec::new();
+    let mut splits: Vec<(u32, Vec<u32>)> = Vec::new();
     let (known, current): (Vec<(String, u32)>, Vec<Current>) = match mode {
         Mode::Declared => (args.domains.clone(), Vec::new()),
         Mode::Xen => {
@@ -211,6 +65,30 @@ fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -> Result<Pl
                 current,
             )
         }
+        Mode::Libvirt => {
+            if args.strategy == crate::pin::Strategy::Cpupool {
+                bail!("--strategy cpupool is for Xen; libvirt guests are kept apart with vcpupin/emulatorpin");
+            }
+            let virsh = Virsh::from_env();
+            let mut known = vec![];
+            let mut current = vec![];
+            for dom in virsh.running()? {
+                let vcpus = virsh.vcpu_affinity(&dom)?;
+                known.push((dom.clone(), vcpus.len() as u32));
+                for (vcpu, cpus) in vcpus {
+                    current.push(Current {
+                        domain: dom.clone(),
+                        vcpu,
+                        hard: cpus.to_string(),
+                        soft: "-".into(),
+                    });
+                }
+            }
+            if known.is_empty() {
+                bail!("`virsh list --name` shows no running guest: start the VMs first");
+            }
+            (known, current)
+        }
         Mode::Process => {
             if args.strategy == crate::pin::Strategy::Cpupool {
                 bail!("--strategy cpupool is for Xen; on a KVM host use cgroup cpusets (or libvirt's <cputune>)");
@@ -218,6 +96,9 @@ fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -> Result<Pl
             let mut known = vec![];
             let mut current = vec![];
             for p in gather_processes(args)? {
+                if let Some(threads) = &p.vcpu_threads {
+                    splits.push((p.pid, threads.clone()));
+                }
                 if let Some(threads) = &p.vcpu_threads {
                     let list: Vec<String> = threads.iter().map(u32::to_string).collect();
                     notes.push(crate::pin::RuleCheck {
@@ -249,6 +130,24 @@ fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -> Result<Pl
     if known.iter().filter(|(n, _)| n == DOM0).count() > 1 || has_duplicates(&known) {
         bail!("a domain is declared twice: give each --domain once");
     }
+    // On a Remus backup (or a migration target) the domain is `NAME--incoming` until
+    // failover (interfaces.md §1.3): accept the plain name for it.
+    let named: Vec<String> = named
+        .into_iter()
+        .map(|n| {
+            let incoming = format!("{n}--incoming");
+            if !known.iter().any(|(k, _)| *k == n) && known.iter().any(|(k, _)| *k == incoming) {
+                notes.push(crate::pin::RuleCheck {
+                    rule: "incoming".into(),
+                    met: true,
+                    detail: format!("{n} is here as {incoming} (a Remus backup or migration target): planned under that name"),
+                });
+                incoming
+            } else {
+                n
+            }
+        })
+        .collect();
     for n in &named {
         if !known.iter().any(|(k, _)| k == n) {
             let list: Vec<&str> = known.iter().map(|(k, _)| k.as_str()).collect();
@@ -269,10 +168,120 @@ fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -> Result<Pl
     let mut plan = plan(topo, &specs, &policy);
     plan.current = current;
     plan.rules.extend(notes);
-    if matches!(mode, Mode::Process) {
-        rename_host(&mut plan);
+    match mode {
+        Mode::Process => {
+            plan.target = Target::Process;
+            rename_host(&mut plan);
+            let host = plan
+                .placement(HOST)
+                .map(|p| p.cpus.clone())
+                .unwrap_or_default();
+            plan.threads = splits
+                .into_iter()
+                .map(|(pid, vcpu_threads)| crate::pin::ThreadSplit {
+                    pid,
+                    vcpu_threads,
+                    emulator_cpus: host.clone(),
+                })
+                .collect();
+        }
+        Mode::Libvirt => {
+            plan.target = Target::Libvirt;
+            rename_host(&mut plan);
+        }
+        Mode::Xen => {
+            plan.rules.push(persistence(&plan, xl));
+            if let Some(rule) = boot_now(&plan, xl) {
+                plan.rules.push(rule);
+            }
+        }
+        Mode::Declared => {}
     }
     Ok(plan)
+}
+
+/// Whether the pins will survive a reboot or a Remus failover: runtime pins are not stored
+/// in a domain's config, and the backup restores the stored `cpus=` (interfaces.md §0 item
+/// 10), so compare the plan with `xl list -l`.
+fn persistence(plan: &Plan, xl: &Xl) -> crate::pin::RuleCheck {
+    let rule = |met: bool, detail: String| crate::pin::RuleCheck {
+        rule: "persistent".into(),
+        met,
+        detail,
+    };
+    let stored = match xl.list_long().map_err(anyhow::Error::from).and_then(|t| Ok(crate::xl::parse_list_long(&t)?)) {
+        Ok(stored) => stored,
+        Err(e) => return rule(false, format!("cannot read the stored configs to see whether the pins survive a reboot or failover: {e:#}")),
+    };
+    let mut missing = Vec::new();
+    for p in plan.placements.iter().filter(|p| p.role != Role::Dom0) {
+        let cfg = stored
+            .iter()
+            .find(|d| d.name == p.domain)
+            .and_then(|d| d.hard_affinity.as_ref());
+        let matches = cfg
+            .is_some_and(|per_vcpu| !per_vcpu.is_empty() && per_vcpu.iter().all(|c| *c == p.cpus));
+        if !matches {
+            let now = cfg
+                .map(|v| {
+                    v.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_else(|| "no cpus=".into());
+            missing.push(format!("{} ({now})", p.domain));
+        }
+    }
+    if missing.is_empty() {
+        rule(true, "every Dom-U's stored config already has these cpus=: the pins survive reboot and failover".into())
+    } else {
+        rule(
+            false,
+            format!(
+                "not persistent yet: the stored configs of {} differ from the plan, so runtime pins would be lost on reboot or Remus failover; add the `--format xl-cfg` lines on both hosts",
+                missing.join(", ")
+            ),
+        )
+    }
+}
+
+/// How Xen was booted (`xen_commandline` of `xl info`) against the plan's boot line: the boot
+/// options only take effect at the next boot, so say whether they are already in force.
+fn boot_now(plan: &Plan, xl: &Xl) -> Option<crate::pin::RuleCheck> {
+    let info = crate::xl::parse_info(&xl.info().ok()?).ok()?;
+    let line = info.xen_commandline()?.to_string();
+    let mut max = None;
+    let mut pinned = false;
+    for word in line.split_whitespace() {
+        match word.split_once('=') {
+            Some(("dom0_max_vcpus", v)) => max = Some(v.to_string()),
+            Some(("dom0_vcpus_pin", v)) => {
+                pinned = matches!(v, "1" | "true" | "yes" | "on" | "enable")
+            }
+            None if word == "dom0_vcpus_pin" => pinned = true,
+            _ => {}
+        }
+    }
+    let want = plan.boot.dom0_max_vcpus.to_string();
+    let max_ok = max
+        .as_deref()
+        .is_some_and(|m| m == want || m == format!("{want}-{want}"));
+    let met = max_ok && pinned == plan.boot.dom0_vcpus_pin;
+    let planned = if plan.boot.dom0_vcpus_pin {
+        format!("dom0_max_vcpus={want} dom0_vcpus_pin")
+    } else {
+        format!("dom0_max_vcpus={want}")
+    };
+    Some(crate::pin::RuleCheck {
+        rule: "boot-now".into(),
+        met,
+        detail: if met {
+            format!("Xen was booted with `{planned}` already")
+        } else {
+            format!("Xen was booted with `{line}`; the plan's boot options are `{planned}` (see --format boot; they take effect at the next boot)")
+        },
+    })
 }
 
 fn has_duplicates(known: &[(String, u32)]) -> bool {
@@ -290,7 +299,8 @@ fn is_vcpu_thread(comm: &str) -> bool {
 
 /// On a KVM or plain host the Dom-0 role is the host's own work, which this command does not
 /// pin (that is systemd's `CPUAffinity=` or tuned's job): call it `host` and drop its entries.
-fn rename_host(plan: &mut Plan) {
+/// The emulator threads of protected VMs go there, when they can be told apart.
+pub(super) fn rename_host(plan: &mut Plan) {
     for p in &mut plan.placements {
         if p.domain == DOM0 {
             p.domain = HOST.into();
@@ -313,7 +323,7 @@ fn rename_host(plan: &mut Plan) {
 }
 
 /// A process to protect, as found on this host.
-struct Proc {
+pub(super) struct Proc {
     pid: u32,
     vcpus: u32,
     /// Its vCPU threads, when QMP or QEMU's thread names tell them.
@@ -321,7 +331,7 @@ struct Proc {
 }
 
 /// The processes named by `--pid` and `--qmp`.
-fn gather_processes(args: &PinArgs) -> Result<Vec<Proc>> {
+pub(super) fn gather_processes(args: &PinArgs) -> Result<Vec<Proc>> {
     let mut out: Vec<Proc> = Vec::new();
     for (pid, vcpus) in &args.pids {
         let tids = affinity::threads(*pid)
@@ -364,7 +374,7 @@ fn gather_processes(args: &PinArgs) -> Result<Vec<Proc>> {
 
 /// The processes and CPUs of a process plan (`pid:N` placements). vCPU threads, where known,
 /// go on the VM's CPUs and the other threads on the host's.
-fn process_targets(plan: &Plan, procs: &[Proc]) -> Result<Vec<process::ProcessTarget>> {
+pub(super) fn process_targets(plan: &Plan, procs: &[Proc]) -> Result<Vec<process::ProcessTarget>> {
     let host = plan.placement(HOST).map(|p| p.cpus.clone());
     plan.placements
         .iter()
@@ -387,28 +397,4 @@ fn process_targets(plan: &Plan, procs: &[Proc]) -> Result<Vec<process::ProcessTa
             })
         })
         .collect()
-}
-
-/// The dry-run pin plan for this host as text, for `advise`'s report: Xen if `xl` answers,
-/// otherwise the hwloc topology with no VMs declared.
-pub fn host_plan_text() -> Result<String> {
-    let xl = Xl::from_env();
-    let (topo, specs) = if super::topology::on_xen(&xl) {
-        let topo = crate::topology::xen::from_host(&xl)?;
-        let list = parse_vcpu_list(&xl.vcpu_list()?)?;
-        let specs = list
-            .domains()
-            .into_iter()
-            .map(|(name, _, vcpus)| DomainSpec {
-                protected: name != DOM0,
-                name,
-                vcpus,
-            })
-            .collect::<Vec<_>>();
-        (topo, specs)
-    } else {
-        (crate::topology::hwloc::from_host()?, Vec::new())
-    };
-    let p = plan(&topo, &specs, &Policy::default());
-    crate::pin::emit::emitter(crate::pin::emit::PinFormat::Text).emit(&p)
 }
