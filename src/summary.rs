@@ -46,7 +46,9 @@ pub struct IntervalSummary {
     /// Dirty bytes per real second of the windows.
     pub dirty_mib_per_s: f64,
     pub disk_write_mib_per_s: f64,
-    /// 95 % confidence margin of the mean, in pages (sampled traces only).
+    /// 95 % confidence margin of one checkpoint's estimate, in pages (sampled traces only).
+    /// The mean over many checkpoints is usually closer than this when the dirtied pages
+    /// move around memory, and no closer when the same pages are dirtied every time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub margin_95_pages: Option<f64>,
 }
@@ -194,7 +196,7 @@ impl TextReport for Summary {
             "disk MiB/s",
         ];
         if sampled {
-            header.push("±95% (pages)");
+            header.push("±95%/ckpt");
         }
         let mut rows = vec![header.into_iter().map(String::from).collect::<Vec<_>>()];
         for i in &self.intervals {
