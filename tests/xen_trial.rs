@@ -106,7 +106,7 @@ fn value(text: &str, key: &str, unit: &str) -> f64 {
 #[test]
 fn ctrl_c_stops_remus_cleanly_and_checks_the_guest() {
     let env = XenEnv::new();
-    let mut child = env
+    let child = env
         .cmd()
         .env("FAKE_XEN_SUSPEND_ON_INT", "1")
         .args([

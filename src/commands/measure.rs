@@ -133,7 +133,11 @@ pub fn run(args: &MeasureArgs) -> Result<ExitCode> {
             HumanDuration(args.epoch)
         );
     }
-    if let Some(output) = args.output.as_ref().filter(|path| !args.force && path.exists()) {
+    if let Some(output) = args
+        .output
+        .as_ref()
+        .filter(|path| !args.force && path.exists())
+    {
         // Checked before anything is launched or scanned; the writer checks again atomically.
         bail!(
             "{} already exists: choose another -o/--output, or pass --force to replace it",
