@@ -246,4 +246,49 @@ mod tests {
         );
         assert_eq!(parse_blockstats(&serde_json::json!({"error": {}})), None);
     }
+
+    #[test]
+    fn qdisk_counters_come_over_the_libxenstat_socket() {
+        use std::os::unix::net::UnixListener;
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("qmp-libxenstat-1");
+        let listener = UnixListener::bind(&socket).unwrap();
+        let server = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut out = stream.try_clone().unwrap();
+            let mut lines = BufReader::new(stream).lines();
+            out.write_all(b"{\"QMP\": {\"version\": {}, \"capabilities\": []}}\n")
+                .unwrap();
+            let mut seen = Vec::new();
+            while let Some(Ok(line)) = lines.next() {
+                seen.push(line.clone());
+                if line.contains("qmp_capabilities") {
+                    out.write_all(b"{\"return\": {}}\n").unwrap();
+                } else if line.contains("query-blockstats") {
+                    out.write_all(b"{\"event\": \"SOMETHING\", \"data\": {}}\n")
+                        .unwrap();
+                    out.write_all(b"{\"return\": [{\"device\": \"\", \"stats\": {\"wr_bytes\": 8192, \"wr_operations\": 2}}]}\n").unwrap();
+                }
+            }
+            seen
+        });
+        let disks = crate::xl::block::parse_block_list(
+            "51728 0   1      4     10     9        /local/domain/0/backend/qdisk/1/51728\n",
+        )
+        .unwrap();
+        let mut watch = DiskWatch::new(1, &disks, dir.path(), dir.path());
+        assert!(watch.has_qdisk() && watch.vbd_count() == 0);
+        watch.read(); // the baseline
+        assert_eq!(watch.qmp_error, None);
+        let seen = server.join().unwrap();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        // Only the libxenstat socket is ever used: libxl's own is never touched.
+        assert!(!dir.path().join("qmp-libxl-1").exists());
+        assert_eq!(
+            query_blockstats(&socket, Duration::from_millis(100))
+                .map_err(|e| e.kind())
+                .err(),
+            Some(std::io::ErrorKind::ConnectionRefused)
+        );
+    }
 }
