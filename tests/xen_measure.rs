@@ -197,6 +197,12 @@ fn exclusive_mode_enables_cleans_each_epoch_and_switches_off() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("backend auto"), "{}", text(&out));
+    // Live placement from the recorded `xl vcpu-list` (during Remus, lab).
+    assert!(
+        text(&out).contains("Meine-VM vCPU 0: on pCPU 1, affinity 1 / all"),
+        "{}",
+        text(&out)
+    );
     let calls = calls(&env);
     assert_eq!(
         calls.first().map(String::as_str),

@@ -97,6 +97,26 @@ fn run(
         if domain.vcpus == 1 { "" } else { "s" },
         args.describe_timing()
     );
+    // Live placement (the stored config's affinity is the creation one): vCPUs of the
+    // guest and of Dom-0, from `xl vcpu-list`.
+    for row in domain
+        .vcpu_list
+        .rows
+        .iter()
+        .filter(|r| r.domid == domain.domid || r.domid == 0)
+    {
+        eprintln!(
+            "  {} vCPU {}: on pCPU {}, affinity {} / {}",
+            row.name,
+            row.vcpu,
+            row.cpu.map_or("-".to_string(), |c| c.to_string()),
+            row.hard,
+            row.soft
+                .as_ref()
+                .map_or("(no soft affinity before Xen 4.5)".to_string(), |s| s
+                    .to_string())
+        );
+    }
     let output = args
         .output
         .clone()

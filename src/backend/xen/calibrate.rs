@@ -158,7 +158,8 @@ pub fn render_profile(fit: &Fit, domain: &str, date: &str, steps: &[StepResult])
         }
     }
     out.push_str(
-        "  link: 940Mbit/s         # xen-4.17 default: TCP goodput of gigabit Ethernet (blackhole mode does not measure the link)\n\
+        "  stream_buffer: 256KiB   # xen-4.17 default (assumption: pipe + ssh channel + TCP send buffer)\n\
+         \x20 link: 940Mbit/s         # xen-4.17 default: TCP goodput of gigabit Ethernet (blackhole mode does not measure the link)\n\
          \x20 rtt: 0.2ms              # xen-4.17 default (assumption: one switch)\n\
          \x20 compressed_size: 100%   # checkpoint compression was removed from Xen in 2019 (model.md §4)\n\
          \x20 fault: 2us              # xen-4.17 default (model.md §5)\n\
