@@ -1,0 +1,419 @@
+//! The QEMU/KVM backend: a QEMU guest's RAM, disks and threads, per epoch.
+//!
+//! A guest is named by its QMP socket, its QEMU PID, or its libvirt domain name (`QemuTarget`).
+//! Through QMP we learn where guest RAM sits in the QEMU process (`ram`), the disks' write
+//! counters (`blockstats`), the vCPU and iothread TIDs (`threads`) and QEMU's own dirty-rate
+//! estimate (`dirtyrate`, a cross-check only); the dirty pages themselves come from scanning the
+//! RAM mappings in the QEMU process (`scan`), reported as guest frame numbers.
+//!
+//! Safety: the only QMP commands sent are queries, plus `calc-dirty-rate`, whose dirty-bitmap
+//! mode we use only under KVM and outside migrations. Xen's `qmp-libxl-<domid>` is never
+//! opened; Xen's `qmp-libxenstat-<domid>` is opened per query and closed at once.
+
+pub mod blockstats;
+pub mod dirtyrate;
+pub mod libvirt;
+pub mod peer;
+pub mod qmp;
+pub mod ram;
+pub mod scan;
+pub mod threads;
+
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::Value;
+
+use self::blockstats::DiskTotals;
+use self::dirtyrate::CrossCheck;
+use self::qmp::{Execute, Qmp, QmpError, Version};
+use self::ram::{GuestRam, GuestRamSource};
+use self::scan::{HashScanner, RamScanner, SoftDirtyScanner};
+use self::threads::{CpuByClass, QemuThreads};
+use super::{Backend, BackendError, Counters, EpochSample};
+use crate::trace::{MethodInfo, Target};
+
+/// How a QEMU guest was named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QemuTarget {
+    /// A QMP Unix socket.
+    Socket(PathBuf),
+    /// A QEMU process; its QMP socket comes from its command line.
+    Pid(i32),
+    /// A libvirt domain, queried through virsh.
+    Libvirt(String),
+}
+
+impl QemuTarget {
+    /// Resolves a name as `--backend auto` does for QEMU, in this order: an existing Unix
+    /// socket path, the PID of a QEMU process, a libvirt domain name. Returns the target and
+    /// a sentence saying why.
+    pub fn resolve(name: &str) -> Result<(QemuTarget, String)> {
+        let path = Path::new(name);
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.file_type().is_socket() {
+                return Ok((
+                    QemuTarget::Socket(path.to_path_buf()),
+                    format!("{name} is a Unix socket: using it as a QMP socket"),
+                ));
+            }
+            bail!("{name} exists but is not a Unix socket, so it cannot be a QMP socket");
+        }
+        if let Ok(pid) = name.parse::<i32>() {
+            if pid > 0
+                && peer::cmdline(pid)
+                    .map(|a| peer::is_qemu(&a))
+                    .unwrap_or(false)
+            {
+                return Ok((
+                    QemuTarget::Pid(pid),
+                    format!("{name} is the PID of a QEMU process"),
+                ));
+            }
+        }
+        if name.contains('/') {
+            bail!("no QMP socket at {name}: check the path given to QEMU's -qmp unix:PATH,server=on,wait=off (is QEMU running?)");
+        }
+        Ok((
+            QemuTarget::Libvirt(name.to_string()),
+            format!("{name} taken as a libvirt domain name"),
+        ))
+    }
+}
+
+/// Which scanner finds the dirty pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QemuMethod {
+    /// Hash every page's content each epoch.
+    Hash,
+    /// Kernel soft-dirty bits.
+    SoftDirty,
+}
+
+/// Validated options of the QEMU backend.
+#[derive(Debug, Clone)]
+pub struct QemuOptions {
+    /// Deadline for every QMP reply.
+    pub timeout: Duration,
+    /// The base epoch, for the calc-dirty-rate window.
+    pub base_epoch: Duration,
+    pub method: QemuMethod,
+    /// Run QEMU's calc-dirty-rate once as a cross-check.
+    pub cross_check: bool,
+}
+
+impl Default for QemuOptions {
+    fn default() -> Self {
+        QemuOptions {
+            timeout: qmp::DEFAULT_TIMEOUT,
+            base_epoch: Duration::from_millis(25),
+            method: QemuMethod::SoftDirty,
+            cross_check: true,
+        }
+    }
+}
+
+/// How QMP is reached.
+enum Monitor {
+    /// One session for the whole run.
+    Held(Qmp),
+    /// Xen's libxenstat socket: connect per query, disconnect at once.
+    PerQuery {
+        path: PathBuf,
+        timeout: Duration,
+    },
+    Virsh(libvirt::Virsh),
+    Closed,
+}
+
+impl Execute for Monitor {
+    fn execute(&mut self, command: &str, arguments: Option<Value>) -> Result<Value, QmpError> {
+        match self {
+            Monitor::Held(q) => q.execute(command, arguments),
+            Monitor::PerQuery { path, timeout } => {
+                Qmp::connect(path, *timeout)?.execute(command, arguments)
+            }
+            Monitor::Virsh(v) => v.execute(command, arguments),
+            Monitor::Closed => Err(QmpError::Gone {
+                path: PathBuf::from("(closed)"),
+                what: command.to_string(),
+            }),
+        }
+    }
+}
+
+/// A QEMU guest being measured.
+pub struct QemuBackend {
+    monitor: Monitor,
+    name: String,
+    pid: i32,
+    command: Vec<String>,
+    version: Version,
+    kvm: bool,
+    ram: GuestRamSource,
+    scanner: Box<dyn RamScanner>,
+    threads: QemuThreads,
+    cross: Option<CrossCheck>,
+    disks: DiskTotals,
+    cpu: CpuByClass,
+    notes: Vec<String>,
+}
+
+impl QemuBackend {
+    /// Connects to a QEMU guest and finds its RAM, disks and threads.
+    pub fn connect(target: &QemuTarget, options: &QemuOptions) -> Result<QemuBackend> {
+        let mut notes = Vec::new();
+        let (mut monitor, pid, name) = match target {
+            QemuTarget::Socket(path) => {
+                let (monitor, pid) = open_socket(path, options.timeout)?;
+                (monitor, pid, path.display().to_string())
+            }
+            QemuTarget::Pid(pid) => {
+                let path = peer::socket_for_pid(*pid)?;
+                notes.push(format!("QMP socket of QEMU {pid}: {}", path.display()));
+                let (monitor, peer) = open_socket(&path, options.timeout)?;
+                if peer != *pid {
+                    bail!(
+                        "{} belongs to process {peer}, not to QEMU {pid}",
+                        path.display()
+                    );
+                }
+                (monitor, *pid, pid.to_string())
+            }
+            QemuTarget::Libvirt(domain) => {
+                let v = libvirt::Virsh::open(domain)?;
+                let pid = v.qemu_pid()?;
+                notes.push(libvirt::TAINT_NOTE.to_string());
+                (Monitor::Virsh(v), pid, domain.clone())
+            }
+        };
+        let version = query_version(&mut monitor)?;
+        let kvm = monitor
+            .execute("query-kvm", None)
+            .ok()
+            .and_then(|v| v["enabled"].as_bool())
+            .unwrap_or(false);
+        let ram = GuestRam::locate(&mut monitor, pid)
+            .with_context(|| format!("cannot locate the RAM of QEMU {pid}"))?;
+        notes.push(ram.layout.clone());
+        let page_size = ram.page_size;
+        let threads = QemuThreads::read(&mut monitor, pid)?;
+        let scanner: Box<dyn RamScanner> = match options.method {
+            QemuMethod::Hash => Box::new(HashScanner::new(page_size)),
+            QemuMethod::SoftDirty => Box::new(SoftDirtyScanner::new(page_size)),
+        };
+        let cross = options.cross_check.then(|| {
+            let migrating = monitor
+                .execute("query-migrate", None)
+                .ok()
+                .and_then(|v| {
+                    v["status"]
+                        .as_str()
+                        .map(|s| s == "active" || s == "postcopy-active")
+                })
+                .unwrap_or(false);
+            let plan = dirtyrate::plan(
+                version,
+                kvm,
+                migrating,
+                options.base_epoch.as_millis() as u64,
+            );
+            if let Some(p) = &plan {
+                notes.push(format!("calc-dirty-rate cross-check: {}", p.note));
+            }
+            CrossCheck::new(plan, process_age_s(pid).unwrap_or(0.0))
+        });
+        Ok(QemuBackend {
+            command: peer::cmdline(pid).unwrap_or_default(),
+            monitor,
+            name,
+            pid,
+            version,
+            kvm,
+            ram: GuestRamSource::new(ram),
+            scanner,
+            threads,
+            cross,
+            disks: DiskTotals::default(),
+            cpu: CpuByClass::default(),
+            notes,
+        })
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+    pub fn version(&self) -> Version {
+        self.version
+    }
+    pub fn kvm_enabled(&self) -> bool {
+        self.kvm
+    }
+    /// Guest RAM as found in the QEMU process.
+    pub fn ram(&self) -> &GuestRam {
+        self.ram.ram()
+    }
+    /// The RAM as a region source, for the process backend's scanners.
+    pub fn region_source(&mut self) -> &mut GuestRamSource {
+        &mut self.ram
+    }
+    /// vCPU, iothread and emulator threads, for `pin`.
+    pub fn threads(&self) -> &QemuThreads {
+        &self.threads
+    }
+    /// CPU seconds per thread class at the last collect (cumulative).
+    pub fn cpu_by_class(&self) -> CpuByClass {
+        self.cpu
+    }
+    /// Disk write counters at the last collect (cumulative, flushes included).
+    pub fn disk_totals(&self) -> DiskTotals {
+        self.disks
+    }
+    /// QEMU's calc-dirty-rate cross-check, once it has a result.
+    pub fn cross_check(&self) -> Option<&dirtyrate::State> {
+        self.cross.as_ref().map(CrossCheck::state)
+    }
+    /// Things the user should read before the results (taint, layout, cross-check window).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    fn gone_or(&self, e: anyhow::Error) -> BackendError {
+        let gone = e.downcast_ref::<QmpError>().is_some_and(QmpError::is_gone)
+            || !Path::new(&format!("/proc/{}", self.pid)).exists();
+        if gone {
+            BackendError::TargetGone(format!("QEMU (pid {}) exited: {e:#}", self.pid))
+        } else {
+            BackendError::Other(e)
+        }
+    }
+
+    fn read_counters(&mut self) -> Result<Counters> {
+        let disks = blockstats::read(&mut self.monitor)?;
+        self.disks = blockstats::totals(&disks);
+        self.threads.refresh_emulator()?;
+        self.cpu = self.threads.cpu()?;
+        Ok(Counters {
+            write_bytes: self.disks.wr_bytes,
+            write_requests: self.disks.wr_operations,
+            cpu_s: self.cpu.total(),
+        })
+    }
+}
+
+fn open_socket(path: &Path, timeout: Duration) -> Result<(Monitor, i32)> {
+    let qmp = Qmp::connect(path, timeout)?;
+    let pid = peer::peer_pid(qmp.stream())
+        .with_context(|| format!("cannot tell which process serves {}", path.display()))?;
+    let per_query = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("qmp-libxenstat-"));
+    let monitor = if per_query {
+        drop(qmp);
+        Monitor::PerQuery {
+            path: path.to_path_buf(),
+            timeout,
+        }
+    } else {
+        Monitor::Held(qmp)
+    };
+    Ok((monitor, pid))
+}
+
+fn query_version(monitor: &mut Monitor) -> Result<Version> {
+    let v = monitor.execute("query-version", None)?;
+    let q = &v["qemu"];
+    let n = |k: &str| q[k].as_u64().map(|x| x as u32);
+    match (n("major"), n("minor"), n("micro")) {
+        (Some(major), Some(minor), Some(micro)) => Ok(Version {
+            major,
+            minor,
+            micro,
+        }),
+        _ => Err(anyhow!("query-version gave no version: {v}")),
+    }
+}
+
+/// Seconds since the process started (proc(5) stat field 22 against /proc/uptime).
+fn process_age_s(pid: i32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    let start_ticks: f64 = after.split_whitespace().nth(19)?.parse().ok()?;
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    // SAFETY: sysconf has no preconditions and only reads a constant of the system.
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Some(uptime - start_ticks / tick)
+}
+
+impl Backend for QemuBackend {
+    fn target(&self) -> Target {
+        Target {
+            kind: "qemu-guest".into(),
+            name: self.name.clone(),
+            pid: Some(self.pid as u32),
+            command: self.command.clone(),
+        }
+    }
+
+    fn method(&self) -> MethodInfo {
+        MethodInfo {
+            name: self.scanner.name().into(),
+            reason: format!("{}; {}", self.scanner.reason(), self.ram.ram().layout),
+            exact: true,
+            sample: None,
+        }
+    }
+
+    fn page_size(&self) -> u64 {
+        self.ram.ram().page_size
+    }
+
+    fn memory_bytes(&self) -> u64 {
+        self.ram.ram().bytes()
+    }
+
+    fn kind(&self) -> &'static str {
+        "qemu"
+    }
+
+    fn start(&mut self) -> Result<(), BackendError> {
+        self.scanner
+            .baseline(&mut self.ram)
+            .map_err(|e| self.gone_or(e))?;
+        self.read_counters().map_err(|e| self.gone_or(e))?;
+        Ok(())
+    }
+
+    fn collect(&mut self) -> Result<EpochSample, BackendError> {
+        let dirty = self
+            .scanner
+            .scan(&mut self.ram)
+            .map_err(|e| self.gone_or(e))?;
+        let counters = self.read_counters().map_err(|e| self.gone_or(e))?;
+        if let Some(cross) = &mut self.cross {
+            if let Err(e) = cross.poll(&mut self.monitor) {
+                return Err(self.gone_or(e.into()));
+            }
+        }
+        Ok(EpochSample {
+            dirty,
+            scale: 1.0,
+            counters,
+        })
+    }
+
+    fn stop(&mut self) -> Result<(), BackendError> {
+        // Nothing to switch off: hashing changes nothing, soft-dirty bits are the kernel's and
+        // harmless; closing QMP frees the monitor for others.
+        self.monitor = Monitor::Closed;
+        Ok(())
+    }
+}
