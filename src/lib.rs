@@ -7,9 +7,14 @@
 
 pub mod backend;
 pub mod cli;
+pub mod commands;
 pub mod host;
+pub mod measure;
 pub mod output;
 pub mod pageset;
+pub mod summary;
+pub mod sys;
 pub mod trace;
 pub mod units;
 pub mod windows;
+pub mod workload;

@@ -1,12 +1,23 @@
+//! Wires the declared command line to the commands, and errors to exit codes.
+
 use clap::Parser;
 use remus_tune::cli::{Cli, Command};
+use remus_tune::commands;
+use std::process::ExitCode;
 
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        _ => {
-            eprintln!("error: not built yet");
-            std::process::ExitCode::FAILURE
+    let result = match &cli.command {
+        Command::Measure(args) => commands::measure::run(args),
+        Command::Show(args) => commands::show::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Workload(args) => remus_tune::workload::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Advise(args) => commands::advise::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -1,0 +1,5 @@
+//! One module per subcommand: turns declared arguments into work and an exit code.
+
+pub mod advise;
+pub mod measure;
+pub mod show;
