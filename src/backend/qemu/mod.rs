@@ -3,8 +3,9 @@
 //! A guest is named by its QMP socket, its QEMU PID, or its libvirt domain name (`QemuTarget`).
 //! Through QMP we learn where guest RAM sits in the QEMU process (`ram`), the disks' write
 //! counters (`blockstats`), the vCPU and iothread TIDs (`threads`) and QEMU's own dirty-rate
-//! estimate (`dirtyrate`, a cross-check only); the dirty pages themselves come from scanning the
-//! RAM mappings in the QEMU process (`scan`), reported as guest frame numbers.
+//! estimate (`dirtyrate`, a cross-check only); the dirty pages themselves come from the process
+//! backend's scanners (soft-dirty, hash, sample) run over exactly the RAM mappings in the QEMU
+//! process, reporting guest frame numbers.
 //!
 //! Safety: the only QMP commands sent are queries, plus `calc-dirty-rate`, whose dirty-bitmap
 //! mode we use only under KVM and outside migrations. Xen's `qmp-libxl-<domid>` is never
@@ -16,7 +17,6 @@ pub mod libvirt;
 pub mod peer;
 pub mod qmp;
 pub mod ram;
-pub mod scan;
 pub mod threads;
 
 use std::os::unix::fs::FileTypeExt;
@@ -30,9 +30,11 @@ use self::blockstats::DiskTotals;
 use self::dirtyrate::CrossCheck;
 use self::qmp::{Execute, Qmp, QmpError, Version};
 use self::ram::{GuestRam, GuestRamSource};
-use self::scan::{HashScanner, RamScanner, SoftDirtyScanner};
 use self::threads::{CpuByClass, QemuThreads};
+use super::process::sample::SampleSize;
+use super::process::scanner::{self, DirtyScanner};
 use super::{Backend, BackendError, Counters, EpochSample};
+use crate::cli::MethodChoice;
 use crate::trace::{MethodInfo, Target};
 
 /// How a QEMU guest was named.
@@ -83,23 +85,16 @@ impl QemuTarget {
     }
 }
 
-/// Which scanner finds the dirty pages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QemuMethod {
-    /// Hash every page's content each epoch.
-    Hash,
-    /// Kernel soft-dirty bits.
-    SoftDirty,
-}
-
 /// Validated options of the QEMU backend.
 #[derive(Debug, Clone)]
 pub struct QemuOptions {
     /// Deadline for every QMP reply.
     pub timeout: Duration,
-    /// The base epoch, for the calc-dirty-rate window.
-    pub base_epoch: Duration,
-    pub method: QemuMethod,
+    /// The base epoch: for `auto`'s choice of method and the calc-dirty-rate window.
+    pub epoch: Duration,
+    /// How dirty pages are found (the process backend's scanners).
+    pub method: MethodChoice,
+    pub sample: SampleSize,
     /// Run QEMU's calc-dirty-rate once as a cross-check.
     pub cross_check: bool,
 }
@@ -108,8 +103,9 @@ impl Default for QemuOptions {
     fn default() -> Self {
         QemuOptions {
             timeout: qmp::DEFAULT_TIMEOUT,
-            base_epoch: Duration::from_millis(25),
-            method: QemuMethod::SoftDirty,
+            epoch: Duration::from_millis(25),
+            method: MethodChoice::Auto,
+            sample: SampleSize::new(4096, 2048),
             cross_check: true,
         }
     }
@@ -153,7 +149,9 @@ pub struct QemuBackend {
     version: Version,
     kvm: bool,
     ram: GuestRamSource,
-    scanner: Box<dyn RamScanner>,
+    options: QemuOptions,
+    scanner: Option<Box<dyn DirtyScanner>>,
+    method: Option<MethodInfo>,
     threads: QemuThreads,
     cross: Option<CrossCheck>,
     disks: DiskTotals,
@@ -198,12 +196,7 @@ impl QemuBackend {
         let ram = GuestRam::locate(&mut monitor, pid)
             .with_context(|| format!("cannot locate the RAM of QEMU {pid}"))?;
         notes.push(ram.layout.clone());
-        let page_size = ram.page_size;
         let threads = QemuThreads::read(&mut monitor, pid)?;
-        let scanner: Box<dyn RamScanner> = match options.method {
-            QemuMethod::Hash => Box::new(HashScanner::new(page_size)),
-            QemuMethod::SoftDirty => Box::new(SoftDirtyScanner::new(page_size)),
-        };
         let cross = options.cross_check.then(|| {
             let migrating = monitor
                 .execute("query-migrate", None)
@@ -218,7 +211,7 @@ impl QemuBackend {
                 version,
                 kvm,
                 migrating,
-                options.base_epoch.as_millis() as u64,
+                options.epoch.as_millis() as u64,
             );
             if let Some(p) = &plan {
                 notes.push(format!("calc-dirty-rate cross-check: {}", p.note));
@@ -233,7 +226,9 @@ impl QemuBackend {
             version,
             kvm,
             ram: GuestRamSource::new(ram),
-            scanner,
+            options: options.clone(),
+            scanner: None,
+            method: None,
             threads,
             cross,
             disks: DiskTotals::default(),
@@ -364,12 +359,12 @@ impl Backend for QemuBackend {
     }
 
     fn method(&self) -> MethodInfo {
-        MethodInfo {
-            name: self.scanner.name().into(),
-            reason: format!("{}; {}", self.scanner.reason(), self.ram.ram().layout),
+        self.method.clone().unwrap_or(MethodInfo {
+            name: "unset".into(),
+            reason: "not started".into(),
             exact: true,
             sample: None,
-        }
+        })
     }
 
     fn page_size(&self) -> u64 {
@@ -384,19 +379,37 @@ impl Backend for QemuBackend {
         "qemu"
     }
 
-    fn start(&mut self) -> Result<(), BackendError> {
-        self.scanner
-            .baseline(&mut self.ram)
-            .map_err(|e| self.gone_or(e))?;
-        self.read_counters().map_err(|e| self.gone_or(e))?;
-        Ok(())
+    fn start(&mut self) -> Result<Counters, BackendError> {
+        let page_size = self.ram.ram().page_size;
+        let chosen = scanner::choose(
+            self.options.method,
+            &mut self.ram,
+            page_size,
+            self.options.epoch,
+            self.options.sample,
+        )
+        .map_err(|e| self.gone_or(e))?;
+        let mut info = chosen.info;
+        info.reason = format!(
+            "{}; over guest RAM only ({})",
+            info.reason,
+            self.ram.ram().layout
+        );
+        self.scanner = Some(chosen.scanner);
+        self.method = Some(info);
+        self.read_counters().map_err(|e| self.gone_or(e))
     }
 
     fn collect(&mut self) -> Result<EpochSample, BackendError> {
-        let dirty = self
+        let scanner = self
             .scanner
-            .scan(&mut self.ram)
-            .map_err(|e| self.gone_or(e))?;
+            .as_mut()
+            .ok_or_else(|| BackendError::Other(anyhow!("collect before start")))?;
+        let scale = scanner.scale();
+        let dirty = match scanner.scan(&mut self.ram) {
+            Ok(dirty) => dirty,
+            Err(e) => return Err(self.gone_or(e)),
+        };
         let counters = self.read_counters().map_err(|e| self.gone_or(e))?;
         if let Some(cross) = &mut self.cross {
             if let Err(e) = cross.poll(&mut self.monitor) {
@@ -405,14 +418,16 @@ impl Backend for QemuBackend {
         }
         Ok(EpochSample {
             dirty,
-            scale: 1.0,
+            scale,
             counters,
         })
     }
 
     fn stop(&mut self) -> Result<(), BackendError> {
-        // Nothing to switch off: hashing changes nothing, soft-dirty bits are the kernel's and
-        // harmless; closing QMP frees the monitor for others.
+        // Nothing to switch off: hash and sample change nothing; soft-dirty leaves only
+        // write-protected PTEs that the kernel lifts on the next write. Closing QMP frees the
+        // monitor for other clients.
+        self.scanner = None;
         self.monitor = Monitor::Closed;
         Ok(())
     }
