@@ -17,7 +17,11 @@ fn greeting_capabilities_commands_and_errors() {
         return;
     }
     let guest = Guest::start(GuestOptions::idle());
-    eprintln!("guest booted in {:.0} ms: {}", guest.boot_time.as_secs_f64() * 1e3, guest.ready_line);
+    eprintln!(
+        "guest booted in {:.0} ms: {}",
+        guest.boot_time.as_secs_f64() * 1e3,
+        guest.ready_line
+    );
     let mut qmp = Qmp::connect(&guest.qmp[0], Duration::from_secs(5)).unwrap();
     let v = qmp.greeting().version;
     assert!(v.at_least(5, 2), "QEMU {v} is too old for these tests");
@@ -30,9 +34,16 @@ fn greeting_capabilities_commands_and_errors() {
     // QEMU's own error text reaches the user.
     let err = qmp.execute("no-such-command", None).unwrap_err();
     assert!(matches!(err, QmpError::Command { .. }));
-    assert!(err.to_string().contains("The command no-such-command has not been found"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("The command no-such-command has not been found"),
+        "{err}"
+    );
     let err = qmp
-        .execute("qom-get", Some(serde_json::json!({"path": "/nope", "property": "type"})))
+        .execute(
+            "qom-get",
+            Some(serde_json::json!({"path": "/nope", "property": "type"})),
+        )
         .unwrap_err();
     eprintln!("qom-get on a missing path: {err}");
     assert!(err.to_string().contains("/nope"), "{err}");
@@ -43,7 +54,10 @@ fn greeting_capabilities_commands_and_errors() {
     while let Some(e) = qmp.next_event(Duration::from_millis(500)).unwrap() {
         names.push(e.name);
     }
-    assert!(names.contains(&"STOP".to_string()) && names.contains(&"RESUME".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"STOP".to_string()) && names.contains(&"RESUME".to_string()),
+        "{names:?}"
+    );
 }
 
 #[test]
@@ -112,17 +126,22 @@ fn missing_socket_and_non_qmp_socket() {
     let stale = dir.path().join("stale.sock");
     drop(UnixListener::bind(&stale).unwrap());
     let err = Qmp::connect(&stale, Duration::from_secs(1)).unwrap_err();
-    assert!(err.to_string().contains("left its socket file behind"), "{err}");
+    assert!(
+        err.to_string().contains("left its socket file behind"),
+        "{err}"
+    );
     if !qemu_or_skip("missing_socket_and_non_qmp_socket (serial part)") {
         return;
     }
     // The guest's serial port on a Unix socket: a socket, but not QMP.
     let serial = dir.path().join("serial.sock");
     let mut cmd = std::process::Command::new(qemu_support::QEMU);
-    cmd.args(["-M", "pc", "-display", "none", "-nic", "none", "-m", "64", "-kernel"])
-        .arg(qemu_support::guest_elf())
-        .args(["-append", "mode=idle", "-serial"])
-        .arg(format!("unix:{},server=on,wait=off", serial.display()));
+    cmd.args([
+        "-M", "pc", "-display", "none", "-nic", "none", "-m", "64", "-kernel",
+    ])
+    .arg(qemu_support::guest_elf())
+    .args(["-append", "mode=idle", "-serial"])
+    .arg(format!("unix:{},server=on,wait=off", serial.display()));
     let mut child = cmd.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while !serial.exists() && Instant::now() < deadline {

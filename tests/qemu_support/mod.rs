@@ -16,9 +16,8 @@ pub const QEMU: &str = "qemu-system-x86_64";
 
 /// True when QEMU is installed; otherwise prints why the test is skipped, loudly.
 pub fn qemu_or_skip(test: &str) -> bool {
-    let found = std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| dir.join(QEMU).is_file())
-    });
+    let found = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(QEMU).is_file()));
     if !found {
         eprintln!(
             "\n*** SKIPPED {test}: {QEMU} is not installed. The set-up installs it from \
@@ -28,25 +27,34 @@ pub fn qemu_or_skip(test: &str) -> bool {
     found
 }
 
-/// Whether KVM can be used here, and if not, why.
+/// Whether KVM can run the test guest here, and if not, why.
 pub fn kvm_usable() -> Result<(), String> {
-    match std::fs::OpenOptions::new()
+    if let Err(e) = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/kvm")
     {
-        Ok(_) => {}
-        Err(e) => return Err(format!("cannot open /dev/kvm: {e}")),
+        return Err(format!("cannot open /dev/kvm: {e}"));
     }
-    // Opening is not enough (nested virtualisation may be off): boot the guest once.
-    let mut g = match Guest::try_start(GuestOptions {
+    let pvm = Path::new("/sys/module/kvm_pvm").exists();
+    // Opening is not enough: the guest must boot and run its timer loop (a `stat` line a
+    // second after its ready line proves interrupts and the clock work).
+    let g = Guest::try_start(GuestOptions {
         accel: "kvm",
         ..GuestOptions::idle()
-    }) {
-        Ok(g) => g,
-        Err(e) => return Err(format!("QEMU with -accel kvm did not boot the guest: {e}")),
-    };
-    g.kill();
+    })
+    .map_err(|e| format!("QEMU with -accel kvm did not boot the guest: {e}"))?;
+    if g.next_stat(Duration::from_secs(3)).is_none() {
+        return Err(format!(
+            "under -accel kvm the guest printed its ready line but then stopped{}",
+            if pvm {
+                ": this host's KVM is kvm-pvm (no hardware virtualisation), which fails on the \
+                 guest's first interrupt return (dmesg: \"kvm-pvm: INTERNAL_ERROR in batch emul\")"
+            } else {
+                ""
+            }
+        ));
+    }
     Ok(())
 }
 
@@ -55,15 +63,33 @@ pub fn guest_elf() -> &'static Path {
     static ELF: OnceLock<PathBuf> = OnceLock::new();
     ELF.get_or_init(|| {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guest");
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("guest-{}", std::process::id()));
+        let out =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("guest-{}", std::process::id()));
         std::fs::create_dir_all(&out).unwrap();
         let run = |cmd: &mut Command| {
             let o = cmd.output().expect("run the system gcc/ld");
-            assert!(o.status.success(), "{cmd:?} failed:\n{}", String::from_utf8_lossy(&o.stderr));
+            assert!(
+                o.status.success(),
+                "{cmd:?} failed:\n{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
         };
         run(Command::new("gcc")
-            .args(["-m32", "-march=i686", "-ffreestanding", "-fno-pic", "-fno-pie"])
-            .args(["-fno-stack-protector", "-fno-builtin", "-nostdlib", "-O2", "-Wall", "-c"])
+            .args([
+                "-m32",
+                "-march=i686",
+                "-ffreestanding",
+                "-fno-pic",
+                "-fno-pie",
+            ])
+            .args([
+                "-fno-stack-protector",
+                "-fno-builtin",
+                "-nostdlib",
+                "-O2",
+                "-Wall",
+                "-c",
+            ])
             .arg(src.join("guest.c"))
             .arg("-o")
             .arg(out.join("guest.o")));
@@ -95,6 +121,8 @@ pub struct GuestOptions {
     /// `tcg` or `kvm`.
     pub accel: &'static str,
     pub mem_mib: u32,
+    /// `pc` or `q35`.
+    pub machine: &'static str,
     /// QMP sockets to open (the tests use spare ones to pause the guest).
     pub qmp_sockets: usize,
 }
@@ -107,6 +135,7 @@ impl GuestOptions {
             disk: false,
             accel: "tcg",
             mem_mib: 256,
+            machine: "pc",
             qmp_sockets: 1,
         }
     }
@@ -144,15 +173,24 @@ impl Guest {
             .map(|i| dir.path().join(format!("qmp{i}.sock")))
             .collect();
         let mut cmd = Command::new(QEMU);
-        cmd.args(["-M", "pc", "-accel", options.accel, "-nographic", "-nic", "none"])
-            .arg("-m")
-            .arg(options.mem_mib.to_string())
-            .arg("-kernel")
-            .arg(guest_elf())
-            .arg("-append")
-            .arg(&options.append);
+        cmd.args([
+            "-M",
+            options.machine,
+            "-accel",
+            options.accel,
+            "-nographic",
+            "-nic",
+            "none",
+        ])
+        .arg("-m")
+        .arg(options.mem_mib.to_string())
+        .arg("-kernel")
+        .arg(guest_elf())
+        .arg("-append")
+        .arg(&options.append);
         for q in &qmp {
-            cmd.arg("-qmp").arg(format!("unix:{},server=on,wait=off", q.display()));
+            cmd.arg("-qmp")
+                .arg(format!("unix:{},server=on,wait=off", q.display()));
         }
         let shm = options.file_ram.then(|| {
             PathBuf::from(format!(
@@ -178,9 +216,13 @@ impl Guest {
             cmd.arg("-drive")
                 .arg(format!("file={},format=raw,if=ide,index=0", disk.display()));
         }
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let started = Instant::now();
-        let mut child = cmd.spawn().map_err(|e| format!("cannot start {QEMU}: {e}"))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {QEMU}: {e}"))?;
         let (tx, serial) = channel();
         let stdout = child.stdout.take().expect("piped");
         std::thread::spawn(move || {
@@ -217,7 +259,8 @@ impl Guest {
             match guest.serial.recv_timeout(left) {
                 Ok(line) if line.contains("remus-tune-guest ready") => {
                     guest.boot_time = started.elapsed();
-                    guest.ready_line = line[line.find("remus-tune-guest").unwrap_or(0)..].to_string();
+                    guest.ready_line =
+                        line[line.find("remus-tune-guest").unwrap_or(0)..].to_string();
                     break;
                 }
                 Ok(_) => continue,
@@ -293,7 +336,9 @@ pub fn mean_union(sets: &[PageSet], k: usize) -> f64 {
 /// Per-page xxh3 hashes of a file (the test's own view of guest RAM).
 pub fn hash_file_pages(path: &Path) -> Vec<u64> {
     let data = std::fs::read(path).unwrap();
-    data.chunks_exact(4096).map(xxhash_rust::xxh3::xxh3_64).collect()
+    data.chunks_exact(4096)
+        .map(xxhash_rust::xxh3::xxh3_64)
+        .collect()
 }
 
 /// A tiny QMP exchange written here, independent of the code under test.
@@ -305,7 +350,8 @@ pub fn raw_qmp(path: &Path, command: &str) -> String {
     let mut w = s;
     let mut line = String::new();
     r.read_line(&mut line).unwrap();
-    w.write_all(b"{\"execute\":\"qmp_capabilities\"}\n").unwrap();
+    w.write_all(b"{\"execute\":\"qmp_capabilities\"}\n")
+        .unwrap();
     line.clear();
     r.read_line(&mut line).unwrap();
     w.write_all(format!("{{\"execute\":\"{command}\"}}\n").as_bytes())

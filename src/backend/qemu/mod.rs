@@ -207,12 +207,7 @@ impl QemuBackend {
                         .map(|s| s == "active" || s == "postcopy-active")
                 })
                 .unwrap_or(false);
-            let plan = dirtyrate::plan(
-                version,
-                kvm,
-                migrating,
-                options.epoch.as_millis() as u64,
-            );
+            let plan = dirtyrate::plan(version, kvm, migrating, options.epoch.as_millis() as u64);
             if let Some(p) = &plan {
                 notes.push(format!("calc-dirty-rate cross-check: {}", p.note));
             }
