@@ -116,7 +116,7 @@ fn advise(
     demo: Option<&mut Child>,
 ) -> Result<(crate::measure::MeasureOutcome, Summary)> {
     let target = match &demo {
-        Some(child) => ProcessTarget::from_pid(child.id() as i32)?,
+        Some(child) => ProcessTarget::launched(child.id() as i32, &["remus-tune-workload".into()]),
         None => resolve(args.target.as_deref().unwrap_or_default())?,
     };
     let output = args.output.clone().or_else(|| {

@@ -13,6 +13,7 @@ use crate::sys::signals::StopSignal;
 use crate::trace::{read_trace, EndReason};
 use crate::units::HumanDuration;
 use anyhow::{bail, Context, Result};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode};
 use std::time::{Duration, Instant};
@@ -159,7 +160,7 @@ fn measure_launched(
     child: Option<&mut Child>,
 ) -> Result<(MeasureOutcome, Summary)> {
     let target = match &child {
-        Some(child) => ProcessTarget::from_pid(child.id() as i32)?,
+        Some(child) => ProcessTarget::launched(child.id() as i32, &args.command),
         None => resolve(args.target.as_deref().unwrap_or_default())?,
     };
     eprintln!(
@@ -199,14 +200,23 @@ pub fn report_end(outcome: &MeasureOutcome) {
     }
 }
 
-/// Starts the --exec command directly (no shell).
+/// Starts the --exec command directly (no shell). Its stdout goes to our stderr, so that
+/// stdout carries only the summary (which scripts parse as JSON or YAML).
 fn launch(command: &[String]) -> Result<Child> {
     let (program, rest) = command
         .split_first()
         .context("--exec needs a command after `--`")?;
-    Command::new(program).args(rest).spawn().with_context(|| {
-        format!("cannot run `{program}`: check the path and that it is executable")
-    })
+    let stderr = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("cannot pass stderr to the command")?;
+    Command::new(program)
+        .args(rest)
+        .stdout(stderr)
+        .spawn()
+        .with_context(|| {
+            format!("cannot run `{program}`: check the path and that it is executable")
+        })
 }
 
 /// Stops a child we launched: SIGTERM, then SIGKILL if it does not go within 3 s.

@@ -14,6 +14,18 @@ pub struct ProcessTarget {
 }
 
 impl ProcessTarget {
+    /// A process we just launched with `command`. Its /proc entries can still show the
+    /// parent's name for a moment after `spawn` returns (the kernel releases a vfork parent
+    /// before it renames the child), so the name comes from the command itself.
+    pub fn launched(pid: i32, command: &[String]) -> Self {
+        let argv0 = command.first().map(String::as_str).unwrap_or("command");
+        Self {
+            pid,
+            name: argv0.rsplit('/').next().unwrap_or(argv0).to_string(),
+            command: command.to_vec(),
+        }
+    }
+
     /// Reads a live process's name and command line.
     pub fn from_pid(pid: i32) -> Result<Self> {
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).map_err(|_| {
@@ -141,6 +153,8 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id() as i32;
+        // Give exec a moment to rename the child (see `launched`).
+        std::thread::sleep(std::time::Duration::from_millis(50));
         let found = resolve(&pid.to_string()).unwrap();
         assert_eq!(found.name, "sleep");
         assert_eq!(found.command, vec!["sleep", "30"]);
