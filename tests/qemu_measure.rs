@@ -332,5 +332,7 @@ fn calc_dirty_rate_cross_check_agrees_roughly() {
         qemu_rate > 0.5 * 20000.0 && qemu_rate < 1.5 * 20000.0,
         "{qemu_rate} pages/s"
     );
-    assert!((ours / 20000.0 - 1.0).abs() < 0.05, "{ours}");
+    // Two collects a second apart on a loaded host are not a precise 1 s window (the exact
+    // per-interval checks above are); this only shows both numbers describe the same guest.
+    assert!((ours / 20000.0 - 1.0).abs() < 0.10, "{ours}");
 }

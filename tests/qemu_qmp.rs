@@ -174,3 +174,23 @@ fn qemu_pid_leads_to_its_socket() {
     let err = socket_for_pid(std::process::id() as i32).unwrap_err();
     assert!(err.to_string().contains("not a QEMU"), "{err}");
 }
+
+#[test]
+fn libvirt_name_without_libvirt_says_what_to_give_instead() {
+    let (target, why) = QemuTarget::resolve("web01").unwrap();
+    assert_eq!(target, QemuTarget::Libvirt("web01".into()));
+    eprintln!("{why}");
+    if remus_tune::backend::qemu::libvirt::virsh_available() {
+        eprintln!("*** virsh is installed: the no-libvirt message is not checked here ***");
+        return;
+    }
+    let err = QemuBackend::connect(&target, &QemuOptions::default())
+        .err()
+        .expect("no libvirt here");
+    eprintln!("{err:#}");
+    assert!(
+        err.to_string().contains("libvirt is not installed"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("QMP socket path"), "{err}");
+}
