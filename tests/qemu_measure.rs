@@ -247,14 +247,27 @@ fn threads_by_class_and_vcpu_pinning() {
     if !qemu_or_skip("threads_by_class_and_vcpu_pinning") {
         return;
     }
-    let guest = Guest::start(GuestOptions::with("mode=sweep rate=2000 pages=1024"));
+    let guest = Guest::start(GuestOptions {
+        extra: ["-smp", "2", "-object", "iothread,id=io0"]
+            .map(String::from)
+            .to_vec(),
+        ..GuestOptions::with("mode=sweep rate=2000 pages=1024")
+    });
     let mut b = backend(&guest, 0, MethodChoice::Hash, false);
     b.start().unwrap();
     std::thread::sleep(Duration::from_millis(500));
     b.collect().unwrap();
     let threads = b.threads().clone();
     let tasks = remus_tune::backend::qemu::threads::task_ids(guest.pid()).unwrap();
-    assert_eq!(threads.vcpus.len(), 1);
+    assert_eq!(threads.vcpus.len(), 2);
+    assert_eq!(threads.iothreads.len(), 1);
+    assert_eq!(threads.iothreads[0].id, "io0");
+    assert!(tasks.contains(&threads.iothreads[0].tid));
+    assert_eq!(
+        threads.vcpu_tids().len(),
+        2,
+        "multi-threaded TCG: a thread per vCPU"
+    );
     let vcpu = threads.vcpus[0].tid;
     assert!(
         tasks.contains(&vcpu) && vcpu != guest.pid(),

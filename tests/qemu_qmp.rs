@@ -194,3 +194,42 @@ fn libvirt_name_without_libvirt_says_what_to_give_instead() {
     );
     assert!(err.to_string().contains("QMP socket path"), "{err}");
 }
+
+#[test]
+fn xen_style_sockets_libxl_refused_libxenstat_per_query() {
+    if !qemu_or_skip("xen_style_sockets_libxl_refused_libxenstat_per_query") {
+        return;
+    }
+    // A QEMU with the two monitors of a Xen device model (names as libxl gives them).
+    let guest = Guest::start(GuestOptions {
+        qmp_names: vec!["qmp-libxl-7".into(), "qmp-libxenstat-7".into()],
+        ..GuestOptions::with("mode=sweep rate=1000 pages=1024")
+    });
+    let err = QemuBackend::connect(
+        &QemuTarget::Socket(guest.qmp[0].clone()),
+        &QemuOptions::default(),
+    )
+    .err()
+    .expect("libxl socket must be refused");
+    eprintln!("{err}");
+    assert!(
+        err.to_string().contains("never") || err.to_string().contains("refusing"),
+        "{err}"
+    );
+    // From the PID, the libxenstat one is chosen.
+    assert_eq!(socket_for_pid(guest.pid()).unwrap(), guest.qmp[1]);
+    let options = QemuOptions {
+        method: remus_tune::cli::MethodChoice::Hash,
+        cross_check: false,
+        ..QemuOptions::default()
+    };
+    let mut backend = QemuBackend::connect(&QemuTarget::Pid(guest.pid()), &options).unwrap();
+    backend.start().unwrap();
+    // Between queries the monitor is free: another client gets a greeting at once.
+    let other = Qmp::connect(&guest.qmp[1], Duration::from_secs(2)).unwrap();
+    drop(other);
+    backend.collect().unwrap();
+    // And nobody ever held the libxl socket: the test's own client gets its answer at once.
+    let reply = qemu_support::raw_qmp(&guest.qmp[0], "query-status");
+    assert!(reply.contains("\"return\""), "{reply}");
+}

@@ -125,6 +125,10 @@ pub struct GuestOptions {
     pub machine: &'static str,
     /// QMP sockets to open (the tests use spare ones to pause the guest).
     pub qmp_sockets: usize,
+    /// File names for the QMP sockets instead of `qmp<i>.sock`.
+    pub qmp_names: Vec<String>,
+    /// More QEMU arguments.
+    pub extra: Vec<String>,
 }
 
 impl GuestOptions {
@@ -137,6 +141,8 @@ impl GuestOptions {
             mem_mib: 256,
             machine: "pc",
             qmp_sockets: 1,
+            qmp_names: Vec::new(),
+            extra: Vec::new(),
         }
     }
     pub fn with(append: &str) -> Self {
@@ -169,9 +175,17 @@ impl Guest {
 
     pub fn try_start(options: GuestOptions) -> Result<Guest, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let qmp: Vec<PathBuf> = (0..options.qmp_sockets)
-            .map(|i| dir.path().join(format!("qmp{i}.sock")))
-            .collect();
+        let qmp: Vec<PathBuf> = if options.qmp_names.is_empty() {
+            (0..options.qmp_sockets)
+                .map(|i| dir.path().join(format!("qmp{i}.sock")))
+                .collect()
+        } else {
+            options
+                .qmp_names
+                .iter()
+                .map(|n| dir.path().join(n))
+                .collect()
+        };
         let mut cmd = Command::new(QEMU);
         cmd.args([
             "-M",
@@ -216,6 +230,7 @@ impl Guest {
             cmd.arg("-drive")
                 .arg(format!("file={},format=raw,if=ide,index=0", disk.display()));
         }
+        cmd.args(&options.extra);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
