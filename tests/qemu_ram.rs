@@ -119,3 +119,26 @@ fn large_guests_split_at_the_pci_hole() {
         check_marker_and_sweep(&guest, &ram);
     }
 }
+
+#[test]
+fn memfd_backed_ram_is_found() {
+    if !qemu_or_skip("memfd_backed_ram_is_found") {
+        return;
+    }
+    let guest = Guest::start(GuestOptions {
+        extra: [
+            "-object",
+            "memory-backend-memfd,id=ram,size=256M",
+            "-machine",
+            "memory-backend=ram",
+        ]
+        .map(String::from)
+        .to_vec(),
+        ..GuestOptions::with("mode=sweep rate=2000 pages=1024")
+    });
+    let mut qmp = Qmp::connect(&guest.qmp[0], Duration::from_secs(5)).unwrap();
+    let ram = GuestRam::locate(&mut qmp, guest.pid()).unwrap();
+    assert_eq!(ram.blocks[0].backing, Backing::Memfd);
+    assert_eq!(ram.bytes(), 256 << 20);
+    check_marker_and_sweep(&guest, &ram);
+}
