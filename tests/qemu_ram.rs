@@ -142,3 +142,39 @@ fn memfd_backed_ram_is_found() {
     assert_eq!(ram.bytes(), 256 << 20);
     check_marker_and_sweep(&guest, &ram);
 }
+
+#[test]
+fn a_dimm_is_its_own_region_at_its_guest_address() {
+    if !qemu_or_skip("a_dimm_is_its_own_region_at_its_guest_address") {
+        return;
+    }
+    let guest = Guest::start(GuestOptions {
+        extra: [
+            "-m",
+            "256,slots=2,maxmem=1G",
+            "-object",
+            "memory-backend-ram,id=mem1,size=128M",
+            "-device",
+            "pc-dimm,id=dimm1,memdev=mem1",
+        ]
+        .map(String::from)
+        .to_vec(),
+        ..GuestOptions::with("mode=sweep rate=2000 pages=1024")
+    });
+    let mut qmp = Qmp::connect(&guest.qmp[0], Duration::from_secs(5)).unwrap();
+    let ram = GuestRam::locate(&mut qmp, guest.pid()).unwrap();
+    eprintln!("{:#x?}", ram.blocks);
+    assert_eq!(ram.blocks.len(), 2);
+    assert_eq!(ram.blocks[1].id, "mem1");
+    assert_eq!(ram.bytes(), 384 << 20);
+    let dimm_gpa = ram.blocks[1].ranges[0].gpa;
+    assert!(
+        dimm_gpa >= 4 << 30,
+        "DIMMs live above 4 GiB on pc: {dimm_gpa:#x}"
+    );
+    let regions = GuestRamSource::new(ram.clone()).regions().unwrap();
+    assert!(regions
+        .iter()
+        .any(|r| r.first_page_number == dimm_gpa / 4096 && r.pages == 32768));
+    check_marker_and_sweep(&guest, &ram);
+}
