@@ -178,3 +178,51 @@ fn a_dimm_is_its_own_region_at_its_guest_address() {
         .any(|r| r.first_page_number == dimm_gpa / 4096 && r.pages == 32768));
     check_marker_and_sweep(&guest, &ram);
 }
+
+#[test]
+fn soft_dirty_is_not_used_on_huge_page_backed_ram() {
+    if !qemu_or_skip("soft_dirty_is_not_used_on_huge_page_backed_ram") {
+        return;
+    }
+    let thp =
+        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    if thp.contains("[never]") || thp.is_empty() {
+        eprintln!(
+            "*** SKIPPED: transparent huge pages are off here ({}) ***",
+            thp.trim()
+        );
+        return;
+    }
+    use remus_tune::backend::qemu::{QemuBackend, QemuOptions, QemuTarget};
+    use remus_tune::backend::Backend;
+    use remus_tune::cli::MethodChoice;
+    let guest = Guest::start(GuestOptions::with("mode=sweep rate=2000 pages=1024"));
+    let target = QemuTarget::Socket(guest.qmp[0].clone());
+    let mut b = QemuBackend::connect(
+        &target,
+        &QemuOptions {
+            method: MethodChoice::SoftDirty,
+            cross_check: false,
+            ..QemuOptions::default()
+        },
+    )
+    .unwrap();
+    let err = b.start().err().expect("soft-dirty must be refused");
+    eprintln!("{err}");
+    assert!(err.to_string().contains("huge pages"), "{err}");
+    drop(b);
+    let mut b = QemuBackend::connect(
+        &target,
+        &QemuOptions {
+            cross_check: false,
+            epoch: Duration::from_millis(100),
+            ..QemuOptions::default()
+        },
+    )
+    .unwrap();
+    b.start().unwrap();
+    let method = b.method();
+    eprintln!("auto: {} ({})", method.name, method.reason);
+    assert_ne!(method.name, "soft-dirty");
+    assert!(method.reason.contains("huge pages"), "{}", method.reason);
+}

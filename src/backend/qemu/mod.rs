@@ -280,6 +280,36 @@ impl QemuBackend {
         }
     }
 
+    /// The method to ask the scanners for, and why when `auto` was overridden. Soft-dirty
+    /// tracks a huge page as a whole, and QEMU asks for transparent huge pages on its RAM, so
+    /// with huge pages in guest RAM soft-dirty would count 2 MiB per 4 KiB write.
+    fn method_choice(&mut self) -> Result<(MethodChoice, Option<String>)> {
+        let wants_soft_dirty = matches!(
+            self.options.method,
+            MethodChoice::Auto | MethodChoice::SoftDirty
+        );
+        if !wants_soft_dirty {
+            return Ok((self.options.method, None));
+        }
+        let ram = self.ram.ram();
+        let huge = ram::huge_page_bytes(self.pid, &ram.regions(), ram.page_size)?;
+        if huge == 0 {
+            return Ok((self.options.method, None));
+        }
+        let why = format!(
+            "{} MiB of guest RAM is in, or eligible for, huge pages, and soft-dirty marks a \
+             whole huge page dirty for one 4 KiB write",
+            huge >> 20
+        );
+        if self.options.method == MethodChoice::SoftDirty {
+            bail!(
+                "--method soft-dirty would overcount: {why}; use --method hash or sample, or \
+                 keep QEMU's RAM in base pages (transparent_hugepage=never)"
+            );
+        }
+        Ok((MethodChoice::Hash, Some(format!("not soft-dirty: {why}"))))
+    }
+
     fn read_counters(&mut self) -> Result<Counters> {
         let disks = blockstats::read(&mut self.monitor)?;
         self.disks = blockstats::totals(&disks);
@@ -376,15 +406,35 @@ impl Backend for QemuBackend {
 
     fn start(&mut self) -> Result<Counters, BackendError> {
         let page_size = self.ram.ram().page_size;
-        let chosen = scanner::choose(
-            self.options.method,
+        let choice = self.method_choice().map_err(|e| self.gone_or(e))?;
+        let started = std::time::Instant::now();
+        let mut chosen = scanner::choose(
+            choice.0,
             &mut self.ram,
             page_size,
             self.options.epoch,
             self.options.sample,
         )
         .map_err(|e| self.gone_or(e))?;
+        // `auto` without soft-dirty: hash if a scan fits a quarter of the epoch, as the
+        // process backend decides, else sample.
+        if choice.1.is_some() && started.elapsed() > self.options.epoch.mul_f64(0.25) {
+            chosen = scanner::choose(
+                MethodChoice::Sample,
+                &mut self.ram,
+                page_size,
+                self.options.epoch,
+                self.options.sample,
+            )
+            .map_err(|e| self.gone_or(e))?;
+        }
         let mut info = chosen.info;
+        if let Some(why) = choice.1 {
+            info.reason = format!(
+                "{why}; {} ms for one hash scan",
+                started.elapsed().as_millis()
+            );
+        }
         info.reason = format!(
             "{}; over guest RAM only ({})",
             info.reason,

@@ -208,6 +208,56 @@ impl GuestRam {
     }
 }
 
+/// Bytes of guest RAM that the kernel maps, or may map at any time, with pages larger than the
+/// base page: transparent huge pages (QEMU asks for them with MADV_HUGEPAGE on its RAM) or
+/// hugetlbfs. Soft-dirty tracks such a page as a whole, so one 4 KiB write marks 2 MiB dirty.
+pub fn huge_page_bytes(pid: i32, regions: &[Region], page_size: u64) -> Result<u64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/smaps"))
+        .with_context(|| format!("cannot read /proc/{pid}/smaps"))?;
+    Ok(huge_bytes_in_smaps(&text, regions, page_size))
+}
+
+/// Over the smaps entries inside `regions`: the whole size of those that are THP-eligible
+/// (`THPeligible: 1`) or hugetlbfs (large `KernelPageSize`), else what is huge now
+/// (AnonHugePages, ShmemPmdMapped, FilePmdMapped).
+pub fn huge_bytes_in_smaps(text: &str, regions: &[Region], page_size: u64) -> u64 {
+    // Per mapping inside RAM: (size, huge now, whole mapping counts).
+    let mut entries: Vec<(u64, u64, bool)> = Vec::new();
+    let mut inside = false;
+    for line in text.lines() {
+        let mut fields = line.split_whitespace();
+        let Some(first) = fields.next() else { continue };
+        if let Some((a, b)) = first.split_once('-') {
+            if let (Ok(start), Ok(end)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) {
+                inside = regions
+                    .iter()
+                    .any(|r| start < r.end(page_size) && end > r.start);
+                if inside {
+                    entries.push((end - start, 0, false));
+                }
+                continue;
+            }
+        }
+        let Some(entry) = entries.last_mut().filter(|_| inside) else {
+            continue;
+        };
+        let value = fields
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        match first {
+            "AnonHugePages:" | "ShmemPmdMapped:" | "FilePmdMapped:" => entry.1 += value * 1024,
+            "KernelPageSize:" if value * 1024 > page_size => entry.2 = true,
+            "THPeligible:" if value == 1 => entry.2 = true,
+            _ => {}
+        }
+    }
+    entries
+        .iter()
+        .map(|&(size, huge, whole)| if whole { size } else { huge })
+        .sum()
+}
+
 /// Gives the guest's RAM to the dirty-page scanners.
 pub struct GuestRamSource {
     ram: GuestRam,
@@ -483,6 +533,36 @@ mod tests {
         assert_eq!(addr, 0x7f25e3fff000);
         let addr = find_mapping(&maps, "m", 256 << 20, &Backing::Memfd, &[]).unwrap();
         assert_eq!(addr, 0x7f3000000000);
+    }
+
+    #[test]
+    fn huge_pages_inside_guest_ram_are_counted() {
+        let smaps = "\
+7f580fe00000-7f581fe00000 rw-p 00000000 00:00 0 
+Size:             262144 kB
+KernelPageSize:        4 kB
+AnonHugePages:    129024 kB
+ShmemPmdMapped:        0 kB
+THPeligible:    0
+7f581fe00000-7f581fe01000 ---p 00000000 00:00 0 
+AnonHugePages:      2048 kB
+7f6000000000-7f6040000000 rw-s 00000000 00:2e 5                          /dev/hugepages/vm
+KernelPageSize:     2048 kB
+";
+        let ram = [Region {
+            start: 0x7f580fe00000,
+            pages: 65536,
+            first_page_number: 0,
+        }];
+        assert_eq!(huge_bytes_in_smaps(smaps, &ram, 4096), 129024 * 1024);
+        let hugetlb = [Region {
+            start: 0x7f6000000000,
+            pages: 262144,
+            first_page_number: 0,
+        }];
+        assert_eq!(huge_bytes_in_smaps(smaps, &hugetlb, 4096), 1 << 30);
+        let eligible = smaps.replace("THPeligible:    0", "THPeligible:    1");
+        assert_eq!(huge_bytes_in_smaps(&eligible, &ram, 4096), 256 << 20);
     }
 
     #[test]
