@@ -27,7 +27,7 @@ impl Stats {
         let rank =
             |p: f64| sorted[((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1];
         Self {
-            mean: sorted.iter().sum::<f64>() / sorted.len() as f64,
+            mean: round3(sorted.iter().sum::<f64>() / sorted.len() as f64),
             p50: rank(0.50),
             p95: rank(0.95),
             max: sorted[sorted.len() - 1],
@@ -46,7 +46,9 @@ pub struct IntervalSummary {
     /// Dirty bytes per real second of the windows.
     pub dirty_mib_per_s: f64,
     pub disk_write_mib_per_s: f64,
-    /// 95 % confidence margin of the mean, in pages (sampled traces only).
+    /// 95 % confidence margin of one checkpoint's estimate, in pages (sampled traces only).
+    /// The mean over many checkpoints is usually closer than this when the dirtied pages
+    /// move around memory, and no closer when the same pages are dirtied every time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub margin_95_pages: Option<f64>,
 }
@@ -76,6 +78,11 @@ pub struct Summary {
     pub intervals: Vec<IntervalSummary>,
 }
 
+/// Three decimals: finer than any input is precise, and the same in JSON and YAML.
+fn round3(value: f64) -> f64 {
+    (value * 1e3).round() / 1e3
+}
+
 /// Summarises a trace; `path` is shown as where it came from.
 pub fn summarize(trace: &Trace, path: &str) -> Summary {
     let header = &trace.header;
@@ -102,11 +109,11 @@ pub fn summarize(trace: &Trace, path: &str) -> Summary {
         late_epochs: trace.end.late_epochs,
         ended: trace.end.reason,
         end_message: trace.end.message.clone(),
-        memory_mib: mib(header.memory_bytes as f64),
+        memory_mib: round3(mib(header.memory_bytes as f64)),
         page_size: header.page_size,
-        disk_write_mib_per_s: mib(per_s(write_bytes as f64)),
-        disk_writes_per_s: per_s(epochs.iter().map(|e| e.syscw as f64).sum()),
-        cpu_cores: per_s(epochs.iter().map(|e| e.cpu_s).sum()),
+        disk_write_mib_per_s: round3(mib(per_s(write_bytes as f64))),
+        disk_writes_per_s: round3(per_s(epochs.iter().map(|e| e.syscw as f64).sum())),
+        cpu_cores: round3(per_s(epochs.iter().map(|e| e.cpu_s).sum())),
         intervals,
     }
 }
@@ -147,10 +154,10 @@ fn interval_summary(trace: &Trace, interval_ms: u64) -> IntervalSummary {
         interval_ms,
         epochs: counts.len() as u64,
         dirty_pages,
-        checkpoint_mib_p95: mib(dirty_pages.p95 * page),
-        dirty_mib_per_s: mib(rate(counts.iter().sum::<f64>() * page)),
-        disk_write_mib_per_s: mib(rate(bytes_written as f64)),
-        margin_95_pages,
+        checkpoint_mib_p95: round3(mib(dirty_pages.p95 * page)),
+        dirty_mib_per_s: round3(mib(rate(counts.iter().sum::<f64>() * page))),
+        disk_write_mib_per_s: round3(mib(rate(bytes_written as f64))),
+        margin_95_pages: margin_95_pages.map(round3),
     }
 }
 
@@ -194,7 +201,7 @@ impl TextReport for Summary {
             "disk MiB/s",
         ];
         if sampled {
-            header.push("±95% (pages)");
+            header.push("±95%/ckpt");
         }
         let mut rows = vec![header.into_iter().map(String::from).collect::<Vec<_>>()];
         for i in &self.intervals {

@@ -183,3 +183,18 @@ fn disk_write_rate_within_10_percent() {
         "disk rate {measured:.0} B/s, truth {rate}"
     );
 }
+
+/// A 256 MiB sweep, where the sample is about 3 % of the pages: the estimate has to scale.
+#[test]
+fn sample_large_sweep_within_15_percent() {
+    check(
+        "sample",
+        &["--sweep", "65536", "--rate", "20000"],
+        Truth {
+            sweep: 65536.0,
+            rate: 20000.0,
+            hot: 0.0,
+        },
+        0.15,
+    );
+}

@@ -9,6 +9,7 @@ use crate::cli::{AdviseArgs, MethodChoice};
 use crate::output::{emit, table, TextReport};
 use crate::summary::Summary;
 use crate::sys::signals::StopSignal;
+use crate::trace::{read_trace, Trace};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use std::io::{BufRead, BufReader};
@@ -35,9 +36,15 @@ pub struct AdviseReport {
 #[derive(Serialize)]
 pub struct TruthRow {
     pub interval_ms: u64,
+    /// Mean real length of the interval's windows (epochs run long on a busy machine).
+    pub real_window_ms: f64,
+    /// The truth for those real lengths.
     pub expected_pages: f64,
     pub measured_mean: f64,
     pub error_percent: f64,
+    /// The sample method's 95 % margin per checkpoint, when sampled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub margin_95_pages: Option<f64>,
 }
 
 impl TextReport for AdviseReport {
@@ -45,20 +52,25 @@ impl TextReport for AdviseReport {
         let mut out = self.summary.render_text();
         if let Some(rows) = &self.known_truth {
             out.push_str(
-                "\nKnown truth of the demo workload (sweep min(rate x T, pages) + hot pages):\n",
+                "\nKnown truth of the demo workload, min(rate x T, sweep pages) + hot pages, for\nthe real length T of each window:\n",
             );
             let mut table_rows = vec![vec![
                 "interval".to_string(),
+                "real length".into(),
                 "expected pages".into(),
                 "measured mean".into(),
                 "error".into(),
+                "sample margin".into(),
             ]];
             for row in rows {
                 table_rows.push(vec![
                     format!("{}ms", row.interval_ms),
+                    format!("{:.1}ms", row.real_window_ms),
                     format!("{:.0}", row.expected_pages),
                     format!("{:.1}", row.measured_mean),
                     format!("{:+.1}%", row.error_percent),
+                    row.margin_95_pages
+                        .map_or("exact".to_string(), |m| format!("±{m:.0}")),
                 ]);
             }
             out.push_str(&table(&table_rows));
@@ -67,9 +79,51 @@ impl TextReport for AdviseReport {
     }
 }
 
-/// Distinct pages the demo dirties in an interval of `interval_ms`.
-pub fn demo_truth(interval_ms: u64) -> f64 {
-    (DEMO_RATE * interval_ms as f64 / 1000.0).min(DEMO_SWEEP_PAGES as f64) + DEMO_HOT_PAGES as f64
+/// Distinct pages the demo dirties in a window of `seconds`.
+pub fn demo_truth(seconds: f64) -> f64 {
+    (DEMO_RATE * seconds).min(DEMO_SWEEP_PAGES as f64) + DEMO_HOT_PAGES as f64
+}
+
+/// The demo's truth for every window of every interval, from the windows' real lengths.
+fn truth_rows(trace: &Trace, summary: &Summary) -> Vec<TruthRow> {
+    trace
+        .header
+        .intervals_ms
+        .iter()
+        .filter_map(|&interval_ms| {
+            let span = (interval_ms as f64 / trace.header.base_epoch_ms).round() as usize;
+            let (mut seconds, mut expected, mut measured, mut windows) = (0.0, 0.0, 0.0, 0);
+            for (index, epoch) in trace.epochs.iter().enumerate() {
+                for window in epoch
+                    .windows
+                    .iter()
+                    .filter(|w| w.interval_ms == interval_ms)
+                {
+                    let length =
+                        epoch.end_s - trace.epochs[index + 1 - span.min(index + 1)].start_s;
+                    seconds += length;
+                    expected += demo_truth(length);
+                    measured += window.dirty_pages as f64;
+                    windows += 1;
+                }
+            }
+            (windows > 0).then(|| {
+                let n = windows as f64;
+                TruthRow {
+                    interval_ms,
+                    real_window_ms: seconds / n * 1e3,
+                    expected_pages: expected / n,
+                    measured_mean: measured / n,
+                    error_percent: (measured - expected) / expected * 100.0,
+                    margin_95_pages: summary
+                        .intervals
+                        .iter()
+                        .find(|i| i.interval_ms == interval_ms)
+                        .and_then(|i| i.margin_95_pages),
+                }
+            })
+        })
+        .collect()
 }
 
 pub fn run(args: &AdviseArgs) -> Result<ExitCode> {
@@ -84,21 +138,11 @@ pub fn run(args: &AdviseArgs) -> Result<ExitCode> {
         terminate(child);
     }
     let (outcome, summary) = result?;
-    let known_truth = args.demo.then(|| {
-        summary
-            .intervals
-            .iter()
-            .map(|i| {
-                let expected = demo_truth(i.interval_ms);
-                TruthRow {
-                    interval_ms: i.interval_ms,
-                    expected_pages: expected,
-                    measured_mean: i.dirty_pages.mean,
-                    error_percent: (i.dirty_pages.mean - expected) / expected * 100.0,
-                }
-            })
-            .collect()
-    });
+    let known_truth = if args.demo {
+        Some(truth_rows(&read_trace(&outcome.trace)?, &summary))
+    } else {
+        None
+    };
     emit(
         &AdviseReport {
             summary,

@@ -71,6 +71,7 @@ pub fn run(
     let baseline = guard.backend.start().map_err(anyhow::Error::from)?;
     let origin = Instant::now();
     let method = guard.backend.method();
+    let method_name = method.name.clone();
     eprintln!(
         "measuring {} {} with method {}: {}",
         guard.backend.kind(),
@@ -159,10 +160,14 @@ pub fn run(
     drop(guard);
     let duration_s = round_us(boundary.duration_since(origin).as_secs_f64());
     if late > 0 {
+        let advice = if method_name == "sample" {
+            "a longer --epoch, or a less busy machine"
+        } else {
+            "a longer --epoch or --method sample"
+        };
         eprintln!(
             "warning: measuring could not keep up: {late} of {n} epochs ran more than {}% over \
-             the {:.0} ms plan; the trace records their real lengths. Use a longer --epoch or \
-             --method sample.",
+             the {:.0} ms plan; the trace records their real lengths. Consider {advice}.",
             ((LATE_FACTOR - 1.0) * 100.0).round(),
             plan.epoch.as_secs_f64() * 1e3
         );

@@ -17,8 +17,8 @@ use xxhash_rust::xxh3::xxh3_64;
 
 /// Hash value meaning "not resident"; a real hash of 0 is stored as 1.
 const ABSENT: u64 = 0;
-/// Pages read per process_vm_readv call: 1 MiB keeps the buffer in L2 while hashing.
-const READ_PAGES: usize = 256;
+/// Pages read per process_vm_readv call: 256 KiB, so the copy is still in L2 when hashed.
+const READ_PAGES: usize = 64;
 /// Pagemap entries read per call.
 const PAGEMAP_BATCH: usize = 16_384;
 

@@ -74,17 +74,12 @@ impl ProcessBackend {
 
     fn counters(&self) -> anyhow::Result<Counters> {
         let pid = self.target.pid;
-        let io = std::fs::read_to_string(format!("/proc/{pid}/io"))
+        let io = procfs::process::Process::new(pid)
+            .and_then(|process| process.io())
             .with_context(|| format!("cannot read /proc/{pid}/io"))?;
-        let field = |name: &str| -> anyhow::Result<u64> {
-            io.lines()
-                .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
-                .and_then(|value| value.trim().parse().ok())
-                .ok_or_else(|| anyhow!("/proc/{pid}/io has no `{name}` field"))
-        };
         Ok(Counters {
-            write_bytes: field("write_bytes")?,
-            write_requests: field("syscw")?,
+            write_bytes: io.write_bytes,
+            write_requests: io.syscw,
             cpu_s: crate::sys::cpuclock::process_cpu_seconds(pid)
                 .with_context(|| format!("cannot read the CPU time of process {pid}"))?,
         })

@@ -1,8 +1,8 @@
 //! The `sample` method: hash a fixed random sample of pages and scale, as QEMU's
 //! calc-dirty-rate page-sampling mode does (N pages per GiB).
 //!
-//! The sample is drawn once, at the baseline, from the pages resident then; each epoch reads
-//! only those pages. A count of k dirty sampled pages out of n estimates k·F/n dirty pages of
+//! The sample is drawn once, at the baseline, from the pages resident then (one page at
+//! random from each of n equal slices of them); each epoch reads only those pages. A count of k dirty sampled pages out of n estimates k·F/n dirty pages of
 //! the F-page frame. Cheap, but statistical: `margin_95` gives the 95 % confidence margin.
 
 use super::scanner::DirtyScanner;
@@ -153,19 +153,23 @@ impl DirtyScanner for SampleScanner {
         }
         self.frame_pages = frame.len() as u64;
         let wanted = sample_count(self.size, self.frame_pages, self.page_size);
-        // Selection sampling (Knuth's algorithm S): each page is taken with probability
-        // still-needed / still-left, giving a uniform sample in address order.
+        // Stratified sampling: the frame (in address order) is cut into `wanted` equal strata
+        // and one page is drawn at random from each. Memory is written in clusters (a hot
+        // structure, a region being swept), and a plain random sample can over- or
+        // under-represent a cluster by chance, which then biases every epoch the same way;
+        // one page per stratum cannot, and the random pick within a stratum avoids the
+        // aliasing of a fixed stride with periodic access patterns. The binomial margin
+        // below is conservative for it.
         let mut rng = SplitMix(self.size.seed);
-        let (mut needed, mut left) = (wanted, self.frame_pages);
         self.addresses.clear();
         self.page_numbers.clear();
-        for &(address, number) in &frame {
-            if needed > 0 && rng.unit() * (left as f64) < needed as f64 {
-                self.addresses.push(address);
-                self.page_numbers.push(number);
-                needed -= 1;
-            }
-            left -= 1;
+        for stratum in 0..wanted {
+            let low = stratum * self.frame_pages / wanted;
+            let high = (stratum + 1) * self.frame_pages / wanted;
+            let pick = low + ((rng.unit() * (high - low) as f64) as u64).min(high - low - 1);
+            let (address, number) = frame[pick as usize];
+            self.addresses.push(address);
+            self.page_numbers.push(number);
         }
         self.hashes = vec![0; self.addresses.len()];
         self.hash_all(pid, None)

@@ -126,13 +126,10 @@ pub fn is_gone(pid: i32) -> bool {
 }
 
 fn is_zombie(pid: i32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return true;
-    };
-    // The state follows the parenthesised comm, which may itself contain ") ".
-    stat.rfind(')')
-        .and_then(|end| stat[end + 1..].split_whitespace().next())
-        .is_some_and(|state| state == "Z" || state == "X")
+    match procfs::process::Process::new(pid).and_then(|process| process.stat()) {
+        Ok(stat) => matches!(stat.state, 'Z' | 'X' | 'x'),
+        Err(_) => true,
+    }
 }
 
 /// Any running CRIU: its incremental dumps rely on the soft-dirty bits we would reset.
