@@ -233,3 +233,27 @@ fn xen_style_sockets_libxl_refused_libxenstat_per_query() {
     let reply = qemu_support::raw_qmp(&guest.qmp[0], "query-status");
     assert!(reply.contains("\"return\""), "{reply}");
 }
+
+#[test]
+fn a_frozen_qemu_times_out_instead_of_hanging() {
+    if !qemu_or_skip("a_frozen_qemu_times_out_instead_of_hanging") {
+        return;
+    }
+    let guest = Guest::start(GuestOptions::idle());
+    let mut qmp = Qmp::connect(&guest.qmp[0], Duration::from_secs(5)).unwrap();
+    qmp.set_timeout(Duration::from_millis(400));
+    // SAFETY: signals to the QEMU child this test started.
+    unsafe { libc::kill(guest.pid(), libc::SIGSTOP) };
+    let started = Instant::now();
+    let err = qmp.execute("query-status", None).unwrap_err();
+    let waited = started.elapsed();
+    // SAFETY: as above.
+    unsafe { libc::kill(guest.pid(), libc::SIGCONT) };
+    eprintln!("frozen QEMU: {err} after {waited:?}");
+    assert!(matches!(err, QmpError::Timeout { .. }), "{err}");
+    assert!(err.to_string().contains("SIGSTOP"), "{err}");
+    assert!(waited < Duration::from_secs(2), "{waited:?}");
+    // Once QEMU runs again, the late reply is skipped and the session goes on.
+    qmp.set_timeout(Duration::from_secs(5));
+    assert_eq!(qmp.execute("query-status", None).unwrap()["running"], true);
+}

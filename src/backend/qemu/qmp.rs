@@ -37,15 +37,12 @@ pub enum QmpError {
     XenLibxlSocket { path: PathBuf },
     #[error("{path} is not a QMP socket: {detail}")]
     NotQmp { path: PathBuf, detail: String },
-    #[error(
-        "QEMU did not answer {what} within {secs:.1} s on {path}; if no greeting came, another \
-         client probably holds this monitor (QEMU serves one QMP client per socket; under \
-         libvirt use the domain name instead)"
-    )]
+    #[error("QEMU did not answer {what} within {secs:.1} s on {path}; {hint}")]
     Timeout {
         path: PathBuf,
         what: String,
         secs: f64,
+        hint: &'static str,
     },
     #[error(
         "QEMU closed its QMP connection {path} (it exited or was killed) while waiting for {what}"
@@ -349,10 +346,17 @@ impl Qmp {
     }
 
     fn timeout_error(&self, what: &str) -> QmpError {
+        let hint = if what.contains("greeting") {
+            "another client probably holds this monitor (QEMU serves one QMP client per \
+             socket; under libvirt use the domain name instead)"
+        } else {
+            "QEMU is stopped (SIGSTOP), hung or badly overloaded"
+        };
         QmpError::Timeout {
             path: self.path.clone(),
             what: what.to_string(),
             secs: self.timeout.as_secs_f64(),
+            hint,
         }
     }
 }
