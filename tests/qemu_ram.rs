@@ -207,7 +207,7 @@ fn soft_dirty_is_not_used_on_huge_page_backed_ram() {
         },
     )
     .unwrap();
-    let err = b.start().err().expect("soft-dirty must be refused");
+    let err = b.start().expect_err("soft-dirty must be refused");
     eprintln!("{err}");
     assert!(err.to_string().contains("huge pages"), "{err}");
     drop(b);
