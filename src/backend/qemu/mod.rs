@@ -327,6 +327,13 @@ fn open_socket(path: &Path, timeout: Duration) -> Result<(Monitor, i32)> {
     let qmp = Qmp::connect(path, timeout)?;
     let pid = peer::peer_pid(qmp.stream())
         .with_context(|| format!("cannot tell which process serves {}", path.display()))?;
+    if pid <= 0 {
+        bail!(
+            "the QEMU serving {} runs in another PID namespace (a container?), so its memory \
+             cannot be read from here: run remus-tune inside that namespace",
+            path.display()
+        );
+    }
     let per_query = path
         .file_name()
         .and_then(|n| n.to_str())
