@@ -56,21 +56,43 @@ fn a_whole_run_gives_a_trace_with_the_guests_rate() {
     assert_eq!(trace.header.target.kind, "qemu-guest");
     assert_eq!(trace.header.memory_bytes, 256 << 20);
     assert_eq!(trace.header.target.pid, Some(guest.pid() as u32));
-    for (interval, want) in [(50u64, 200.0), (100, 400.0), (200, 800.0)] {
-        let counts: Vec<f64> = trace
-            .epochs
-            .iter()
-            .flat_map(|e| e.windows.iter())
-            .filter(|w| w.interval_ms == interval)
-            .map(|w| w.dirty_pages as f64)
-            .collect();
-        let mean = counts.iter().sum::<f64>() / counts.len() as f64;
+    // Each window against the guest's rate over the window's real length (the trace records
+    // real epoch times; on a busy host epochs run late and windows grow).
+    let epochs = &trace.epochs;
+    // When the host is so busy that the loop runs late, the TCG guest is starved too and
+    // writes in bursts as it catches up: then only a coarse check is fair.
+    let late_share = trace.end.late_epochs as f64 / epochs.len() as f64;
+    let tolerance = if late_share > 0.1 {
         eprintln!(
-            "{interval} ms: {mean:.1} pages per window over {} windows (guest: {want})",
-            counts.len()
+            "*** host overloaded: {:.0} % of epochs ran late; checking within 30 % only ***",
+            late_share * 100.0
         );
-        // The loop's epochs run late on a busy host, so windows are a little long: 10 %.
-        assert!((mean / want - 1.0).abs() < 0.10, "{interval} ms: {mean}");
+        0.30
+    } else {
+        0.05
+    };
+    for (interval, k) in [(50u64, 1usize), (100, 2), (200, 4)] {
+        let mut got = 0.0;
+        let mut want = 0.0;
+        let mut windows = 0;
+        for (i, e) in epochs.iter().enumerate() {
+            for w in e.windows.iter().filter(|w| w.interval_ms == interval) {
+                let first = &epochs[(i + 1).saturating_sub(k)];
+                got += w.dirty_pages as f64;
+                want += 4000.0 * (e.end_s - first.start_s);
+                windows += 1;
+            }
+        }
+        eprintln!(
+            "{interval} ms: {:.1} pages per window over {windows} windows (guest: {:.1})",
+            got / windows as f64,
+            want / windows as f64
+        );
+        assert!(windows > 0);
+        assert!(
+            (got / want - 1.0).abs() < 0.05,
+            "{interval} ms: {got} vs {want}"
+        );
     }
 }
 

@@ -14,21 +14,25 @@
 pub mod blockstats;
 pub mod dirtyrate;
 pub mod libvirt;
+pub mod maps;
+mod monitor;
 pub mod peer;
 pub mod qmp;
 pub mod ram;
+mod target;
 pub mod threads;
 
-use std::os::unix::fs::FileTypeExt;
-use std::path::{Path, PathBuf};
+pub use target::QemuTarget;
+
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use serde_json::Value;
 
 use self::blockstats::DiskTotals;
 use self::dirtyrate::CrossCheck;
-use self::qmp::{Execute, Qmp, QmpError, Version};
+use self::monitor::{open_socket, query_version, Monitor};
+use self::qmp::{Execute, QmpError, Version};
 use self::ram::{GuestRam, GuestRamSource};
 use self::threads::{CpuByClass, QemuThreads};
 use super::process::sample::SampleSize;
@@ -36,54 +40,6 @@ use super::process::scanner::{self, DirtyScanner};
 use super::{Backend, BackendError, Counters, EpochSample};
 use crate::cli::MethodChoice;
 use crate::trace::{MethodInfo, Target};
-
-/// How a QEMU guest was named.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum QemuTarget {
-    /// A QMP Unix socket.
-    Socket(PathBuf),
-    /// A QEMU process; its QMP socket comes from its command line.
-    Pid(i32),
-    /// A libvirt domain, queried through virsh.
-    Libvirt(String),
-}
-
-impl QemuTarget {
-    /// Resolves a name as `--backend auto` does for QEMU, in this order: an existing Unix
-    /// socket path, the PID of a QEMU process, a libvirt domain name. Returns the target and
-    /// a sentence saying why.
-    pub fn resolve(name: &str) -> Result<(QemuTarget, String)> {
-        let path = Path::new(name);
-        if let Ok(meta) = std::fs::metadata(path) {
-            if meta.file_type().is_socket() {
-                return Ok((
-                    QemuTarget::Socket(path.to_path_buf()),
-                    format!("{name} is a Unix socket: using it as a QMP socket"),
-                ));
-            }
-            bail!("{name} exists but is not a Unix socket, so it cannot be a QMP socket");
-        }
-        if let Ok(pid) = name.parse::<i32>() {
-            if pid > 0
-                && peer::cmdline(pid)
-                    .map(|a| peer::is_qemu(&a))
-                    .unwrap_or(false)
-            {
-                return Ok((
-                    QemuTarget::Pid(pid),
-                    format!("{name} is the PID of a QEMU process"),
-                ));
-            }
-        }
-        if name.contains('/') {
-            bail!("no QMP socket at {name}: check the path given to QEMU's -qmp unix:PATH,server=on,wait=off (is QEMU running?)");
-        }
-        Ok((
-            QemuTarget::Libvirt(name.to_string()),
-            format!("{name} taken as a libvirt domain name"),
-        ))
-    }
-}
 
 /// Validated options of the QEMU backend.
 #[derive(Debug, Clone)]
@@ -107,35 +63,6 @@ impl Default for QemuOptions {
             method: MethodChoice::Auto,
             sample: SampleSize::new(4096, 2048),
             cross_check: true,
-        }
-    }
-}
-
-/// How QMP is reached.
-enum Monitor {
-    /// One session for the whole run.
-    Held(Qmp),
-    /// Xen's libxenstat socket: connect per query, disconnect at once.
-    PerQuery {
-        path: PathBuf,
-        timeout: Duration,
-    },
-    Virsh(libvirt::Virsh),
-    Closed,
-}
-
-impl Execute for Monitor {
-    fn execute(&mut self, command: &str, arguments: Option<Value>) -> Result<Value, QmpError> {
-        match self {
-            Monitor::Held(q) => q.execute(command, arguments),
-            Monitor::PerQuery { path, timeout } => {
-                Qmp::connect(path, *timeout)?.execute(command, arguments)
-            }
-            Monitor::Virsh(v) => v.execute(command, arguments),
-            Monitor::Closed => Err(QmpError::Gone {
-                path: PathBuf::from("(closed)"),
-                what: command.to_string(),
-            }),
         }
     }
 }
@@ -292,7 +219,7 @@ impl QemuBackend {
             return Ok((self.options.method, None));
         }
         let ram = self.ram.ram();
-        let huge = ram::huge_page_bytes(self.pid, &ram.regions(), ram.page_size)?;
+        let huge = maps::huge_page_bytes(self.pid, &ram.regions(), ram.page_size)?;
         if huge == 0 {
             return Ok((self.options.method, None));
         }
@@ -320,47 +247,6 @@ impl QemuBackend {
             write_requests: self.disks.wr_operations,
             cpu_s: self.cpu.total(),
         })
-    }
-}
-
-fn open_socket(path: &Path, timeout: Duration) -> Result<(Monitor, i32)> {
-    let qmp = Qmp::connect(path, timeout)?;
-    let pid = peer::peer_pid(qmp.stream())
-        .with_context(|| format!("cannot tell which process serves {}", path.display()))?;
-    if pid <= 0 {
-        bail!(
-            "the QEMU serving {} runs in another PID namespace (a container?), so its memory \
-             cannot be read from here: run remus-tune inside that namespace",
-            path.display()
-        );
-    }
-    let per_query = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with("qmp-libxenstat-"));
-    let monitor = if per_query {
-        drop(qmp);
-        Monitor::PerQuery {
-            path: path.to_path_buf(),
-            timeout,
-        }
-    } else {
-        Monitor::Held(qmp)
-    };
-    Ok((monitor, pid))
-}
-
-fn query_version(monitor: &mut Monitor) -> Result<Version> {
-    let v = monitor.execute("query-version", None)?;
-    let q = &v["qemu"];
-    let n = |k: &str| q[k].as_u64().map(|x| x as u32);
-    match (n("major"), n("minor"), n("micro")) {
-        (Some(major), Some(minor), Some(micro)) => Ok(Version {
-            major,
-            minor,
-            micro,
-        }),
-        _ => Err(anyhow!("query-version gave no version: {v}")),
     }
 }
 
