@@ -90,7 +90,7 @@ fn a_whole_run_gives_a_trace_with_the_guests_rate() {
         );
         assert!(windows > 0);
         assert!(
-            (got / want - 1.0).abs() < 0.05,
+            (got / want - 1.0).abs() < tolerance,
             "{interval} ms: {got} vs {want}"
         );
     }

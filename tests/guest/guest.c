@@ -17,9 +17,9 @@
  * Every page write stores a new sequence number (never repeated), the page's own frame number
  * and a magic word, so a test can tell a written page from the host side and check where a
  * guest frame lives in QEMU's memory. A marker page just below `base` holds a fixed string,
- * its own frame number (word 16) and the number of page writes so far (word 17, updated with
- * every write), so a test can read the guest's real progress even when a busy host starves
- * the guest and it writes in bursts to catch up.
+ * its own frame number (word 16), the number of page writes so far (word 17, updated with
+ * every write) and of disk writes (word 18), so a test can read the guest's real progress even
+ * when a busy host starves the guest and it writes in bursts to catch up.
  *
  * Time comes from PIT channel 2, a free-running 16-bit counter at 1193182 Hz read by polling;
  * PIT channel 0 ticks at 1 kHz only to wake the loop from `hlt`, so the guest idles between
@@ -302,7 +302,8 @@ void guest_main(u32 magic, u32 *mbi)
         m[i] = marker[i];
     ((u32 *)m)[16] = first_gfn - 1;
     volatile u32 *progress = (volatile u32 *)m + 17;
-    *progress = 0;
+    progress[0] = 0;
+    progress[1] = 0;
 
     interrupts_init();
     clock_init();
@@ -347,7 +348,7 @@ void guest_main(u32 magic, u32 *mbi)
                 if (ata_write(lba, o.dsec, disk_ops) < 0)
                     disk_errors++;
                 else
-                    disk_ops++;
+                    progress[1] = ++disk_ops;
                 lba += o.dsec;
                 if (lba + o.dsec > o.dspan)
                     lba = 0;
