@@ -173,6 +173,11 @@ fn qemu_pid_leads_to_its_socket() {
     // A process that is not QEMU.
     let err = socket_for_pid(std::process::id() as i32).unwrap_err();
     assert!(err.to_string().contains("not a QEMU"), "{err}");
+    let err = QemuTarget::resolve(&std::process::id().to_string()).unwrap_err();
+    assert!(
+        err.to_string().contains("not the PID of a running QEMU"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -46,6 +46,10 @@ impl QemuTarget {
                     format!("{name} is the PID of a QEMU process"),
                 ));
             }
+            bail!(
+                "{name} is not the PID of a running QEMU (for any other process use --backend \
+                 process)"
+            );
         }
         if name.contains('/') {
             bail!("no QMP socket at {name}: check the path given to QEMU's -qmp unix:PATH,server=on,wait=off (is QEMU running?)");
