@@ -59,6 +59,12 @@ fn a_whole_run_gives_a_trace_with_the_guests_rate() {
     // Each window against the guest's rate over the window's real length (the trace records
     // real epoch times; on a busy host epochs run late and windows grow).
     let epochs = &trace.epochs;
+    let scan_ms: Vec<f64> = epochs.iter().map(|e| e.scan_ms).collect();
+    eprintln!(
+        "collect (scan + QMP blockstats + /proc threads): mean {:.1} ms, max {:.1} ms per epoch",
+        scan_ms.iter().sum::<f64>() / scan_ms.len() as f64,
+        scan_ms.iter().cloned().fold(0.0, f64::max)
+    );
     // When the host is so busy that the loop runs late, the TCG guest is starved too and
     // writes in bursts as it catches up: then only a coarse check is fair.
     let late_share = trace.end.late_epochs as f64 / epochs.len() as f64;
