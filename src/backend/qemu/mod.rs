@@ -24,7 +24,6 @@ pub mod threads;
 
 pub use target::QemuTarget;
 
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -37,6 +36,7 @@ use self::ram::{GuestRam, GuestRamSource};
 use self::threads::{CpuByClass, QemuThreads};
 use super::process::sample::SampleSize;
 use super::process::scanner::{self, DirtyScanner};
+use super::process::target::is_gone;
 use super::{Backend, BackendError, Counters, EpochSample};
 use crate::cli::MethodChoice;
 use crate::trace::{MethodInfo, Target};
@@ -198,8 +198,8 @@ impl QemuBackend {
     }
 
     fn gone_or(&self, e: anyhow::Error) -> BackendError {
-        let gone = e.downcast_ref::<QmpError>().is_some_and(QmpError::is_gone)
-            || !Path::new(&format!("/proc/{}", self.pid)).exists();
+        // A killed QEMU stays a zombie until its parent reaps it: that is gone too.
+        let gone = e.downcast_ref::<QmpError>().is_some_and(QmpError::is_gone) || is_gone(self.pid);
         if gone {
             BackendError::TargetGone(format!("QEMU (pid {}) exited: {e:#}", self.pid))
         } else {

@@ -15,7 +15,7 @@
 //! the page numbers are offsets into the RAM backend, which changes no count.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
@@ -189,7 +189,7 @@ impl RegionSource for GuestRamSource {
     /// Guest RAM does not move while QEMU runs (memory hot-plug aside), so the regions found
     /// at the start stay valid; a QEMU that exited is reported here.
     fn regions(&mut self) -> Result<Vec<Region>> {
-        if !Path::new(&format!("/proc/{}", self.ram.pid)).exists() {
+        if crate::backend::process::target::is_gone(self.ram.pid) {
             bail!("QEMU process {} has exited", self.ram.pid);
         }
         Ok(self.ram.regions())
