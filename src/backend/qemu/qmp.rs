@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+/// Events kept for `take_events`; older ones are dropped, so a long run that never reads them
+/// does not grow without bound.
+const MAX_EVENTS: usize = 1024;
+
 /// How long a reply may take unless the caller says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -230,6 +234,9 @@ impl Qmp {
         loop {
             let message = self.read_message(deadline, &what)?;
             if let Some(event) = parse_event(&message) {
+                if self.events.len() == MAX_EVENTS {
+                    self.events.pop_front();
+                }
                 self.events.push_back(event);
                 continue;
             }
