@@ -72,8 +72,20 @@ impl Virsh {
     }
 }
 
+/// True for the commands we relay through libvirt: queries only, as libvirt's docs ask.
+pub fn is_read_only(command: &str) -> bool {
+    command.starts_with("query-") || command == "qom-get" || command == "qom-list"
+}
+
 impl Execute for Virsh {
     fn execute(&mut self, command: &str, arguments: Option<Value>) -> Result<Value, QmpError> {
+        if !is_read_only(command) {
+            return Err(QmpError::Command {
+                command: command.to_string(),
+                class: "remus-tune".into(),
+                desc: "only read-only queries are sent to a libvirt-managed QEMU".into(),
+            });
+        }
         let mut request = json!({ "execute": command });
         if let Some(a) = arguments {
             request["arguments"] = a;
@@ -114,6 +126,17 @@ impl Execute for Virsh {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_queries_pass() {
+        assert!(is_read_only("query-blockstats") && is_read_only("qom-get"));
+        assert!(!is_read_only("calc-dirty-rate") && !is_read_only("stop"));
+        let mut v = Virsh {
+            domain: "web01".into(),
+        };
+        let err = v.execute("stop", None).unwrap_err();
+        assert!(err.to_string().contains("read-only"), "{err}");
+    }
 
     #[test]
     fn option_like_names_are_refused() {

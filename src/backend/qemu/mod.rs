@@ -124,7 +124,15 @@ impl QemuBackend {
             .with_context(|| format!("cannot locate the RAM of QEMU {pid}"))?;
         notes.push(ram.layout.clone());
         let threads = QemuThreads::read(&mut monitor, pid)?;
-        let cross = options.cross_check.then(|| {
+        let libvirt = matches!(monitor, Monitor::Virsh(_));
+        if libvirt && options.cross_check {
+            notes.push(
+                "no calc-dirty-rate cross-check through libvirt (only queries are sent); \
+                 `virsh domdirtyrate-calc` runs it with libvirt's consent"
+                    .into(),
+            );
+        }
+        let cross = (options.cross_check && !libvirt).then(|| {
             let migrating = monitor
                 .execute("query-migrate", None)
                 .ok()
