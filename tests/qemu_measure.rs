@@ -369,6 +369,7 @@ fn threads_by_class_and_vcpu_pinning() {
     // SAFETY: `set` is a valid cpu_set_t of `size` bytes; `vcpu` is a thread id.
     assert_eq!(unsafe { libc::sched_setaffinity(vcpu, size, &set) }, 0);
     assert_eq!(allowed(vcpu), "0");
+    // SAFETY: cpu_set_t is plain data; zeroed is its empty value.
     let mut all: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: reading our own affinity into a valid cpu_set_t.
     assert_eq!(unsafe { libc::sched_getaffinity(0, size, &mut all) }, 0);
