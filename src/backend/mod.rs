@@ -5,6 +5,7 @@
 //! measuring loop above it only sees page sets and counters, and never knows which it is.
 
 pub mod process;
+pub mod qemu;
 pub mod regions;
 pub mod xen;
 
