@@ -542,3 +542,64 @@ fn dom0_is_not_measured() {
     assert!(text(&out).contains("is Dom-0"), "{}", text(&out));
     assert!(calls(&env).is_empty());
 }
+
+#[test]
+fn xen_older_than_4_16_is_refused() {
+    let env = XenEnv::new();
+    let out = env
+        .cmd_with_lib()
+        .env(
+            "FAKE_XEN_INFO",
+            xen_env::fixtures().join("synthetic-xl-info-xen-4.15.txt"),
+        )
+        .args([
+            "measure",
+            "--backend",
+            "xen",
+            "Meine-VM",
+            "--duration",
+            "1s",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("Xen 4.15") && text(&out).contains("4.16 or later"),
+        "{}",
+        text(&out)
+    );
+    assert!(calls(&env).is_empty());
+}
+
+#[test]
+fn the_remus_backup_copy_is_named_for_what_it_is() {
+    let env = XenEnv::new();
+    let out = env
+        .cmd_with_lib()
+        .env(
+            "FAKE_XEN_VCPU_LIST",
+            xen_env::fixtures().join("synthetic-vcpu-list-remus-backup.txt"),
+        )
+        .args([
+            "measure",
+            "--backend",
+            "xen",
+            "Backup-VM",
+            "--duration",
+            "1s",
+        ])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    // xl's own words, verbatim, then what this host holds and what to do.
+    assert!(
+        t.contains("Can't get domid of domain name 'Backup-VM'"),
+        "{t}"
+    );
+    assert!(
+        t.contains("Backup-VM--incoming") && t.contains("Remus backup"),
+        "{t}"
+    );
+    assert!(calls(&env).is_empty());
+}

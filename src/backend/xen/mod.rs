@@ -26,7 +26,7 @@ pub mod savehelper;
 
 use crate::backend::{Backend, BackendError, Counters, EpochSample};
 use crate::pageset::PageSet;
-use crate::trace::{MethodInfo, Target};
+use crate::trace::{round_us, MethodInfo, Target};
 use blkback::DiskWatch;
 use dom0::HelperCpu;
 use domain::XenDomain;
@@ -113,6 +113,8 @@ pub struct XenBackend {
     helper_cpu: HelperCpu,
     record: Option<RecordWriter>,
     dom0_baseline_ns: Option<u64>,
+    /// Cumulative Dom-0 and helper CPU at the previous epoch, for per-epoch values.
+    last_cpu: (Option<f64>, f64),
     epoch_n: u64,
     stopped: bool,
 }
@@ -142,6 +144,7 @@ impl XenBackend {
             helper_cpu: HelperCpu::default(),
             record: None,
             dom0_baseline_ns: None,
+            last_cpu: (Some(0.0), 0.0),
             epoch_n: 0,
             stopped: false,
             domain,
@@ -183,13 +186,20 @@ impl XenBackend {
 
     fn write_record(&mut self, stats: CleanStats, count_only: bool) {
         let helper = self.session.as_ref().and_then(|s| s.watch.last.clone());
-        let helper_cpu = self.helper_cpu.update(helper.as_ref().map(|h| h.pid));
-        let dom0 = self.dom0_cpu_s();
+        let helper_total = self.helper_cpu.update(helper.as_ref().map(|h| h.pid));
+        let dom0_total = self.dom0_cpu_s();
+        let (last_dom0, last_helper) = self.last_cpu;
+        self.last_cpu = (dom0_total.or(last_dom0), helper_total);
         if let Some(writer) = self.record.as_mut() {
             let record = HostRecord {
                 n: self.epoch_n,
-                dom0_cpu_s: dom0,
-                save_helper_cpu_s: self.helper_cpu.any().then_some(helper_cpu),
+                dom0_cpu_s: dom0_total
+                    .zip(last_dom0)
+                    .map(|(now, before)| round_us((now - before).max(0.0))),
+                save_helper_cpu_s: self
+                    .helper_cpu
+                    .any()
+                    .then_some(round_us((helper_total - last_helper).max(0.0))),
                 save_helper: helper.map(|h| h.stream.to_string()),
                 dirty_count: stats.dirty_count,
                 count_only,

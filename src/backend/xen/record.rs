@@ -17,10 +17,10 @@ pub const SCHEMA: &str = "remus-tune-xen-host-record";
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct HostRecord {
     pub n: u64,
-    /// Dom-0's CPU seconds (all vCPUs) since measuring started, cumulative.
+    /// Dom-0's CPU seconds (all its vCPUs) in this epoch.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dom0_cpu_s: Option<f64>,
-    /// CPU seconds of the save helpers seen, cumulative.
+    /// CPU seconds of the save helper(s) in this epoch, once one has been seen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub save_helper_cpu_s: Option<f64>,
     /// What the save helper runs (Remus, COLO, a save), when one exists.
