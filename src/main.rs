@@ -1,14 +1,25 @@
+//! Wires the declared command line to the commands, and errors to exit codes.
+
 use clap::Parser;
 use remus_tune::cli::{Cli, Command};
+use remus_tune::commands;
+use std::process::ExitCode;
 
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Pin(args) => remus_tune::commands::pin::run(args),
-        Command::Topology(args) => remus_tune::commands::topology::run(args),
-        _ => {
-            eprintln!("error: not built yet");
-            std::process::ExitCode::FAILURE
+    let result = match &cli.command {
+        Command::Measure(args) => commands::measure::run(args),
+        Command::Show(args) => commands::show::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Workload(args) => remus_tune::workload::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Advise(args) => commands::advise::run(args),
+        Command::Pin(args) => commands::pin::run(args),
+        Command::Topology(args) => commands::topology::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -1,4 +1,7 @@
-//! Each subcommand's work, one file per command; `main` only dispatches here.
+//! One module per subcommand: turns declared arguments into work and an exit code.
 
+pub mod advise;
+pub mod measure;
 pub mod pin;
+pub mod show;
 pub mod topology;
