@@ -7,14 +7,14 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Measure(args) => commands::measure::run(&args),
-        Command::Show(args) => commands::show::run(&args).map(|()| ExitCode::SUCCESS),
-        Command::Workload(args) => remus_tune::workload::run(&args).map(|()| ExitCode::SUCCESS),
-        Command::Advise(args) => commands::advise::run(&args),
-        Command::Pin(args) => return commands::pin::run(args),
-        Command::Topology(args) => return commands::topology::run(args),
-        Command::Trial(args) => commands::trial::run(&args),
+    let result = match &cli.command {
+        Command::Measure(args) => commands::measure::run(args),
+        Command::Show(args) => commands::show::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Workload(args) => remus_tune::workload::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Advise(args) => commands::advise::run(args),
+        Command::Pin(args) => commands::pin::run(args),
+        Command::Topology(args) => commands::topology::run(args),
+        Command::Trial(args) => commands::trial::run(args),
     };
     match result {
         Ok(code) => code,

@@ -7,17 +7,11 @@ use anyhow::{Context, Result};
 use std::path::Path;
 use std::process::ExitCode;
 
-/// Runs the command; errors are printed as `error: …` with exit status 1.
-pub fn run(args: TopologyArgs) -> ExitCode {
-    match load(args.topology.as_deref(), args.source)
-        .and_then(|topo| crate::output::emit(&topo, args.format))
-    {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+/// Runs `remus-tune topology`.
+pub fn run(args: &TopologyArgs) -> Result<ExitCode> {
+    let topo = load(args.topology.as_deref(), args.source)?;
+    crate::output::emit(&topo, args.format)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The topology from a file, or from the live host by `source`.

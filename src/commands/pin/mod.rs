@@ -23,18 +23,8 @@ pub const EXIT_DRIFT: u8 = 3;
 /// The name of the non-VM side on a KVM or plain-Linux host (Dom-0's role there).
 pub const HOST: &str = "host";
 
-/// Runs the command; errors are printed as `error: …` with exit status 1.
-pub fn run(args: PinArgs) -> ExitCode {
-    match run_inner(&args) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn run_inner(args: &PinArgs) -> Result<ExitCode> {
+/// Runs `remus-tune pin`: the exit code, or an error for `main` to print.
+pub fn run(args: &PinArgs) -> Result<ExitCode> {
     let journal_path = args.journal.clone().unwrap_or_else(journal::default_path);
     if args.revert {
         return revert(&journal_path);

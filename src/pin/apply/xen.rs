@@ -45,7 +45,7 @@ pub fn compare(plan: &Plan, list: &VcpuList, bitmap_size: u32) -> Result<Vec<Dri
         for row in rows_for(list, &a.domain, a.vcpu)? {
             let hard = row.hard.resolve(bitmap_size);
             let soft = row.soft.as_ref().map(|s| s.resolve(bitmap_size));
-            let soft_ok = soft.as_ref().map_or(true, |s| *s == a.soft);
+            let soft_ok = soft.as_ref().is_none_or(|s| *s == a.soft);
             if hard != a.hard || !soft_ok {
                 drift.push(Drift {
                     what: format!("{} vCPU {}", a.domain, row.vcpu),
