@@ -3,3 +3,4 @@
 pub mod advise;
 pub mod measure;
 pub mod show;
+pub mod target;
