@@ -32,8 +32,10 @@ pub fn dispatch(
     let target = args.target.as_deref();
     let use_xen = match args.backend {
         BackendChoice::Xen => true,
-        BackendChoice::Process => false,
-        BackendChoice::Auto => !args.exec && target.is_some_and(|t| domain::is_domain(&xl, t)),
+        BackendChoice::Process | BackendChoice::Qemu => false,
+        BackendChoice::Auto => {
+            !args.exec && args.qmp.is_none() && target.is_some_and(|t| domain::is_domain(&xl, t))
+        }
     };
     if !use_xen {
         if args.observe {

@@ -5,5 +5,6 @@ pub mod measure;
 pub mod measure_xen;
 pub mod pin;
 pub mod show;
+pub mod target;
 pub mod topology;
 pub mod trial;
