@@ -193,3 +193,36 @@ fn no_xen_here_says_so() {
     assert_eq!(out.status.code(), Some(69), "{stderr}");
     assert!(stderr.contains("no Xen here"), "{stderr}");
 }
+
+#[test]
+fn the_save_helpers_cpu_is_read_from_the_real_proc() {
+    // The stand-in starts a real process shaped like libxl-save-helper (comm and argv as in
+    // the lab); trial finds it in the real /proc and reads its CPU clock.
+    let env = XenEnv::new();
+    let out = env
+        .cmd()
+        .env_remove("REMUS_TUNE_PROC")
+        .env("FAKE_XEN_HELPER", "1")
+        .args([
+            "trial",
+            "Meine-VM",
+            "--yes",
+            "--intervals",
+            "100ms",
+            "--step",
+            "1500ms",
+        ])
+        .args(["--settle", "300ms", "-o", "host.yaml", "--format", "json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let helper = report["steps"][0]["helper_cpu_per_s"].as_f64();
+    assert!(helper.is_some_and(|h| h > 0.05), "{stdout}");
+}
