@@ -225,4 +225,7 @@ fn the_save_helpers_cpu_is_read_from_the_real_proc() {
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let helper = report["steps"][0]["helper_cpu_per_s"].as_f64();
     assert!(helper.is_some_and(|h| h > 0.05), "{stdout}");
+    // SIGINT went to xl's whole process group, as Ctrl-C at a terminal: the helper is gone.
+    let note = report["steps"][0]["note"].as_str().unwrap_or_default();
+    assert!(!note.contains("still runs"), "{note}");
 }

@@ -292,6 +292,22 @@ fn run_step(
     } else if !ok {
         note = format!("interrupted; xl remus stopped ({status})");
     }
+    // The save helper should be gone with xl; one left behind would keep the domain's
+    // log-dirty mode (and the next step would fight it).
+    let mut leftover = watch.find();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while leftover.is_some() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        leftover = watch.find();
+    }
+    if let Some(h) = leftover {
+        note = format!(
+            "{note}{}libxl-save-helper (pid {}) still runs after xl stopped",
+            if note.is_empty() { "" } else { "; " },
+            h.pid
+        );
+        eprintln!("warning: step -i {ms}: {note}");
+    }
     match remus::check_and_recover(xl, name, domid) {
         Ok(state) => {
             note = format!(

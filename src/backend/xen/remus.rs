@@ -178,15 +178,17 @@ impl RemusRun {
             .unwrap_or_default()
     }
 
-    /// Stops Remus as Ctrl-C would (SIGINT), then SIGKILL after `grace`.
+    /// Stops Remus as Ctrl-C at a terminal would: SIGINT to xl's process group (xl and the
+    /// save helper libxl forked), then SIGKILL to xl after `grace`.
     pub fn stop(&mut self, grace: Duration) -> Result<ExitStatus> {
         if let Some(status) = self.exited() {
             self.join();
             return Ok(status);
         }
-        // SAFETY: kill has no memory-safety preconditions; the PID is our own child, not
-        // yet reaped (try_wait above returned None).
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        // SAFETY: kill has no memory-safety preconditions. xl was started as the leader of its
+        // own process group (process_group(0)) and is not yet reaped (try_wait returned None),
+        // so the group id is its PID and names only xl and its children.
+        unsafe { libc::kill(-(self.child.id() as i32), libc::SIGINT) };
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             if let Some(status) = self.exited() {
