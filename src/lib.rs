@@ -13,3 +13,8 @@ pub mod pageset;
 pub mod trace;
 pub mod units;
 pub mod windows;
+pub mod chart;
+pub mod commands;
+pub mod model;
+pub mod profile;
+pub mod report;

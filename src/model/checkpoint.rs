@@ -1,0 +1,63 @@
+//! The cost of one checkpoint, from its dirty pages and disk writes (model.md §3, §4, §7).
+//!
+//! `T_pause = t_suspend + t_devices + clean + D · c_pause_page` where the per-page pause cost
+//! is the copy into a staging buffer (Remus 2008, Figure 5: ≈3.7 µs) or, on the Xen ≥ 4.6
+//! stream (xg_sr_save.c writes batches of up to 1024 pages while the guest is suspended), the
+//! per-page send time. What is not sent while paused is sent after the resume, then the backup
+//! acknowledges (one RTT): `T_ckpt = T_pause + T_send_after + RTT`.
+
+use super::params::{Costs, PausePolicy};
+
+/// Bytes in a GiB, for the CLEAN walk's cost per GiB of guest memory.
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// The fixed facts of the guest the checkpoints are taken of.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Guest {
+    pub page_size: f64,
+    pub memory_bytes: f64,
+}
+
+/// One checkpoint's timings, seconds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Checkpoint {
+    /// The guest is suspended for this long.
+    pub pause_s: f64,
+    /// Sending that happens after the resume (pages under `staging`, disk writes always).
+    pub send_after_s: f64,
+    /// Everything the link carries for this checkpoint, plus the ack: `T_send` of §4.
+    pub send_total_s: f64,
+    /// Suspend to acknowledged commit: `T_ckpt`.
+    pub ckpt_s: f64,
+    /// Bytes on the link: `D · P · r + W`.
+    pub bytes: f64,
+    /// Dom-0 CPU seconds: `D · (c_page + c_send_cpu) + W · c_disk` (§7).
+    pub dom0_cpu_s: f64,
+    /// Guest time lost to log-dirty faults while running: `D · c_fault` (§5).
+    pub fault_s: f64,
+}
+
+/// Costs one checkpoint of `dirty_pages` pages and `write_bytes` of disk writes. `shared`
+/// adds the wait for a Dom-0 vCPU at suspend when Dom-0 shares the guest's cores (§7).
+pub fn checkpoint(costs: &Costs, guest: &Guest, dirty_pages: f64, write_bytes: f64, shared: bool) -> Checkpoint {
+    let page_send = costs.page_send_s(guest.page_size);
+    let pages_send = if dirty_pages == 0.0 { 0.0 } else { dirty_pages * page_send };
+    let disk_send = costs.bytes_send_s(write_bytes);
+    let clean = costs.clean_per_gib_s * guest.memory_bytes / GIB;
+    let (pause_pages, send_after) = match costs.pause_policy {
+        PausePolicy::Stream => (dirty_pages * costs.page_copy_s.max(page_send), disk_send),
+        PausePolicy::Staging => (dirty_pages * costs.page_copy_s, pages_send + disk_send),
+    };
+    let wait = if shared { costs.shared_sched_wait_s } else { 0.0 };
+    let pause_s = costs.suspend_s + costs.devices_s + clean + pause_pages + wait;
+    Checkpoint {
+        pause_s,
+        send_after_s: send_after,
+        send_total_s: pages_send + disk_send + costs.rtt_s,
+        ckpt_s: pause_s + send_after + costs.rtt_s,
+        bytes: dirty_pages * guest.page_size * costs.compression_ratio + write_bytes,
+        dom0_cpu_s: dirty_pages * (costs.page_copy_s + costs.page_send_cpu_s)
+            + write_bytes * costs.disk_cpu_per_byte_s,
+        fault_s: dirty_pages * costs.fault_per_page_s(),
+    }
+}
