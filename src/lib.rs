@@ -6,15 +6,15 @@
 //! only declares the command line and `main` wires the pieces together.
 
 pub mod backend;
+pub mod chart;
 pub mod cli;
+pub mod commands;
 pub mod host;
+pub mod model;
 pub mod output;
 pub mod pageset;
+pub mod profile;
+pub mod report;
 pub mod trace;
 pub mod units;
 pub mod windows;
-pub mod chart;
-pub mod commands;
-pub mod model;
-pub mod profile;
-pub mod report;

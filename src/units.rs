@@ -12,7 +12,10 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UnitError {
     #[error("`{text}` has no unit: write it as {expected}")]
-    MissingUnit { text: String, expected: &'static str },
+    MissingUnit {
+        text: String,
+        expected: &'static str,
+    },
     #[error("`{text}` has an unknown unit `{unit}`: use {expected}")]
     UnknownUnit {
         text: String,
@@ -20,14 +23,18 @@ pub enum UnitError {
         expected: &'static str,
     },
     #[error("`{text}` is not a number followed by a unit (e.g. {expected})")]
-    NotANumber { text: String, expected: &'static str },
+    NotANumber {
+        text: String,
+        expected: &'static str,
+    },
     #[error("`{text}` is negative: {what} cannot be below zero")]
     Negative { text: String, what: &'static str },
 }
 
 const DURATION_UNITS: &str = "ns, us, ms, s, m or h (e.g. 25ms)";
 const SIZE_UNITS: &str = "B, KiB, MiB, GiB, TiB, kB, MB, GB or TB (e.g. 4KiB)";
-const RATE_UNITS: &str = "bit/s, kbit/s, Mbit/s, Gbit/s, B/s, kB/s, MB/s, GB/s, KiB/s, MiB/s or GiB/s (e.g. 1Gbit/s)";
+const RATE_UNITS: &str =
+    "bit/s, kbit/s, Mbit/s, Gbit/s, B/s, kB/s, MB/s, GB/s, KiB/s, MiB/s or GiB/s (e.g. 1Gbit/s)";
 const FRACTION_UNITS: &str = "a percentage (e.g. 10%)";
 
 /// Splits "12.5ms" into (12.5, "ms"), trimming spaces between number and unit.
@@ -230,10 +237,7 @@ mod tests {
 
     #[test]
     fn durations_print_readably() {
-        assert_eq!(
-            HumanDuration(Duration::from_millis(25)).to_string(),
-            "25ms"
-        );
+        assert_eq!(HumanDuration(Duration::from_millis(25)).to_string(), "25ms");
         assert_eq!(
             HumanDuration(Duration::from_millis(1500)).to_string(),
             "1.5s"

@@ -23,7 +23,8 @@ pub struct Guest {
 pub struct Checkpoint {
     /// The guest is suspended for this long.
     pub pause_s: f64,
-    /// Sending that happens after the resume (pages under `staging`, disk writes always).
+    /// Sending left after the resume: pages under `staging`, and disk writes the link could
+    /// not carry during the interval.
     pub send_after_s: f64,
     /// Everything the link carries for this checkpoint, plus the ack: `T_send` of §4.
     pub send_total_s: f64,
@@ -37,18 +38,37 @@ pub struct Checkpoint {
     pub fault_s: f64,
 }
 
-/// Costs one checkpoint of `dirty_pages` pages and `write_bytes` of disk writes. `shared`
-/// adds the wait for a Dom-0 vCPU at suspend when Dom-0 shares the guest's cores (§7).
-pub fn checkpoint(costs: &Costs, guest: &Guest, dirty_pages: f64, write_bytes: f64, shared: bool) -> Checkpoint {
+/// Costs one checkpoint of `dirty_pages` pages and `write_bytes` of disk writes at configured
+/// interval `interval_s`. Disk writes are mirrored to the backup as they happen (model.md §6,
+/// DRBD protocol D), so only what the link cannot carry within the interval is left to send
+/// after the resume. `shared` adds the wait for a Dom-0 vCPU at suspend when Dom-0 shares the
+/// guest's cores (§7).
+pub fn checkpoint(
+    costs: &Costs,
+    guest: &Guest,
+    dirty_pages: f64,
+    write_bytes: f64,
+    interval_s: f64,
+    shared: bool,
+) -> Checkpoint {
     let page_send = costs.page_send_s(guest.page_size);
-    let pages_send = if dirty_pages == 0.0 { 0.0 } else { dirty_pages * page_send };
+    let pages_send = if dirty_pages == 0.0 {
+        0.0
+    } else {
+        dirty_pages * page_send
+    };
     let disk_send = costs.bytes_send_s(write_bytes);
+    let disk_after = (disk_send - interval_s).max(0.0);
     let clean = costs.clean_per_gib_s * guest.memory_bytes / GIB;
     let (pause_pages, send_after) = match costs.pause_policy {
-        PausePolicy::Stream => (dirty_pages * costs.page_copy_s.max(page_send), disk_send),
-        PausePolicy::Staging => (dirty_pages * costs.page_copy_s, pages_send + disk_send),
+        PausePolicy::Stream => (dirty_pages * costs.page_copy_s.max(page_send), disk_after),
+        PausePolicy::Staging => (dirty_pages * costs.page_copy_s, pages_send + disk_after),
     };
-    let wait = if shared { costs.shared_sched_wait_s } else { 0.0 };
+    let wait = if shared {
+        costs.shared_sched_wait_s
+    } else {
+        0.0
+    };
     let pause_s = costs.suspend_s + costs.devices_s + clean + pause_pages + wait;
     Checkpoint {
         pause_s,

@@ -82,7 +82,10 @@ mod tests {
     #[test]
     fn interpolates_a_power_law_exactly_and_marks_it() {
         // D = 1000 · t^0.5
-        let curve = DirtyCurve::new(vec![(0.1, 1000.0 * 0.1f64.sqrt()), (0.4, 1000.0 * 0.4f64.sqrt())], 1e9);
+        let curve = DirtyCurve::new(
+            vec![(0.1, 1000.0 * 0.1f64.sqrt()), (0.4, 1000.0 * 0.4f64.sqrt())],
+            1e9,
+        );
         let (d, basis) = curve.at(0.2);
         assert!((d - 1000.0 * 0.2f64.sqrt()).abs() < 1e-6);
         assert_eq!(basis, Basis::Interpolated);

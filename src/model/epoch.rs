@@ -78,7 +78,7 @@ fn evaluate(
 ) -> SteadyState {
     let (dirty_pages, basis) = curve.at(running_s);
     let write_bytes = write_rate * running_s;
-    let ckpt = checkpoint(costs, guest, dirty_pages, write_bytes, shared);
+    let ckpt = checkpoint(costs, guest, dirty_pages, write_bytes, interval_s, shared);
     let epoch_s = epoch_length(costs.interval_semantics, interval_s, ckpt.ckpt_s);
     SteadyState {
         epoch_s,

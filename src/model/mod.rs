@@ -104,7 +104,10 @@ pub fn predict(
         .map(|ms| format!("{ms} ms"))
         .collect::<Vec<_>>()
         .join(", ");
-    let wanted = options.intervals.clone().unwrap_or_else(|| measured.clone());
+    let wanted = options
+        .intervals
+        .clone()
+        .unwrap_or_else(|| measured.clone());
     let mut intervals = Vec::with_capacity(wanted.len());
     for interval_ms in wanted {
         if let Some(s) = series.iter().find(|s| s.interval_ms == interval_ms) {
@@ -201,12 +204,9 @@ fn warnings(trace: &Trace, intervals: &[IntervalPrediction], curve: &DirtyCurve)
         ));
     }
     if let Some((_, longest)) = curve.measured_range() {
-        for p in intervals
-            .iter()
-            .filter(|p| {
-                p.epoch_dirty_basis == Basis::Extrapolated && p.achieved_epoch_ms > 1.1e3 * longest
-            })
-        {
+        for p in intervals.iter().filter(|p| {
+            p.epoch_dirty_basis == Basis::Extrapolated && p.achieved_epoch_ms > 1.1e3 * longest
+        }) {
             out.push(format!(
                 "at {} ms the achieved epoch ({:.0} ms) is longer than the longest measured window \
                  ({:.0} ms): its dirty count is scaled linearly, an upper bound",
@@ -224,3 +224,6 @@ fn warnings(trace: &Trace, intervals: &[IntervalPrediction], curve: &DirtyCurve)
     }
     out
 }
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -3,7 +3,7 @@
 use super::checkpoint::{checkpoint, Guest};
 use super::curve::{Basis, DirtyCurve};
 use super::epoch::{epoch_length, steady_state, SteadyState};
-use super::params::{Costs, Dom0Placement, Limits};
+use super::params::{Costs, Dom0Placement, IntervalSemantics, Limits};
 use super::report::{IntervalPrediction, LimitCheck, Stat};
 use super::series::{quantile, IntervalSeries, Window};
 
@@ -27,8 +27,22 @@ pub(super) fn predict_interval(
 ) -> IntervalPrediction {
     let costs = inputs.costs;
     let interval_s = interval_ms as f64 / 1000.0;
-    let pinned = steady_state(costs, &inputs.guest, inputs.curve, inputs.write_rate, interval_s, false);
-    let shared = steady_state(costs, &inputs.guest, inputs.curve, inputs.write_rate, interval_s, true);
+    let pinned = steady_state(
+        costs,
+        &inputs.guest,
+        inputs.curve,
+        inputs.write_rate,
+        interval_s,
+        false,
+    );
+    let shared = steady_state(
+        costs,
+        &inputs.guest,
+        inputs.curve,
+        inputs.write_rate,
+        interval_s,
+        true,
+    );
     let per_window = distributions(inputs, interval_s, series, &pinned);
 
     let throughput_pinned = throughput(&pinned, false);
@@ -39,8 +53,17 @@ pub(super) fn predict_interval(
     } else {
         0.0
     };
-    let sustainable = pinned.converged && pinned.checkpoint.send_total_s <= interval_s;
-    let added_latency_ms = inputs.limits.network_buffering.then_some(per_window.latency_ms);
+    // The pipeline keeps up when a checkpoint's sending fits in the interval (§4); under the
+    // old tool's `max` semantics also the whole checkpoint, or the epoch stretches (§1).
+    let fits = match costs.interval_semantics {
+        IntervalSemantics::AfterCommit => true,
+        IntervalSemantics::Max => pinned.checkpoint.ckpt_s <= interval_s,
+    };
+    let sustainable = pinned.converged && pinned.checkpoint.send_total_s <= interval_s && fits;
+    let added_latency_ms = inputs
+        .limits
+        .network_buffering
+        .then_some(per_window.latency_ms);
     let mut prediction = IntervalPrediction {
         interval_ms,
         basis,
@@ -93,17 +116,45 @@ struct Distributions {
 /// Per-window spread around the steady state: each measured window's dirty count is scaled
 /// by the curve from its measured length to the achieved running time, so p95 comes from the
 /// p95 of D as model.md §4 asks.
-fn distributions(inputs: &Inputs, interval_s: f64, series: &IntervalSeries, state: &SteadyState) -> Distributions {
+fn distributions(
+    inputs: &Inputs,
+    interval_s: f64,
+    series: &IntervalSeries,
+    state: &SteadyState,
+) -> Distributions {
     let mean_dirty = series.mean_dirty();
-    let scale = if mean_dirty > 0.0 { state.dirty_pages / mean_dirty } else { 0.0 };
+    let scale = if mean_dirty > 0.0 {
+        state.dirty_pages / mean_dirty
+    } else {
+        0.0
+    };
     let n = series.windows.len();
     let mut columns: [Vec<f64>; 5] = std::array::from_fn(|_| Vec::with_capacity(n));
     let mut p95_latency = Vec::with_capacity(n);
     for window in &series.windows {
-        let Window { dirty_pages, write_bytes, length_s } = *window;
-        let dirty = if mean_dirty > 0.0 { dirty_pages * scale } else { state.dirty_pages };
-        let writes = if length_s > 0.0 { write_bytes * state.running_s / length_s } else { write_bytes };
-        let ckpt = checkpoint(inputs.costs, &inputs.guest, dirty, writes, false);
+        let Window {
+            dirty_pages,
+            write_bytes,
+            length_s,
+        } = *window;
+        let dirty = if mean_dirty > 0.0 {
+            dirty_pages * scale
+        } else {
+            state.dirty_pages
+        };
+        let writes = if length_s > 0.0 {
+            write_bytes * state.running_s / length_s
+        } else {
+            write_bytes
+        };
+        let ckpt = checkpoint(
+            inputs.costs,
+            &inputs.guest,
+            dirty,
+            writes,
+            interval_s,
+            false,
+        );
         let epoch = epoch_length(inputs.costs.interval_semantics, interval_s, ckpt.ckpt_s);
         let running = (epoch - ckpt.pause_s).max(0.0);
         columns[0].push(epoch * 1e3);
@@ -128,7 +179,11 @@ fn distributions(inputs: &Inputs, interval_s: f64, series: &IntervalSeries, stat
 }
 
 fn stat(values: &mut [f64]) -> Stat {
-    let mean = if values.is_empty() { 0.0 } else { values.iter().sum::<f64>() / values.len() as f64 };
+    let mean = if values.is_empty() {
+        0.0
+    } else {
+        values.iter().sum::<f64>() / values.len() as f64
+    };
     Stat {
         mean,
         p50: quantile(values, 0.5),
@@ -151,7 +206,12 @@ fn judge(limits: &Limits, p: &IntervalPrediction) -> Vec<LimitCheck> {
             Dom0Placement::Pinned => p.throughput_pinned,
             Dom0Placement::Shared => p.throughput_shared,
         };
-        checks.push(check("max_slowdown", (1.0 - throughput) * 100.0, max * 100.0, "%"));
+        checks.push(check(
+            "max_slowdown",
+            (1.0 - throughput) * 100.0,
+            max * 100.0,
+            "%",
+        ));
     }
     if let (Some(max), Some(latency)) = (limits.max_added_latency_s, p.added_latency_ms) {
         checks.push(check("max_added_latency", latency.p95, max * 1e3, "ms"));
@@ -160,7 +220,12 @@ fn judge(limits: &Limits, p: &IntervalPrediction) -> Vec<LimitCheck> {
         checks.push(check("max_pause", p.pause_ms.p95, max * 1e3, "ms"));
     }
     if let Some(max) = limits.max_link_share {
-        checks.push(check("max_link_share", p.link_share * 100.0, max * 100.0, "%"));
+        checks.push(check(
+            "max_link_share",
+            p.link_share * 100.0,
+            max * 100.0,
+            "%",
+        ));
     }
     let mut keeps_up = check("sustainable", p.send_ms, p.interval_ms as f64, "ms");
     keeps_up.ok = p.sustainable;

@@ -70,7 +70,11 @@ pub fn interval_series(trace: &Trace) -> Vec<IntervalSeries> {
         let span = ((interval_ms as f64 / base_ms).round() as usize).max(1);
         let mut windows = Vec::new();
         for (index, epoch) in epochs.iter().enumerate() {
-            for window in epoch.windows.iter().filter(|w| w.interval_ms == interval_ms) {
+            for window in epoch
+                .windows
+                .iter()
+                .filter(|w| w.interval_ms == interval_ms)
+            {
                 let first = (index + 1).saturating_sub(span);
                 windows.push(Window {
                     dirty_pages: window.dirty_pages as f64,

@@ -88,7 +88,10 @@ pub fn interval_table(intervals: &[IntervalPrediction]) -> String {
             format!("{}ms{mark}", p.interval_ms),
             format!("{:.1}ms", p.achieved_epoch_ms),
             format!("{:.1}", p.checkpoints_per_s),
-            format!("{:.2}/{:.2} MiB", p.checkpoint_mib.p50, p.checkpoint_mib.p95),
+            format!(
+                "{:.2}/{:.2} MiB",
+                p.checkpoint_mib.p50, p.checkpoint_mib.p95
+            ),
             format!("{:.2}/{:.2} ms", p.pause_ms.p50, p.pause_ms.p95),
             format!("{:.1}%", p.throughput_pinned * 100.0),
             format!("{:.1}%", p.throughput_shared * 100.0),

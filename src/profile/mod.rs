@@ -156,11 +156,17 @@ fn read_layer(name_or_path: &str) -> Result<Layer, ProfileError> {
         return parse_layer(text, name);
     }
     let path = Path::new(name_or_path);
-    let looks_like_path = name_or_path.contains('/') || name_or_path.ends_with(".yaml") || name_or_path.ends_with(".yml");
+    let looks_like_path = name_or_path.contains('/')
+        || name_or_path.ends_with(".yaml")
+        || name_or_path.ends_with(".yml");
     if !looks_like_path && !path.exists() {
         return Err(ProfileError::Unknown {
             name: name_or_path.to_string(),
-            available: BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
+            available: BUILTIN
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", "),
         });
     }
     let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Io {
@@ -307,7 +313,8 @@ fn finish_costs(
 ) -> Result<Costs, ProfileError> {
     macro_rules! need {
         ($field:ident) => {
-            raw.$field.ok_or_else(|| missing(concat!("costs.", stringify!($field))))?
+            raw.$field
+                .ok_or_else(|| missing(concat!("costs.", stringify!($field))))?
         };
     }
     Ok(Costs {

@@ -42,7 +42,11 @@ pub fn value_lines(text: &str) -> HashMap<String, ValueLine> {
         let key = key.trim().to_string();
         let value = value.trim().to_string();
         if !indented {
-            section = if value.is_empty() { key.clone() } else { String::new() };
+            section = if value.is_empty() {
+                key.clone()
+            } else {
+                String::new()
+            };
         }
         if !value.is_empty() {
             let path = if indented && !section.is_empty() {
@@ -73,7 +77,8 @@ pub fn value_lines(text: &str) -> HashMap<String, ValueLine> {
 mod tests {
     #[test]
     fn finds_values_and_their_comments() {
-        let text = "kind: host\ncosts:\n  # paper, Fig. 5\n  page_copy: 3.7us\n  rtt: 0.2ms  # ping\n";
+        let text =
+            "kind: host\ncosts:\n  # paper, Fig. 5\n  page_copy: 3.7us\n  rtt: 0.2ms  # ping\n";
         let lines = super::value_lines(text);
         assert_eq!(lines["kind"].value, "host");
         assert_eq!(lines["costs.page_copy"].line, 4);

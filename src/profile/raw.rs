@@ -180,9 +180,23 @@ macro_rules! overlay {
 impl RawCosts {
     pub fn overlay(&mut self, over: &RawCosts) {
         overlay!(
-            self, over, suspend, devices, page_copy, page_send_cpu, link, rtt, compressed_size,
-            fault, pml, pml_batch, clean_per_gib, disk_cpu_per_mib, shared_sched_wait,
-            interval_semantics, pause_policy
+            self,
+            over,
+            suspend,
+            devices,
+            page_copy,
+            page_send_cpu,
+            link,
+            rtt,
+            compressed_size,
+            fault,
+            pml,
+            pml_batch,
+            clean_per_gib,
+            disk_cpu_per_mib,
+            shared_sched_wait,
+            interval_semantics,
+            pause_policy
         );
     }
 }
@@ -190,8 +204,14 @@ impl RawCosts {
 impl RawLimits {
     pub fn overlay(&mut self, over: &RawLimits) {
         overlay!(
-            self, over, max_slowdown, max_added_latency, max_pause, max_link_share,
-            network_buffering, dom0
+            self,
+            over,
+            max_slowdown,
+            max_added_latency,
+            max_pause,
+            max_link_share,
+            network_buffering,
+            dom0
         );
     }
 }

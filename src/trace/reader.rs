@@ -79,7 +79,11 @@ pub fn parse_trace(text: &str, path: &Path) -> Result<Trace, TraceError> {
             })
         }
         Some(_) => {}
-        None => return Err(corrupt("`schema_version` is missing or not a number".into())),
+        None => {
+            return Err(corrupt(
+                "`schema_version` is missing or not a number".into(),
+            ))
+        }
     }
     let raw: RawTrace =
         yaml_serde::from_str(text).map_err(|err| corrupt(describe_yaml_error(&err, text)))?;
@@ -123,7 +127,10 @@ fn check_consistency(header: &TraceHeader, epochs: &[Epoch]) -> Result<(), Strin
 fn describe_yaml_error(err: &yaml_serde::Error, text: &str) -> String {
     match err.location() {
         Some(location) => {
-            let line = text.lines().nth(location.line().saturating_sub(1)).unwrap_or("");
+            let line = text
+                .lines()
+                .nth(location.line().saturating_sub(1))
+                .unwrap_or("");
             let shown: String = line.chars().take(80).collect();
             format!("{err}; the line reads: {shown}")
         }
@@ -230,7 +237,9 @@ mod tests {
     #[test]
     fn refuses_to_overwrite() {
         let (_dir, path) = write(1, true);
-        let err = TraceWriter::create(&path, &sample_header(), false).err().unwrap();
+        let err = TraceWriter::create(&path, &sample_header(), false)
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("--force"), "{err}");
     }
 
@@ -238,7 +247,10 @@ mod tests {
     fn missing_end_is_truncated() {
         let (_dir, path) = write(3, false);
         let err = read_trace(&path).unwrap_err().to_string();
-        assert!(err.contains("truncated") && err.contains("3 epoch"), "{err}");
+        assert!(
+            err.contains("truncated") && err.contains("3 epoch"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -246,7 +258,9 @@ mod tests {
         let (_dir, path) = write(3, true);
         let text = std::fs::read_to_string(&path).unwrap();
         let cut = &text[..text.find("\"dirty_pages\":12").unwrap() + 5];
-        let err = parse_trace(cut, Path::new("x.yaml")).unwrap_err().to_string();
+        let err = parse_trace(cut, Path::new("x.yaml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line"), "{err}");
     }
 
@@ -256,8 +270,13 @@ mod tests {
         let text = std::fs::read_to_string(&path)
             .unwrap()
             .replace("schema_version: 1", "schema_version: 7");
-        let err = parse_trace(&text, Path::new("x.yaml")).unwrap_err().to_string();
-        assert!(err.contains("version 7") && err.contains("upgrade"), "{err}");
+        let err = parse_trace(&text, Path::new("x.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("version 7") && err.contains("upgrade"),
+            "{err}"
+        );
     }
 
     #[test]
