@@ -1,1 +1,105 @@
+//! `remus-tune model` and `remus-tune chart`: read a trace, load the profile, run the model,
+//! and write what was asked (table/JSON/YAML, charts, HTML report).
 
+use crate::chart::{write_all, ChartFormat, WrittenChart};
+use crate::cli::{ChartArgs, ModelArgs};
+use crate::model::{predict, ModelOptions, ModelReport};
+use crate::output::{emit, TextReport};
+use crate::profile::{load, ProfileRequest};
+use crate::report::{write_html, ReportInput};
+use crate::trace::{read_trace, Trace};
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+
+/// Reads `path` and models it: the one call `advise` needs before charts and report.
+pub fn model_trace(
+    path: &Path,
+    request: &ProfileRequest,
+    options: &ModelOptions,
+) -> Result<(Trace, ModelReport)> {
+    let trace = read_trace(path)?;
+    let profile = load(request)?;
+    let report = predict(&trace, &profile, options)
+        .with_context(|| format!("cannot model {}", path.display()))?;
+    Ok((trace, report))
+}
+
+/// Intervals from the command line, in whole milliseconds.
+fn interval_list(intervals: &Option<Vec<std::time::Duration>>) -> Result<Option<Vec<u64>>> {
+    let Some(list) = intervals else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    for d in list {
+        let ms = d.as_secs_f64() * 1e3;
+        if ms < 1.0 || (ms - ms.round()).abs() > 1e-6 {
+            bail!(
+                "--intervals: {} is not a whole number of milliseconds (at least 1ms)",
+                crate::units::HumanDuration(*d)
+            );
+        }
+        out.push(ms.round() as u64);
+    }
+    Ok(Some(out))
+}
+
+/// `remus-tune model`.
+pub fn run(args: ModelArgs) -> Result<()> {
+    let options = ModelOptions {
+        intervals: interval_list(&args.intervals)?,
+        interpolate: args.interpolate,
+    };
+    let (trace, report) = model_trace(&args.trace, &args.profile.request(), &options)?;
+    if let Some(dir) = &args.charts {
+        let written = write_all(&trace, &report, dir, &[ChartFormat::Svg, ChartFormat::Png])?;
+        eprintln!("wrote {} charts to {}", written.len(), dir.display());
+    }
+    if let Some(path) = &args.html {
+        write_html(
+            path,
+            &ReportInput {
+                trace: &trace,
+                trace_path: &args.trace.display().to_string(),
+                report: &report,
+                extra_html: "",
+            },
+        )?;
+        eprintln!("wrote the report {}", path.display());
+    }
+    emit(&report, args.format)
+}
+
+/// The files `chart` wrote.
+#[derive(serde::Serialize)]
+pub struct ChartList {
+    pub charts: Vec<WrittenChart>,
+}
+
+impl TextReport for ChartList {
+    fn render_text(&self) -> String {
+        let mut rows = vec![vec![
+            "chart".to_string(),
+            "file".to_string(),
+            "bytes".to_string(),
+        ]];
+        for c in &self.charts {
+            rows.push(vec![
+                c.title.clone(),
+                c.path.display().to_string(),
+                c.bytes.to_string(),
+            ]);
+        }
+        crate::output::table(&rows)
+    }
+}
+
+/// `remus-tune chart`.
+pub fn run_chart(args: ChartArgs) -> Result<()> {
+    let (trace, report) = model_trace(
+        &args.trace,
+        &args.profile.request(),
+        &ModelOptions::default(),
+    )?;
+    let charts = write_all(&trace, &report, &args.output, &args.chart_format)?;
+    emit(&ChartList { charts }, args.format)
+}
