@@ -138,17 +138,32 @@ where
         &data.subtitle,
     )?;
     let x = x_range(data);
-    let y = 0.0..105.0;
+    // Zoom on the interesting band, but never hide the limit or start below zero.
+    let lowest = data
+        .throughput_pinned
+        .iter()
+        .chain(&data.throughput_shared)
+        .cloned()
+        .chain(data.throughput_floor)
+        .fold(100.0, f64::min);
+    let y = ((lowest - 5.0) / 10.0).floor().max(0.0) * 10.0..101.0;
     let mut chart = ChartBuilder::on(&body)
         .margin(20)
         .x_label_area_size(56)
         .y_label_area_size(72)
-        .build_cartesian_2d(x.clone().log_scale(), y.clone())?;
+        .build_cartesian_2d(
+            x.clone()
+                .log_scale()
+                .with_key_points(data.intervals_ms.clone()),
+            y.clone(),
+        )?;
     chart
         .configure_mesh()
         .x_desc("configured checkpoint interval (ms, log scale)")
         .y_desc("throughput (% of unprotected)")
         .x_label_formatter(&ms_label)
+        .y_label_formatter(&style::number)
+        .light_line_style(TRANSPARENT)
         .axis_desc_style(style::label())
         .label_style(style::tick())
         .draw()?;
@@ -218,12 +233,19 @@ where
         .margin(20)
         .x_label_area_size(56)
         .y_label_area_size(72)
-        .build_cartesian_2d(x.clone().log_scale(), y.clone())?;
+        .build_cartesian_2d(
+            x.clone()
+                .log_scale()
+                .with_key_points(data.intervals_ms.clone()),
+            y.clone(),
+        )?;
     chart
         .configure_mesh()
         .x_desc("configured checkpoint interval (ms, log scale)")
         .y_desc("added latency (ms)")
         .x_label_formatter(&ms_label)
+        .y_label_formatter(&style::number)
+        .light_line_style(TRANSPARENT)
         .axis_desc_style(style::label())
         .label_style(style::tick())
         .draw()?;
@@ -276,12 +298,19 @@ where
         .margin(20)
         .x_label_area_size(56)
         .y_label_area_size(72)
-        .build_cartesian_2d(x.clone().log_scale(), y.clone())?;
+        .build_cartesian_2d(
+            x.clone()
+                .log_scale()
+                .with_key_points(data.intervals_ms.clone()),
+            y.clone(),
+        )?;
     chart
         .configure_mesh()
         .x_desc("configured checkpoint interval (ms, log scale)")
         .y_desc("bandwidth needed (MiB/s)")
         .x_label_formatter(&ms_label)
+        .y_label_formatter(&style::number)
+        .light_line_style(TRANSPARENT)
         .axis_desc_style(style::label())
         .label_style(style::tick())
         .draw()?;
@@ -349,12 +378,19 @@ where
         .margin(20)
         .x_label_area_size(56)
         .y_label_area_size(84)
-        .build_cartesian_2d(x.clone().log_scale(), 0.0..top)?;
+        .build_cartesian_2d(
+            x.clone()
+                .log_scale()
+                .with_key_points(data.working_set.iter().map(|p| p.0).collect()),
+            0.0..top,
+        )?;
     chart
         .configure_mesh()
         .x_desc("measured interval (ms, log scale)")
         .y_desc("distinct dirty pages per interval")
         .x_label_formatter(&ms_label)
+        .y_label_formatter(&style::number)
+        .light_line_style(TRANSPARENT)
         .axis_desc_style(style::label())
         .label_style(style::tick())
         .draw()?;

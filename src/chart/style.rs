@@ -26,3 +26,9 @@ pub fn tick() -> TextStyle<'static> {
 pub fn legend() -> TextStyle<'static> {
     (FAMILY, 15).into_font().color(&BLACK)
 }
+
+/// A tick label without needless decimals: 100, 2.5, 0.25.
+pub fn number(value: &f64) -> String {
+    let text = format!("{value:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}

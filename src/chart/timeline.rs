@@ -32,6 +32,9 @@ where
         .configure_mesh()
         .x_desc("time since the trace started (s)")
         .y_desc(y_desc)
+        .light_line_style(TRANSPARENT)
+        .x_label_formatter(&style::number)
+        .y_label_formatter(&style::number)
         .axis_desc_style(style::label())
         .label_style(style::tick())
         .draw()?;
