@@ -140,7 +140,7 @@ fn parse_layer(text: &str, file: &str) -> Result<Layer, ProfileError> {
     } else {
         yaml_serde::from_str(text).map_err(|err| ProfileError::Invalid {
             file: file.to_string(),
-            detail: err.to_string(),
+            detail: describe_error(&err, text),
         })?
     };
     Ok(Layer {
@@ -148,6 +148,50 @@ fn parse_layer(text: &str, file: &str) -> Result<Layer, ProfileError> {
         raw,
         lines: value_lines(text),
     })
+}
+
+/// Rewrites a YAML error as "line N, key `section.key`: what is wrong", so the file, the key
+/// and the line are always named (the reader names the enclosing mapping, not the key).
+fn describe_error(err: &yaml_serde::Error, text: &str) -> String {
+    let message = err.to_string();
+    let Some(location) = err.location() else {
+        return message;
+    };
+    let line = location.line();
+    // Drop the reader's own " at line L column C" and "section: " prefix: said better below.
+    let mut what = message
+        .rsplit_once(" at line ")
+        .map_or(message.as_str(), |(head, _)| head)
+        .to_string();
+    for section in ["limits", "costs"] {
+        if let Some(rest) = what.strip_prefix(section) {
+            // "limits: …" or "limits.dom0: …"
+            if let Some((path, message)) = rest.split_once(": ") {
+                if path.is_empty() || path.starts_with('.') {
+                    what = message.to_string();
+                }
+            }
+        }
+    }
+    let source_line = text.lines().nth(line.saturating_sub(1)).unwrap_or("");
+    let key = source_line
+        .split_once(':')
+        .map(|(key, _)| key.trim().trim_start_matches("- "))
+        .filter(|key| !key.is_empty() && !key.starts_with('#'));
+    let section = text
+        .lines()
+        .take(line.saturating_sub(1))
+        .filter(|l| !l.starts_with(' ') && !l.starts_with('#') && l.trim_end().ends_with(':'))
+        .last()
+        .map(|l| l.trim_end().trim_end_matches(':'));
+    let indented = source_line.starts_with(' ') || source_line.starts_with('\t');
+    match (key, section) {
+        (Some(key), Some(section)) if indented => {
+            format!("line {line}, key `{section}.{key}`: {what}")
+        }
+        (Some(key), _) => format!("line {line}, key `{key}`: {what}"),
+        _ => format!("line {line}: {what}"),
+    }
 }
 
 /// Reads a built-in profile by name, or a file by path.
@@ -207,7 +251,13 @@ fn parse_sets(sets: &[String]) -> Result<Option<Layer>, ProfileError> {
         // Checked one at a time so an error names the argument at fault.
         let header = section.lines().next().unwrap_or_default();
         let single = format!("{header}\n{line}");
-        yaml_serde::from_str::<RawProfile>(&single).map_err(|err| bad(err.to_string()))?;
+        yaml_serde::from_str::<RawProfile>(&single).map_err(|err| {
+            let detail = describe_error(&err, &single);
+            // The line of a one-line snippet means nothing to the user: keep key and message.
+            bad(detail
+                .split_once(", ")
+                .map_or(detail.clone(), |(_, rest)| rest.to_string()))
+        })?;
         section.push_str(&line);
     }
     parse_layer(&format!("{limits}{costs}"), "--set").map(Some)
