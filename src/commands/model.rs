@@ -103,3 +103,58 @@ pub fn run_chart(args: ChartArgs) -> Result<()> {
     let charts = write_all(&trace, &report, &args.output, &args.chart_format)?;
     emit(&ChartList { charts }, args.format)
 }
+
+/// What `advise_from_trace` wrote.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AdviseOutput {
+    pub report: ModelReport,
+    /// The HTML report, next to the trace: `<trace stem>.report.html`.
+    pub html_path: std::path::PathBuf,
+    /// The charts, next to the trace: `<trace stem>.charts/`.
+    pub chart_dir: std::path::PathBuf,
+    pub charts: Vec<WrittenChart>,
+}
+
+/// The model, charts and HTML report half of `advise`: models the trace at `trace_path`,
+/// writes SVG and PNG charts into `<stem>.charts/` and the self-contained report
+/// `<stem>.report.html` beside it. `extra_html` (e.g. the pin plan) is appended to the report.
+pub fn advise_from_trace(
+    trace_path: &Path,
+    request: &ProfileRequest,
+    extra_html: &str,
+) -> Result<AdviseOutput> {
+    let (trace, report) = model_trace(trace_path, request, &ModelOptions::default())?;
+    let name = trace_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "trace".into());
+    let stem = name
+        .strip_suffix(".trace.yaml")
+        .or_else(|| name.strip_suffix(".yaml"))
+        .unwrap_or(&name)
+        .to_string();
+    let dir = trace_path.parent().unwrap_or(Path::new("."));
+    let chart_dir = dir.join(format!("{stem}.charts"));
+    let html_path = dir.join(format!("{stem}.report.html"));
+    let charts = write_all(
+        &trace,
+        &report,
+        &chart_dir,
+        &[ChartFormat::Svg, ChartFormat::Png],
+    )?;
+    write_html(
+        &html_path,
+        &ReportInput {
+            trace: &trace,
+            trace_path: &trace_path.display().to_string(),
+            report: &report,
+            extra_html,
+        },
+    )?;
+    Ok(AdviseOutput {
+        report,
+        html_path,
+        chart_dir,
+        charts,
+    })
+}

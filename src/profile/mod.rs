@@ -9,6 +9,7 @@
 //! Parsing is strict: unknown keys, quantities without units, negative or zero rates are
 //! errors naming the file, the key and the line.
 
+mod check;
 mod notes;
 mod raw;
 
@@ -135,6 +136,10 @@ pub fn builtin_list() -> Vec<ProfileListing> {
 
 /// Parses profile text; `file` names it in errors.
 fn parse_layer(text: &str, file: &str) -> Result<Layer, ProfileError> {
+    check::check(text).map_err(|detail| ProfileError::Invalid {
+        file: file.to_string(),
+        detail,
+    })?;
     let raw: RawProfile = if text.trim().is_empty() {
         RawProfile::default()
     } else {
@@ -251,6 +256,11 @@ fn parse_sets(sets: &[String]) -> Result<Option<Layer>, ProfileError> {
         // Checked one at a time so an error names the argument at fault.
         let header = section.lines().next().unwrap_or_default();
         let single = format!("{header}\n{line}");
+        check::check(&single).map_err(|detail| {
+            bad(detail
+                .split_once(", ")
+                .map_or(detail.clone(), |(_, rest)| rest.to_string()))
+        })?;
         yaml_serde::from_str::<RawProfile>(&single).map_err(|err| {
             let detail = describe_error(&err, &single);
             // The line of a one-line snippet means nothing to the user: keep key and message.
