@@ -6,8 +6,9 @@ use crate::model::ModelReport;
 use crate::trace::Trace;
 use crate::units::mib;
 
-/// Points drawn per time series at most: about one per pixel column of the plot.
-pub const MAX_POINTS: usize = 900;
+/// Points drawn per time series at most: one per two pixel columns of the plot, so a line
+/// stays readable; bins show their mean and their peak.
+pub const MAX_POINTS: usize = 400;
 
 /// A time series, binned when long: `mean` per bin and `max` per bin.
 #[derive(Clone, Debug, Default, PartialEq)]

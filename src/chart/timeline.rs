@@ -38,8 +38,8 @@ where
         .axis_desc_style(style::label())
         .label_style(style::tick())
         .draw()?;
-    let binned =
-        series.bin_s > 0.0 && series.mean.len() < series.max.len() + 1 && series.mean != series.max;
+    // An unbinned series has max == mean: one line says it all.
+    let binned = series.mean != series.max;
     if binned {
         chart
             .draw_series(LineSeries::new(series.max.clone(), SHARED.stroke_width(1)))?

@@ -65,24 +65,27 @@ pub fn interval_series(trace: &Trace) -> Vec<IntervalSeries> {
     let mut intervals = trace.header.intervals_ms.clone();
     intervals.sort_unstable();
     intervals.dedup();
-    let mut out = Vec::new();
-    for interval_ms in intervals {
-        let span = ((interval_ms as f64 / base_ms).round() as usize).max(1);
-        let mut windows = Vec::new();
-        for (index, epoch) in epochs.iter().enumerate() {
-            for window in epoch
-                .windows
-                .iter()
-                .filter(|w| w.interval_ms == interval_ms)
-            {
-                let first = (index + 1).saturating_sub(span);
-                windows.push(Window {
-                    dirty_pages: window.dirty_pages as f64,
-                    write_bytes: write_prefix[index + 1] - write_prefix[first],
-                    length_s: length_prefix[index + 1] - length_prefix[first],
-                });
-            }
+    let spans: Vec<usize> = intervals
+        .iter()
+        .map(|&ms| ((ms as f64 / base_ms).round() as usize).max(1))
+        .collect();
+    // One pass over the epochs, routing each closed window to its interval.
+    let mut windows: Vec<Vec<Window>> = vec![Vec::new(); intervals.len()];
+    for (index, epoch) in epochs.iter().enumerate() {
+        for window in &epoch.windows {
+            let Some(slot) = intervals.iter().position(|&ms| ms == window.interval_ms) else {
+                continue;
+            };
+            let first = (index + 1).saturating_sub(spans[slot]);
+            windows[slot].push(Window {
+                dirty_pages: window.dirty_pages as f64,
+                write_bytes: write_prefix[index + 1] - write_prefix[first],
+                length_s: length_prefix[index + 1] - length_prefix[first],
+            });
         }
+    }
+    let mut out = Vec::new();
+    for ((interval_ms, span), mut windows) in intervals.into_iter().zip(spans).zip(windows) {
         // A one-epoch interval needs no union: a writer may leave its windows out and the
         // epoch's own count is the window.
         if windows.is_empty() && span == 1 {
