@@ -9,7 +9,7 @@ use plotters::prelude::*;
 type Out = Result<(), Box<dyn std::error::Error>>;
 
 /// Splits off the title and subtitle band, returns the plotting area.
-pub(super) fn titled<'a, DB: DrawingBackend>(
+pub(super) fn titled<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
     subtitle: &str,
