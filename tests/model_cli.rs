@@ -274,17 +274,25 @@ fn chart_writes_valid_svg_and_png() {
     let dir = tempfile::tempdir().unwrap();
     let t = trace(&dir, 40.0);
     let out_dir = dir.path().join("charts");
+    let out = run(&["chart", &t, "-o", &out_dir.display().to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).lines().count(),
+        13,
+        "a header and one line per file"
+    );
+    assert_eq!(std::fs::read_dir(&out_dir).unwrap().count(), 12);
+    let svg_only = dir.path().join("svg-only");
     let out = run(&[
         "chart",
         &t,
         "-o",
-        &out_dir.display().to_string(),
+        &svg_only.display().to_string(),
         "--format",
-        "json",
+        "svg",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(v["charts"].as_array().unwrap().len(), 12);
+    assert_eq!(std::fs::read_dir(&svg_only).unwrap().count(), 6);
     let stems = [
         "throughput-vs-interval",
         "latency-vs-interval",

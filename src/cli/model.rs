@@ -85,14 +85,10 @@ pub struct ChartArgs {
     #[arg(short, long, default_value = ".", value_name = "DIR")]
     pub output: PathBuf,
 
-    /// Chart formats to write (default: both).
-    #[arg(long = "chart-format", value_enum, value_delimiter = ',', default_values_t = [ChartFormat::Svg, ChartFormat::Png])]
-    pub chart_format: Vec<ChartFormat>,
+    /// Chart formats to write: svg, png, or both (the default), e.g. --format svg.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [ChartFormat::Svg, ChartFormat::Png])]
+    pub format: Vec<ChartFormat>,
 
     #[command(flatten)]
     pub profile: ProfileOptions,
-
-    /// Output format of the list of written files.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
 }

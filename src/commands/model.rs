@@ -100,8 +100,8 @@ pub fn run_chart(args: ChartArgs) -> Result<()> {
         &args.profile.request(),
         &ModelOptions::default(),
     )?;
-    let charts = write_all(&trace, &report, &args.output, &args.chart_format)?;
-    emit(&ChartList { charts }, args.format)
+    let charts = write_all(&trace, &report, &args.output, &args.format)?;
+    emit(&ChartList { charts }, crate::cli::Format::Text)
 }
 
 /// What `advise_from_trace` wrote.
