@@ -1,7 +1,8 @@
 //! The model half of `advise`: charts and one self-contained HTML report next to the trace,
 //! whose tables match `remus-tune model --format json` on the same trace.
 
-mod common;
+mod model_common;
+use model_common as common;
 use common::{run, stderr, stdout, write_trace};
 use remus_tune::commands::model::advise_from_trace;
 use remus_tune::profile::ProfileRequest;

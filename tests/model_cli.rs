@@ -1,7 +1,8 @@
 //! `remus-tune model`, `chart` and `profiles` end to end: the real binary on real trace and
 //! profile files.
 
-mod common;
+mod model_common;
+use model_common as common;
 use common::{assert_tables_match, run, stderr, stdout, write_trace};
 use serde_json::Value;
 
