@@ -1,19 +1,26 @@
+//! Wires the declared command line to the commands, and errors to exit codes.
+
 use clap::Parser;
 use remus_tune::cli::{Cli, Command};
+use remus_tune::commands;
+use std::process::ExitCode;
 
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Model(args) => remus_tune::commands::model::run(args),
-        Command::Chart(args) => remus_tune::commands::model::run_chart(args),
-        Command::Profiles(args) => remus_tune::commands::profiles::run(args),
-        _ => Err(anyhow::anyhow!("not built yet")),
+    let result = match &cli.command {
+        Command::Measure(args) => commands::measure::run(args),
+        Command::Show(args) => commands::show::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Workload(args) => remus_tune::workload::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Advise(args) => commands::advise::run(args),
+        Command::Model(args) => commands::model::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Chart(args) => commands::model::run_chart(args).map(|()| ExitCode::SUCCESS),
+        Command::Profiles(args) => commands::profiles::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }

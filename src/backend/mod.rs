@@ -55,7 +55,8 @@ pub trait Backend {
     /// Name of the backend as written in the trace: `process`, `qemu` or `xen`.
     fn kind(&self) -> &'static str;
     /// Takes the baseline; after it, `collect` reports pages dirtied since the previous call.
-    fn start(&mut self) -> Result<(), BackendError>;
+    /// Returns the counters at the baseline, from which the first epoch's are measured.
+    fn start(&mut self) -> Result<Counters, BackendError>;
     /// Pages dirtied since the previous call, and the cumulative counters now.
     fn collect(&mut self) -> Result<EpochSample, BackendError>;
     /// Switches off whatever `start` switched on. Called on every exit path, so it must be

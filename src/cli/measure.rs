@@ -14,7 +14,8 @@ pub struct MeasureArgs {
     pub target: Option<String>,
 
     /// Launch the command given after `--` and measure it; it is stopped (SIGTERM) when
-    /// measuring ends, and measuring ends when it exits.
+    /// measuring ends, and measuring ends when it exits. Its stdout goes to stderr, so
+    /// stdout carries only the summary.
     #[arg(long, requires = "command")]
     pub exec: bool,
 

@@ -1,2 +1,7 @@
+//! One module per subcommand: turns declared arguments into work and an exit code.
+
+pub mod advise;
+pub mod measure;
 pub mod model;
 pub mod profiles;
+pub mod show;

@@ -44,7 +44,7 @@ fn interval_list(intervals: &Option<Vec<std::time::Duration>>) -> Result<Option<
 }
 
 /// `remus-tune model`.
-pub fn run(args: ModelArgs) -> Result<()> {
+pub fn run(args: &ModelArgs) -> Result<()> {
     let options = ModelOptions {
         intervals: interval_list(&args.intervals)?,
         interpolate: args.interpolate,
@@ -94,7 +94,7 @@ impl TextReport for ChartList {
 }
 
 /// `remus-tune chart`.
-pub fn run_chart(args: ChartArgs) -> Result<()> {
+pub fn run_chart(args: &ChartArgs) -> Result<()> {
     let (trace, report) = model_trace(
         &args.trace,
         &args.profile.request(),

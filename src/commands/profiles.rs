@@ -30,7 +30,7 @@ impl TextReport for Profiles {
 }
 
 /// `remus-tune profiles`.
-pub fn run(args: ProfilesArgs) -> Result<()> {
+pub fn run(args: &ProfilesArgs) -> Result<()> {
     if let Some(name) = &args.name {
         match BUILTIN.iter().find(|(n, _)| n == name) {
             Some((_, text)) => {

@@ -1,0 +1,225 @@
+//! The measuring loop: one backend, one base epoch, every interval at once, into a trace.
+//!
+//! Each base epoch the backend reports the set of pages dirtied since the last one; the
+//! interval windows turn consecutive sets into each interval's dirty count; the epoch and the
+//! windows it closed are appended to the trace at once. Epochs are timed by the real clock:
+//! when collecting takes longer than planned, the epoch runs long and the trace says so.
+//!
+//! Every exit path — the planned end, Ctrl-C, SIGTERM, the target's death, an error, a panic —
+//! goes through `BackendGuard`, which switches off what the backend switched on, and through
+//! `TraceWriter::finish`, which writes the `end` record.
+
+mod progress;
+
+use crate::backend::{Backend, BackendError};
+use crate::host::{describe, UtcTime};
+use crate::sys::signals::StopSignal;
+use crate::trace::{
+    round_us, End, EndReason, Epoch, TraceHeader, TraceWriter, WindowCount, SCHEMA, SCHEMA_VERSION,
+};
+use crate::windows::IntervalWindows;
+use anyhow::Result;
+use std::path::PathBuf;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+/// A validated measuring plan.
+#[derive(Debug, Clone)]
+pub struct MeasurePlan {
+    pub epoch: Duration,
+    /// (interval in ms, base epochs per interval), ascending.
+    pub intervals: Vec<(u64, u32)>,
+    pub duration: Duration,
+    pub output: PathBuf,
+    pub overwrite: bool,
+}
+
+/// How a run ended and where its trace is.
+#[derive(Debug)]
+pub struct MeasureOutcome {
+    pub trace: PathBuf,
+    pub end: End,
+}
+
+/// An epoch is "late" when it ran this much over plan.
+const LATE_FACTOR: f64 = 1.2;
+/// Longest sleep between checks for a signal or a finished --exec command.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Calls `stop` on the backend however the run ends, panics included.
+struct BackendGuard<'a> {
+    backend: &'a mut dyn Backend,
+}
+
+impl Drop for BackendGuard<'_> {
+    fn drop(&mut self) {
+        if let Err(err) = self.backend.stop() {
+            eprintln!("warning: could not switch measuring off cleanly: {err}");
+        }
+    }
+}
+
+/// Runs the plan on `backend`. `command` is the --exec child, watched for exit.
+pub fn run(
+    backend: &mut dyn Backend,
+    plan: &MeasurePlan,
+    stop: &StopSignal,
+    mut command: Option<&mut Child>,
+) -> Result<MeasureOutcome> {
+    let guard = BackendGuard { backend };
+    let start_wall = UtcTime::now();
+    let baseline = guard.backend.start().map_err(anyhow::Error::from)?;
+    let origin = Instant::now();
+    let method = guard.backend.method();
+    let method_name = method.name.clone();
+    eprintln!(
+        "measuring {} {} with method {}: {}",
+        guard.backend.kind(),
+        describe_target(&guard.backend.target()),
+        method.name,
+        method.reason
+    );
+    let header = TraceHeader {
+        schema: SCHEMA.into(),
+        schema_version: SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        target: guard.backend.target(),
+        backend: guard.backend.kind().into(),
+        method,
+        host: describe(),
+        page_size: guard.backend.page_size(),
+        base_epoch_ms: plan.epoch.as_secs_f64() * 1e3,
+        intervals_ms: plan.intervals.iter().map(|&(ms, _)| ms).collect(),
+        memory_bytes: guard.backend.memory_bytes(),
+        start_time: start_wall.rfc3339(),
+    };
+    let mut writer = TraceWriter::create(&plan.output, &header, plan.overwrite)?;
+    let mut windows = IntervalWindows::new(&plan.intervals);
+    let planned = (plan.duration.as_secs_f64() / plan.epoch.as_secs_f64()).round() as u64;
+    let progress = progress::Progress::new(planned);
+
+    let mut previous = baseline;
+    let mut boundary = origin;
+    let mut n = 0u64;
+    let mut late = 0u64;
+    let (reason, message) = loop {
+        if n >= planned {
+            break (
+                EndReason::Completed,
+                "measured the whole duration".to_string(),
+            );
+        }
+        let deadline = boundary + plan.epoch;
+        if let Some(early) = wait_until(deadline, stop, command.as_deref_mut()) {
+            break early;
+        }
+        let collect_start = Instant::now();
+        let sample = match guard.backend.collect() {
+            Ok(sample) => sample,
+            Err(BackendError::TargetGone(why)) => break (EndReason::TargetExited, why),
+            Err(BackendError::Other(err)) => break (EndReason::Error, format!("{err:#}")),
+        };
+        let scan = collect_start.elapsed();
+        let counted = sample.dirty.len();
+        let estimate = |pages: u64| (pages as f64 * sample.scale).round() as u64;
+        let closed = windows.push(&sample.dirty);
+        let length = collect_start.duration_since(boundary);
+        if length.as_secs_f64() > plan.epoch.as_secs_f64() * LATE_FACTOR {
+            late += 1;
+        }
+        let epoch = Epoch {
+            n,
+            start_s: round_us(boundary.duration_since(origin).as_secs_f64()),
+            end_s: round_us(collect_start.duration_since(origin).as_secs_f64()),
+            dirty_pages: estimate(counted),
+            write_bytes: sample
+                .counters
+                .write_bytes
+                .saturating_sub(previous.write_bytes),
+            syscw: sample
+                .counters
+                .write_requests
+                .saturating_sub(previous.write_requests),
+            cpu_s: round_us((sample.counters.cpu_s - previous.cpu_s).max(0.0)),
+            scan_ms: (scan.as_secs_f64() * 1e6).round() / 1e3,
+            windows: closed
+                .iter()
+                .map(|w| WindowCount {
+                    interval_ms: w.interval_ms,
+                    dirty_pages: estimate(w.distinct_pages),
+                })
+                .collect(),
+        };
+        writer.append(&epoch)?;
+        progress.epoch(n + 1, epoch.dirty_pages);
+        previous = sample.counters;
+        boundary = collect_start;
+        n += 1;
+    };
+    progress.finish();
+    drop(guard);
+    let duration_s = round_us(boundary.duration_since(origin).as_secs_f64());
+    if late > 0 {
+        let advice = if method_name == "sample" {
+            "a longer --epoch, or a less busy machine"
+        } else {
+            "a longer --epoch or --method sample"
+        };
+        eprintln!(
+            "warning: measuring could not keep up: {late} of {n} epochs ran more than {}% over \
+             the {:.0} ms plan; the trace records their real lengths. Consider {advice}.",
+            ((LATE_FACTOR - 1.0) * 100.0).round(),
+            plan.epoch.as_secs_f64() * 1e3
+        );
+    }
+    let end = End {
+        reason,
+        message,
+        epochs: n,
+        duration_s,
+        late_epochs: late,
+    };
+    let trace = writer.finish(&end)?;
+    Ok(MeasureOutcome { trace, end })
+}
+
+/// Sleeps until `deadline`, waking early for a stop signal or a finished --exec command.
+fn wait_until(
+    deadline: Instant,
+    stop: &StopSignal,
+    mut command: Option<&mut Child>,
+) -> Option<(EndReason, String)> {
+    loop {
+        if let Some(signal) = stop.received() {
+            return Some(if signal == libc::SIGINT {
+                (
+                    EndReason::Interrupted,
+                    "interrupted by Ctrl-C (SIGINT)".into(),
+                )
+            } else {
+                (EndReason::Terminated, "terminated by SIGTERM".into())
+            });
+        }
+        if let Some(child) = command.as_deref_mut() {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some((
+                    EndReason::CommandExited,
+                    format!("the measured command exited ({status})"),
+                ));
+            }
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return None;
+        }
+        std::thread::sleep((deadline - now).min(POLL));
+    }
+}
+
+/// `1234 (postgres)` for a process, the name otherwise.
+pub fn describe_target(target: &crate::trace::Target) -> String {
+    match target.pid {
+        Some(pid) => format!("{pid} ({})", target.name),
+        None => target.name.clone(),
+    }
+}

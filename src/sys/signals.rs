@@ -1,0 +1,30 @@
+//! Ctrl-C and SIGTERM turn into a flag the measuring loop checks, so every exit goes through
+//! the same clean-up path (switch modes off, finish the trace) instead of dying mid-write.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// The signal that asked us to stop, if any.
+#[derive(Clone)]
+pub struct StopSignal {
+    received: Arc<AtomicUsize>,
+}
+
+impl StopSignal {
+    /// Installs handlers for SIGINT and SIGTERM.
+    pub fn install() -> std::io::Result<Self> {
+        let received = Arc::new(AtomicUsize::new(0));
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register_usize(signal, Arc::clone(&received), signal as usize)?;
+        }
+        Ok(Self { received })
+    }
+
+    /// The signal number received, if one was.
+    pub fn received(&self) -> Option<i32> {
+        match self.received.load(Ordering::SeqCst) {
+            0 => None,
+            signal => Some(signal as i32),
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! The built-in workload: dirties memory and disk at rates set on the command line, so the
+//! true dirty count of any interval is known (see `remus-tune workload --help`).
+//!
+//! It is both the test target of remus-tune's own tests and a way for an admin to check that
+//! measuring works on a host before trusting it on a VM.
+
+mod buffer;
+mod disk;
+
+use crate::cli::WorkloadArgs;
+use crate::sys::signals::StopSignal;
+use anyhow::{bail, Result};
+use buffer::PageBuffer;
+use disk::DiskWriter;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+/// How often the paced loop wakes up.
+const TICK: Duration = Duration::from_millis(1);
+
+/// Runs the workload until its duration ends or a signal arrives.
+pub fn run(args: &WorkloadArgs) -> Result<()> {
+    validate(args)?;
+    let stop = StopSignal::install()?;
+    let page_size = crate::sys::page_size();
+    let mut sweep = PageBuffer::new(args.sweep as usize, page_size)?;
+    let mut hot = PageBuffer::new(args.hot as usize, page_size)?;
+    let mut disk = match args.disk_rate {
+        Some(_) => Some(DiskWriter::open(args.disk_file.as_deref())?),
+        None => None,
+    };
+    println!(
+        "ready pid={} sweep={} rate={} hot={} disk_rate={}",
+        std::process::id(),
+        args.sweep,
+        args.rate,
+        args.hot,
+        args.disk_rate.unwrap_or(0.0)
+    );
+    std::io::stdout().flush()?;
+
+    let start = Instant::now();
+    let end = args.duration.map(|d| start + d);
+    let running = || stop.received().is_none() && end.is_none_or(|end| Instant::now() < end);
+    let mut value = 1u64;
+    if args.throughput {
+        let mut writes = 0u64;
+        while running() {
+            for _ in 0..4096 {
+                value += 1;
+                sweep.write(writes as usize, value);
+                writes += 1;
+            }
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        println!("writes/s: {:.0}", writes as f64 / seconds);
+        return Ok(());
+    }
+
+    let mut swept = 0u64;
+    let mut next_hot = start;
+    while running() {
+        let elapsed = start.elapsed().as_secs_f64();
+        let due = (args.rate * elapsed) as u64;
+        while swept < due && sweep.pages() > 0 {
+            value += 1;
+            sweep.write(swept as usize, value);
+            swept += 1;
+        }
+        if hot.pages() > 0 && Instant::now() >= next_hot {
+            for page in 0..hot.pages() {
+                value += 1;
+                hot.write(page, value);
+            }
+            next_hot += args.hot_period;
+        }
+        if let (Some(writer), Some(rate)) = (disk.as_mut(), args.disk_rate) {
+            writer.catch_up((rate * elapsed) as u64)?;
+        }
+        std::thread::sleep(TICK);
+    }
+    eprintln!(
+        "workload: {swept} sweep writes, {} disk bytes in {:.1} s",
+        disk.as_ref().map_or(0, |d| d.written()),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn validate(args: &WorkloadArgs) -> Result<()> {
+    if args.sweep == 0 && args.hot == 0 && args.disk_rate.is_none() {
+        bail!("nothing to do: give --sweep PAGES --rate N, --hot PAGES and/or --disk-rate RATE");
+    }
+    if args.throughput {
+        if args.sweep == 0 {
+            bail!("--throughput writes over the sweep region: give --sweep PAGES");
+        }
+    } else if args.sweep > 0 && !(args.rate > 0.0 && args.rate.is_finite()) {
+        bail!("--sweep needs a positive --rate (pages per second)");
+    }
+    if args.hot > 0 && args.hot_period.is_zero() {
+        bail!("--hot-period must be longer than 0");
+    }
+    Ok(())
+}
