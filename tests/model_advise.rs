@@ -2,8 +2,8 @@
 //! whose tables match `remus-tune model --format json` on the same trace.
 
 mod model_common;
-use model_common as common;
 use common::{run, stderr, stdout, write_trace};
+use model_common as common;
 use remus_tune::commands::model::advise_from_trace;
 use remus_tune::profile::ProfileRequest;
 

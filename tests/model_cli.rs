@@ -2,8 +2,8 @@
 //! profile files.
 
 mod model_common;
-use model_common as common;
 use common::{assert_tables_match, run, stderr, stdout, write_trace};
+use model_common as common;
 use serde_json::Value;
 
 fn trace(dir: &tempfile::TempDir, pages: f64) -> String {

@@ -61,7 +61,22 @@ pub fn checkpoint(
     let disk_after = (disk_send - interval_s).max(0.0);
     let clean = costs.clean_per_gib_s * guest.memory_bytes / GIB;
     let (pause_pages, send_after) = match costs.pause_policy {
-        PausePolicy::Stream => (dirty_pages * costs.page_copy_s.max(page_send), disk_after),
+        PausePolicy::Stream => {
+            // The first pages fill the stream's buffers at copy speed; the rest wait for
+            // the link while the guest stays suspended.
+            let page_bytes = guest.page_size * costs.compression_ratio;
+            let absorbed = if page_bytes > 0.0 {
+                dirty_pages.min(costs.stream_buffer_bytes / page_bytes)
+            } else {
+                dirty_pages
+            };
+            let pause = absorbed * costs.page_copy_s
+                + (dirty_pages - absorbed) * costs.page_copy_s.max(page_send);
+            // The link sends from the first page on; what it has not sent by the resume
+            // drains after it.
+            let drain = (pages_send - pause).max(0.0);
+            (pause, drain + disk_after)
+        }
         PausePolicy::Staging => (dirty_pages * costs.page_copy_s, pages_send + disk_after),
     };
     let wait = if shared {

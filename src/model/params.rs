@@ -43,6 +43,10 @@ pub struct Costs {
     /// Dom-0 CPU to push one page into the stream (save helper, ssh), the floor of the
     /// per-page send time when the link is faster than the sender.
     pub page_send_cpu_s: f64,
+    /// Bytes of stream the pipe and socket buffers take at copy speed while the guest is
+    /// suspended, under `stream` (model.md §3: "unless the stream's socket buffer absorbs
+    /// it"); they drain over the link after the resume.
+    pub stream_buffer_bytes: f64,
     /// Effective replication link throughput `B` (not the NIC's nominal rate).
     pub link_bytes_per_s: f64,
     /// Round trip between primary and backup: the ack of each checkpoint.

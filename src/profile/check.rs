@@ -4,13 +4,14 @@
 
 use super::notes::value_lines;
 use super::raw::{COST_KEYS, LIMIT_KEYS};
-use crate::units::{parse_duration, parse_fraction, parse_rate};
+use crate::units::{parse_bytes, parse_duration, parse_fraction, parse_rate};
 
 /// What a key's value must be.
 enum Kind {
     Duration,
     Rate,
     Fraction,
+    Bytes,
     Other,
 }
 
@@ -18,6 +19,7 @@ fn kind(key: &str) -> Kind {
     match key {
         "limits.max_slowdown" | "limits.max_link_share" | "costs.compressed_size" => Kind::Fraction,
         "costs.link" => Kind::Rate,
+        "costs.stream_buffer" => Kind::Bytes,
         "limits.max_added_latency"
         | "limits.max_pause"
         | "costs.suspend"
@@ -59,6 +61,7 @@ pub fn check(text: &str) -> Result<(), String> {
         let result = match kind(&key) {
             Kind::Duration => parse_duration(value).map(|_| ()),
             Kind::Fraction => parse_fraction(value).map(|_| ()),
+            Kind::Bytes => parse_bytes(value).map(|_| ()),
             Kind::Rate => match parse_rate(value) {
                 Ok(rate) if rate <= 0.0 => {
                     return Err(format!(

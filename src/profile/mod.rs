@@ -237,6 +237,7 @@ fn finish_costs(
         devices_s: need!(devices).0,
         page_copy_s: need!(page_copy).0,
         page_send_cpu_s: need!(page_send_cpu).0,
+        stream_buffer_bytes: need!(stream_buffer).0,
         link_bytes_per_s: need!(link).0,
         rtt_s: need!(rtt).0,
         compression_ratio: need!(compressed_size).0,

@@ -1,7 +1,7 @@
 //! The profile file as written: every key optional, every quantity with its unit checked as
 //! it is read, so a mistake is reported by the YAML reader with the key's path and line.
 
-use crate::units::{parse_duration, parse_fraction, parse_rate};
+use crate::units::{parse_bytes, parse_duration, parse_fraction, parse_rate};
 use serde::{Deserialize, Deserializer};
 
 /// A duration in seconds, written with a unit (`25ms`, `3.7us`).
@@ -10,6 +10,9 @@ pub struct Secs(pub f64);
 /// A data rate in bytes per second, written with a unit (`1Gbit/s`, `75MB/s`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Rate(pub f64);
+/// A size in bytes, written with a unit (`256KiB`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bytes(pub f64);
 /// A fraction, written as a percentage (`10%`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Frac(pub f64);
@@ -50,6 +53,15 @@ impl<'de> Deserialize<'de> for Rate {
             )));
         }
         Ok(Rate(rate))
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = scalar_text(deserializer)?;
+        parse_bytes(&text)
+            .map(|b| Bytes(b as f64))
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -128,6 +140,7 @@ pub struct RawCosts {
     pub devices: Option<Secs>,
     pub page_copy: Option<Secs>,
     pub page_send_cpu: Option<Secs>,
+    pub stream_buffer: Option<Bytes>,
     pub link: Option<Rate>,
     pub rtt: Option<Secs>,
     pub compressed_size: Option<Frac>,
@@ -157,6 +170,7 @@ pub const COST_KEYS: &[&str] = &[
     "devices",
     "page_copy",
     "page_send_cpu",
+    "stream_buffer",
     "link",
     "rtt",
     "compressed_size",
@@ -186,6 +200,7 @@ impl RawCosts {
             devices,
             page_copy,
             page_send_cpu,
+            stream_buffer,
             link,
             rtt,
             compressed_size,
