@@ -79,6 +79,10 @@ pub struct AdviseArgs {
     #[arg(short, long)]
     pub output: Option<std::path::PathBuf>,
 
+    /// Limits and costs the model judges the measurement with (see `model --help`).
+    #[command(flatten)]
+    pub profile: ProfileOptions,
+
     /// Output format of the report.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

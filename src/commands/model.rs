@@ -69,6 +69,17 @@ pub fn run(args: &ModelArgs) -> Result<()> {
     emit(&report, args.format)
 }
 
+/// The model's per-interval and limit tables, for reports that embed them (`advise`).
+pub fn interval_table_text(report: &ModelReport) -> String {
+    format!(
+        "Model (profile {} on {}):\n{}\n{}",
+        report.profile.name,
+        report.profile.host,
+        crate::model::interval_table(&report.intervals),
+        crate::model::limit_table(&report.intervals)
+    )
+}
+
 /// The files `chart` wrote.
 #[derive(serde::Serialize)]
 pub struct ChartList {

@@ -32,6 +32,7 @@ pub use report::{
     CurvePoint, IntervalPrediction, LimitCheck, ModelReport, ProfileSummary, Stat, TraceSummary,
 };
 pub use series::{interval_series, quantile, IntervalSeries, Window};
+pub use text::{interval_table, limit_table};
 pub use verdict::describe_failure;
 
 use crate::profile::Profile;
