@@ -24,3 +24,31 @@ fn advise_writes_the_report_next_to_the_trace() {
     assert_eq!(v["verdict"].as_str().unwrap(), out.report.verdict);
     common::assert_tables_match(&html, &v);
 }
+
+#[test]
+fn advise_demo_ends_with_the_verdict_and_a_report_matching_model_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("demo.trace.yaml");
+    let t = trace.display().to_string();
+    let out = run(&["advise", "--demo", "--duration", "3s", "-o", &t]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let last: Vec<&str> = text.trim_end().lines().rev().take(2).collect();
+    let report = dir.path().join("demo.report.html");
+    assert_eq!(last[0], format!("Report: {}", report.display()), "{text}");
+    assert!(last[1].starts_with("Verdict: "), "{text}");
+    let cli = run(&["model", &t, "--format", "json"]);
+    assert!(cli.status.success(), "{}", stderr(&cli));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&cli)).unwrap();
+    assert_eq!(
+        last[1],
+        format!("Verdict: {}", v["verdict"].as_str().unwrap())
+    );
+    common::assert_tables_match(&std::fs::read_to_string(&report).unwrap(), &v);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("demo.charts"))
+            .unwrap()
+            .count(),
+        12
+    );
+}
