@@ -136,6 +136,13 @@ pub fn run(args: &MeasureArgs) -> Result<ExitCode> {
     if args.backend != BackendChoice::Auto && args.backend != BackendChoice::Process {
         bail!("only the process backend is available in this build");
     }
+    if let Some(output) = args.output.as_ref().filter(|path| !args.force && path.exists()) {
+        // Checked before anything is launched or scanned; the writer checks again atomically.
+        bail!(
+            "{} already exists: choose another -o/--output, or pass --force to replace it",
+            output.display()
+        );
+    }
     // Handlers first: a Ctrl-C from here on ends the run cleanly instead of killing us.
     let stop = StopSignal::install()?;
     let mut child = if args.exec {
