@@ -2,5 +2,7 @@
 
 pub mod advise;
 pub mod measure;
+pub mod model;
+pub mod profiles;
 pub mod show;
 pub mod target;
