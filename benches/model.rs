@@ -21,6 +21,8 @@ fn one_hour_trace() -> Trace {
         .map(|n| {
             let wave = 1.0 + 0.5 * ((n as f64) / 500.0).sin();
             Epoch {
+                flushes: None,
+                cpu_classes: None,
                 n,
                 start_s: n as f64 * 0.01,
                 end_s: (n + 1) as f64 * 0.01,
@@ -71,6 +73,7 @@ fn one_hour_trace() -> Trace {
         },
         epochs,
         end: End {
+            cross_check: None,
             reason: EndReason::Completed,
             message: String::new(),
             epochs: EPOCHS,

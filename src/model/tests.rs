@@ -17,6 +17,8 @@ pub(crate) fn synthetic_trace(
     let base_s = base_ms as f64 / 1000.0;
     let epochs = (0..epochs)
         .map(|n| Epoch {
+            flushes: None,
+            cpu_classes: None,
             n,
             start_s: n as f64 * base_s,
             end_s: (n + 1) as f64 * base_s,
@@ -69,6 +71,7 @@ pub(crate) fn synthetic_trace(
         },
         epochs,
         end: End {
+            cross_check: None,
             reason: EndReason::Completed,
             message: String::new(),
             epochs: count,

@@ -62,6 +62,8 @@ pub fn write_trace(
             .collect();
         writer
             .append(&Epoch {
+                flushes: None,
+                cpu_classes: None,
                 n,
                 start_s: n as f64 * base_s,
                 end_s: (n + 1) as f64 * base_s,
@@ -76,6 +78,7 @@ pub fn write_trace(
     }
     writer
         .finish(&End {
+            cross_check: None,
             reason: EndReason::Completed,
             message: String::new(),
             epochs,
