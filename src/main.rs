@@ -15,6 +15,9 @@ fn main() -> ExitCode {
         Command::Pin(args) => commands::pin::run(args),
         Command::Topology(args) => commands::topology::run(args),
         Command::Trial(args) => commands::trial::run(args),
+        Command::Model(args) => commands::model::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Chart(args) => commands::model::run_chart(args).map(|()| ExitCode::SUCCESS),
+        Command::Profiles(args) => commands::profiles::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -50,6 +50,29 @@ fn measure_a_guest_by_socket_and_by_pid() {
     assert_eq!(summary["backend"], "qemu");
     let trace = read_trace(&by_socket).unwrap();
     assert_eq!(trace.header.target.kind, "qemu-guest");
+    // QEMU's own figure is kept beside ours, and the threads are split by class.
+    let cross = trace
+        .end
+        .cross_check
+        .as_ref()
+        .expect("a cross-check record");
+    assert_eq!(cross.source, "QEMU calc-dirty-rate");
+    assert!(
+        summary["cross_check"]["ours_pages_per_s_at_base_epoch"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    assert!(trace
+        .epochs
+        .iter()
+        .all(|e| e.cpu_classes.is_some() && e.flushes.is_some()));
+    let vcpu: f64 = trace
+        .epochs
+        .iter()
+        .map(|e| e.cpu_classes.unwrap().vcpu_s)
+        .sum();
+    assert!(vcpu > 0.0, "the guest's vCPU thread ran");
     assert_eq!(trace.header.memory_bytes, 256 << 20);
     // The hot set: 600 guest pages every window, whatever the interval.
     for interval in &summary["intervals"].as_array().unwrap()[..] {

@@ -405,11 +405,14 @@ fn calc_dirty_rate_cross_check_agrees_roughly() {
         }
     }
     // Our own count over one second (two collects a second apart), from the same backend.
-    b.collect().unwrap();
+    // The counter is read just before each collect: page p is hashed at (collect start + the
+    // same offset) in both scans, so our set covers exactly the time between the two starts.
     let w0 = guest_writes(&shm);
+    b.collect().unwrap();
     std::thread::sleep(Duration::from_secs(1));
+    let w1 = guest_writes(&shm);
     let ours = b.collect().unwrap().dirty.len() as f64;
-    let wrote = (guest_writes(&shm) - w0) as f64;
+    let wrote = (w1 - w0) as f64;
     // The guest's rate over the last 1.5 s before QEMU answered (its window is in there).
     let (t_end, w_end) = *progress.last().unwrap();
     let (t_start, w_start) = *progress

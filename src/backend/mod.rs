@@ -10,7 +10,7 @@ pub mod regions;
 pub mod xen;
 
 use crate::pageset::PageSet;
-use crate::trace::{MethodInfo, Target};
+use crate::trace::{CpuClasses, CrossCheck, MethodInfo, Target};
 
 /// Why a backend could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +43,15 @@ pub struct EpochSample {
     /// for sampling.
     pub scale: f64,
     pub counters: Counters,
+    /// What only some backends know, also cumulative.
+    pub details: EpochDetails,
+}
+
+/// Cumulative counters only some backends have.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EpochDetails {
+    pub flushes: Option<u64>,
+    pub cpu_classes: Option<CpuClasses>,
 }
 
 /// A target being measured.
@@ -61,6 +70,10 @@ pub trait Backend {
     fn start(&mut self) -> Result<Counters, BackendError>;
     /// Pages dirtied since the previous call, and the cumulative counters now.
     fn collect(&mut self) -> Result<EpochSample, BackendError>;
+    /// The hypervisor's own dirty-rate figure, if this backend has one, for the trace's end.
+    fn cross_check(&self) -> Option<CrossCheck> {
+        None
+    }
     /// Switches off whatever `start` switched on. Called on every exit path, so it must be
     /// safe to call twice and after a failed `start`.
     fn stop(&mut self) -> Result<(), BackendError>;

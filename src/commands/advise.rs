@@ -31,6 +31,10 @@ pub struct AdviseReport {
     pub summary: Summary,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub known_truth: Option<Vec<TruthRow>>,
+    /// The model of the trace, with its verdict (`remus-tune model`'s JSON).
+    pub model: crate::model::ModelReport,
+    /// The self-contained HTML report written next to the trace.
+    pub report_path: std::path::PathBuf,
 }
 
 /// Known against measured dirty pages for one interval of the demo.
@@ -76,6 +80,13 @@ impl TextReport for AdviseReport {
             }
             out.push_str(&table(&table_rows));
         }
+        out.push('\n');
+        out.push_str(&super::model::interval_table_text(&self.model));
+        out.push_str(&format!(
+            "\nVerdict: {}\nReport: {}\n",
+            self.model.verdict,
+            self.report_path.display()
+        ));
         out
     }
 }
@@ -144,14 +155,18 @@ pub fn run(args: &AdviseArgs) -> Result<ExitCode> {
     } else {
         None
     };
+    // The trace's path first, so the output ends with the verdict and the report's path.
+    report_end(&outcome);
+    let advice = super::model::advise_from_trace(&outcome.trace, &args.profile.request(), "")?;
     emit(
         &AdviseReport {
             summary,
             known_truth,
+            model: advice.report,
+            report_path: advice.html_path,
         },
         args.format,
     )?;
-    report_end(&outcome);
     Ok(exit_code(outcome.end.reason))
 }
 

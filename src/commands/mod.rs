@@ -3,7 +3,9 @@
 pub mod advise;
 pub mod measure;
 pub mod measure_xen;
+pub mod model;
 pub mod pin;
+pub mod profiles;
 pub mod show;
 pub mod target;
 pub mod topology;

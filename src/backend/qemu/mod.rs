@@ -37,9 +37,9 @@ use self::threads::{CpuByClass, QemuThreads};
 use super::process::sample::SampleSize;
 use super::process::scanner::{self, DirtyScanner};
 use super::process::target::is_gone;
-use super::{Backend, BackendError, Counters, EpochSample};
+use super::{Backend, BackendError, Counters, EpochDetails, EpochSample};
 use crate::cli::MethodChoice;
-use crate::trace::{MethodInfo, Target};
+use crate::trace::{self, CpuClasses, MethodInfo, Target};
 
 /// Validated options of the QEMU backend.
 #[derive(Debug, Clone)]
@@ -366,6 +366,43 @@ impl Backend for QemuBackend {
             dirty,
             scale,
             counters,
+            details: EpochDetails {
+                flushes: Some(self.disks.flush_operations),
+                cpu_classes: Some(CpuClasses {
+                    vcpu_s: self.cpu.vcpu_s,
+                    iothread_s: self.cpu.iothread_s,
+                    emulator_s: self.cpu.emulator_s,
+                }),
+            },
+        })
+    }
+
+    fn cross_check(&self) -> Option<trace::CrossCheck> {
+        let cross = self.cross.as_ref()?;
+        let plan = cross.plan();
+        let (status, measured) = match cross.state() {
+            dirtyrate::State::Done(measured) => ("done".to_string(), Some(measured)),
+            dirtyrate::State::Skipped(why) => (format!("skipped: {why}"), None),
+            dirtyrate::State::Waiting | dirtyrate::State::Measuring => (
+                "not finished: the run ended before QEMU's window did".to_string(),
+                None,
+            ),
+        };
+        Some(trace::CrossCheck {
+            source: "QEMU calc-dirty-rate".into(),
+            status,
+            mode: measured
+                .map(|m| m.mode.clone())
+                .or_else(|| plan.map(|p| p.mode.to_string())),
+            window_ms: measured.map(|m| {
+                if m.unit == "millisecond" {
+                    m.calc_time
+                } else {
+                    m.calc_time * 1000
+                }
+            }),
+            dirty_pages_per_s: measured.map(|m| m.pages_per_s(self.ram.ram().page_size)),
+            note: plan.map(|p| p.note.clone()).unwrap_or_default(),
         })
     }
 

@@ -24,7 +24,7 @@ pub mod record;
 pub mod remus;
 pub mod savehelper;
 
-use crate::backend::{Backend, BackendError, Counters, EpochSample};
+use crate::backend::{Backend, BackendError, Counters, EpochDetails, EpochSample};
 use crate::pageset::PageSet;
 use crate::trace::{round_us, MethodInfo, Target};
 use blkback::DiskWatch;
@@ -400,6 +400,8 @@ impl Backend for XenBackend {
             dirty,
             scale: 1.0,
             counters,
+            // Dom-0's and the save helper's CPU go to the companion record (record.rs).
+            details: EpochDetails::default(),
         })
     }
 
