@@ -86,6 +86,38 @@ fn runs_each_interval_stops_remus_and_writes_a_profile() {
     assert!(suspend_ms > 0.5 && suspend_ms < 300.0, "{profile}");
     let per_page_us: f64 = value(&profile, "page_copy:", "us");
     assert!(per_page_us > 20.0 && per_page_us < 400.0, "{profile}");
+    // The model reads it: measure (fake libxenctrl), then model the trace on this host.
+    let out = env
+        .cmd_with_lib()
+        .args([
+            "measure",
+            "Meine-VM",
+            "--duration",
+            "300ms",
+            "-o",
+            "vm.trace.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = env
+        .cmd()
+        .args(["model", "vm.trace.yaml", "--host", "host.yaml"])
+        .output()
+        .unwrap();
+    let model = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{model}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(model.contains("host.yaml"), "{model}");
 }
 
 fn value(text: &str, key: &str, unit: &str) -> f64 {

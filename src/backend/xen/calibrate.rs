@@ -108,16 +108,23 @@ pub fn summarize_step(
     )
 }
 
-/// The host profile `remus-tune model --host FILE` reads: the shipped xen-4.17 cost set with
-/// the measured values in place of the defaults, each saying where it came from.
+/// The host profile `remus-tune model --host FILE` reads: the shipped `xen-4.17` cost set
+/// (profiles/xen-4.17.yaml, every value with its source) with the measured values in place of
+/// its defaults, each saying where it came from. Keys the trial does not measure keep the
+/// shipped line, so the profile always has every key the model needs.
 pub fn render_profile(fit: &Fit, domain: &str, date: &str, steps: &[StepResult]) -> String {
-    let mut out = String::new();
-    out.push_str(&format!(
+    let base = crate::profile::BUILTIN
+        .iter()
+        .find(|(name, _)| *name == "xen-4.17")
+        .map(|(_, text)| *text)
+        .unwrap_or_default();
+    let mut out = format!(
         "# Host cost set measured by `remus-tune trial {domain}` on {date}: real `xl remus` in\n\
-         # blackhole mode (-F -b -n -d), {} checkpoints fitted (period - interval = suspend + pages x per-page).\n\
-         # Values not measured are those of the shipped xen-4.17 profile, with its sources.\n",
+         # blackhole mode (-F -b -n -d), {} checkpoints fitted (period - interval = suspend +\n\
+         # pages x per-page). Values marked `measured` come from this host; every other line is\n\
+         # the shipped xen-4.17 profile's, with its source.\n",
         fit.points
-    ));
+    );
     for s in steps {
         out.push_str(&format!(
             "#   -i {} ms: {} checkpoints, {:.1}/s achieved of {:.1}/s, {:.0} pages each, period {:.1} ms{}\n",
@@ -133,44 +140,30 @@ pub fn render_profile(fit: &Fit, domain: &str, date: &str, steps: &[StepResult])
         ));
     }
     let per_page = fit.per_page_s.map(|s| s * 1e6);
-    out.push_str("kind: host\n");
-    out.push_str(&format!(
-        "description: \"Measured on this host by remus-tune trial ({domain}, {date})\"\n"
-    ));
-    out.push_str("costs:\n");
-    out.push_str(&format!(
-        "  suspend: {:.3}ms         # measured: fitted intercept (suspend + resume + the CLEAN walk of this domain)\n",
-        fit.suspend_s * 1e3
-    ));
-    out.push_str("  devices: 0.2ms          # xen-4.17 default (the trial ran without netbuf and DRBD: -n -d)\n");
-    match per_page {
-        Some(us) => {
-            out.push_str(&format!(
-                "  page_copy: {us:.3}us        # measured: fitted slope, per dirty page while suspended (blackhole stream)\n"
-            ));
-            out.push_str(&format!(
-                "  page_send_cpu: {us:.3}us    # measured: the same slope; Dom-0 CPU to push a page into the stream (no ssh in blackhole mode)\n"
-            ));
-        }
-        None => {
-            out.push_str("  page_copy: 3.7us        # NOT measured (checkpoints all of one size): Remus paper Figure 5\n");
-            out.push_str("  page_send_cpu: 4us      # NOT measured: xen-4.17 default (ssh cost assumption)\n");
-        }
+    for line in base.lines().filter(|l| !l.starts_with('#')) {
+        let key = line.trim_start().split(':').next().unwrap_or("");
+        let replaced = match (key, per_page) {
+            ("description", _) => Some(format!(
+                "description: \"Measured on this host by remus-tune trial ({domain}, {date})\""
+            )),
+            ("suspend", _) => Some(format!(
+                "  suspend: {:.3}ms  # measured: fitted intercept (suspend + resume + this domain's CLEAN walk)",
+                fit.suspend_s * 1e3
+            )),
+            ("page_copy", Some(us)) => Some(format!(
+                "  page_copy: {us:.3}us  # measured: fitted slope, per dirty page while suspended (blackhole stream)"
+            )),
+            ("page_send_cpu", Some(us)) => Some(format!(
+                "  page_send_cpu: {us:.3}us  # measured: the same slope, Dom-0 CPU per page into the stream (no ssh in blackhole mode)"
+            )),
+            ("clean_per_gib", _) => Some(
+                "  clean_per_gib: 0ms  # measured: included in suspend above (same domain)".to_string(),
+            ),
+            _ => None,
+        };
+        out.push_str(&replaced.unwrap_or_else(|| line.to_string()));
+        out.push('\n');
     }
-    out.push_str(
-        "  stream_buffer: 256KiB   # xen-4.17 default (assumption: pipe + ssh channel + TCP send buffer)\n\
-         \x20 link: 940Mbit/s         # xen-4.17 default: TCP goodput of gigabit Ethernet (blackhole mode does not measure the link)\n\
-         \x20 rtt: 0.2ms              # xen-4.17 default (assumption: one switch)\n\
-         \x20 compressed_size: 100%   # checkpoint compression was removed from Xen in 2019 (model.md §4)\n\
-         \x20 fault: 2us              # xen-4.17 default (model.md §5)\n\
-         \x20 pml: true               # xen-4.17 default: Intel PML on Broadwell and later\n\
-         \x20 pml_batch: 512          # the PML log holds 512 entries\n\
-         \x20 clean_per_gib: 0ms      # included in the measured suspend above (same domain)\n\
-         \x20 disk_cpu_per_mib: 0.2ms # xen-4.17 default (assumption)\n\
-         \x20 shared_sched_wait: 1ms  # xen-4.17 default (credit2 rate limit)\n\
-         \x20 interval_semantics: after-commit  # libxl_remus.c arms the timer after the commit\n\
-         \x20 pause_policy: stream    # Xen >= 4.6 migration stream v2\n",
-    );
     out
 }
 
@@ -218,6 +211,15 @@ mod tests {
         let text = render_profile(&f, "Meine-VM", "2026-11-26", &[]);
         assert!(text.contains("suspend: 2.100ms"), "{text}");
         assert!(text.contains("page_copy: 4.200us"), "{text}");
+        assert!(text.contains("clean_per_gib: 0ms"), "{text}");
         assert!(text.contains("kind: host"));
+        // Every key of the shipped cost set is there, once.
+        for key in crate::profile::COST_KEYS {
+            let n = text
+                .lines()
+                .filter(|l| l.trim_start().starts_with(&format!("{key}:")))
+                .count();
+            assert_eq!(n, 1, "{key} in {text}");
+        }
     }
 }
