@@ -6,14 +6,18 @@
 //! only declares the command line and `main` wires the pieces together.
 
 pub mod backend;
+pub mod chart;
 pub mod cli;
 pub mod commands;
 pub mod cpulist;
 pub mod host;
 pub mod measure;
+pub mod model;
 pub mod output;
 pub mod pageset;
 pub mod pin;
+pub mod profile;
+pub mod report;
 pub mod summary;
 pub mod sys;
 pub mod topology;

@@ -12,6 +12,9 @@ fn main() -> ExitCode {
         Command::Show(args) => commands::show::run(args).map(|()| ExitCode::SUCCESS),
         Command::Workload(args) => remus_tune::workload::run(args).map(|()| ExitCode::SUCCESS),
         Command::Advise(args) => commands::advise::run(args),
+        Command::Model(args) => commands::model::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Chart(args) => commands::model::run_chart(args).map(|()| ExitCode::SUCCESS),
+        Command::Profiles(args) => commands::profiles::run(args).map(|()| ExitCode::SUCCESS),
         Command::Pin(args) => commands::pin::run(args),
         Command::Topology(args) => commands::topology::run(args),
     };

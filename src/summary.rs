@@ -3,7 +3,7 @@
 
 use crate::backend::process::sample::margin_95;
 use crate::output::{table, TextReport};
-use crate::trace::{EndReason, Trace};
+use crate::trace::{CpuClasses, CrossCheck, EndReason, Trace};
 use crate::units::mib;
 use serde::Serialize;
 
@@ -53,6 +53,15 @@ pub struct IntervalSummary {
     pub margin_95_pages: Option<f64>,
 }
 
+/// The hypervisor's dirty-rate figure and ours at the base epoch.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct CrossCheckSummary {
+    #[serde(flatten)]
+    pub theirs: CrossCheck,
+    /// Our mean distinct pages per base epoch over the real epoch length, in pages/s.
+    pub ours_pages_per_s_at_base_epoch: f64,
+}
+
 /// Everything `measure` and `show` print.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct Summary {
@@ -75,6 +84,15 @@ pub struct Summary {
     pub disk_writes_per_s: f64,
     /// CPU time of the target per second (1.0 = one core busy).
     pub cpu_cores: f64,
+    /// The same by thread class, for VM processes that have them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_cores_by_class: Option<CpuClasses>,
+    /// Disk flushes per second, where the backend counts them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk_flushes_per_s: Option<f64>,
+    /// The hypervisor's own dirty rate beside ours.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_check: Option<CrossCheckSummary>,
     pub intervals: Vec<IntervalSummary>,
 }
 
@@ -114,6 +132,37 @@ pub fn summarize(trace: &Trace, path: &str) -> Summary {
         disk_write_mib_per_s: round3(mib(per_s(write_bytes as f64))),
         disk_writes_per_s: round3(per_s(epochs.iter().map(|e| e.syscw as f64).sum())),
         cpu_cores: round3(per_s(epochs.iter().map(|e| e.cpu_s).sum())),
+        cpu_cores_by_class: epochs.first().and_then(|e| e.cpu_classes).map(|_| {
+            let sum = |f: fn(&CpuClasses) -> f64| {
+                round3(per_s(
+                    epochs
+                        .iter()
+                        .filter_map(|e| e.cpu_classes.as_ref())
+                        .map(f)
+                        .sum(),
+                ))
+            };
+            CpuClasses {
+                vcpu_s: sum(|c| c.vcpu_s),
+                iothread_s: sum(|c| c.iothread_s),
+                emulator_s: sum(|c| c.emulator_s),
+            }
+        }),
+        disk_flushes_per_s: epochs.first().and_then(|e| e.flushes).map(|_| {
+            round3(per_s(
+                epochs.iter().filter_map(|e| e.flushes).sum::<u64>() as f64
+            ))
+        }),
+        cross_check: trace
+            .end
+            .cross_check
+            .clone()
+            .map(|theirs| CrossCheckSummary {
+                theirs,
+                ours_pages_per_s_at_base_epoch: round3(per_s(
+                    epochs.iter().map(|e| e.dirty_pages as f64).sum(),
+                )),
+            }),
         intervals,
     }
 }
@@ -183,6 +232,37 @@ impl TextReport for Summary {
             "memory   {:.1} MiB watched, {} B pages; disk writes {:.2} MiB/s ({:.0} writes/s); CPU {:.2} cores\n",
             self.memory_mib, self.page_size, self.disk_write_mib_per_s, self.disk_writes_per_s, self.cpu_cores
         ));
+        if let Some(classes) = &self.cpu_cores_by_class {
+            out.push_str(&format!(
+                "threads  CPU cores: vCPUs {:.2}, iothreads {:.2}, emulator {:.2}{}\n",
+                classes.vcpu_s,
+                classes.iothread_s,
+                classes.emulator_s,
+                self.disk_flushes_per_s
+                    .map(|f| format!("; disk flushes {f:.1}/s"))
+                    .unwrap_or_default()
+            ));
+        }
+        if let Some(check) = &self.cross_check {
+            let theirs = match check.theirs.dirty_pages_per_s {
+                Some(rate) => format!(
+                    "{rate:.0} pages/s ({}, {} ms window)",
+                    check.theirs.mode.as_deref().unwrap_or("?"),
+                    check.theirs.window_ms.unwrap_or(0)
+                ),
+                None => check.theirs.status.clone(),
+            };
+            out.push_str(&format!(
+                "check    {}: {theirs}; remus-tune: {:.0} pages/s at the base epoch{}\n",
+                check.theirs.source,
+                check.ours_pages_per_s_at_base_epoch,
+                if check.theirs.note.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", check.theirs.note)
+                }
+            ));
+        }
         out.push_str(&format!("trace    {}\n", self.trace));
         if self.ended.is_early() {
             out.push_str(&format!("ENDED EARLY: {}\n", self.end_message));

@@ -5,10 +5,11 @@
 //! measuring loop above it only sees page sets and counters, and never knows which it is.
 
 pub mod process;
+pub mod qemu;
 pub mod regions;
 
 use crate::pageset::PageSet;
-use crate::trace::{MethodInfo, Target};
+use crate::trace::{CpuClasses, CrossCheck, MethodInfo, Target};
 
 /// Why a backend could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +42,15 @@ pub struct EpochSample {
     /// for sampling.
     pub scale: f64,
     pub counters: Counters,
+    /// What only some backends know, also cumulative.
+    pub details: EpochDetails,
+}
+
+/// Cumulative counters only some backends have.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EpochDetails {
+    pub flushes: Option<u64>,
+    pub cpu_classes: Option<CpuClasses>,
 }
 
 /// A target being measured.
@@ -59,6 +69,10 @@ pub trait Backend {
     fn start(&mut self) -> Result<Counters, BackendError>;
     /// Pages dirtied since the previous call, and the cumulative counters now.
     fn collect(&mut self) -> Result<EpochSample, BackendError>;
+    /// The hypervisor's own dirty-rate figure, if this backend has one, for the trace's end.
+    fn cross_check(&self) -> Option<CrossCheck> {
+        None
+    }
     /// Switches off whatever `start` switched on. Called on every exit path, so it must be
     /// safe to call twice and after a failed `start`.
     fn stop(&mut self) -> Result<(), BackendError>;

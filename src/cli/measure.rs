@@ -8,10 +8,15 @@ use std::time::Duration;
 #[derive(clap::Args, Debug)]
 #[command(after_long_help = MEASURE_EXAMPLES)]
 pub struct MeasureArgs {
-    /// What to measure: a PID, or a process name (its comm or the file name of its argv[0]).
-    /// An ambiguous name is an error that lists the candidates.
-    #[arg(required_unless_present = "exec", conflicts_with = "exec")]
+    /// What to measure: a PID or process name (its comm or the file name of its argv[0]; an
+    /// ambiguous name lists the candidates), a QEMU PID or QMP socket (its guest is
+    /// measured), or a libvirt domain name. --backend auto says which it picked.
+    #[arg(required_unless_present_any = ["exec", "qmp"], conflicts_with = "exec")]
     pub target: Option<String>,
+
+    /// Measure the QEMU guest behind this QMP socket (its QEMU process is the socket's peer).
+    #[arg(long, value_name = "SOCKET", conflicts_with_all = ["exec", "target"])]
+    pub qmp: Option<PathBuf>,
 
     /// Launch the command given after `--` and measure it; it is stopped (SIGTERM) when
     /// measuring ends, and measuring ends when it exits. Its stdout goes to stderr, so
@@ -111,6 +116,8 @@ pub enum BackendChoice {
     Auto,
     /// A Linux process.
     Process,
+    /// A QEMU/KVM guest: a QMP socket, a QEMU PID or a libvirt domain name.
+    Qemu,
 }
 
 impl MeasureArgs {

@@ -3,13 +3,17 @@
 //! so nothing past start-up handles raw strings.
 
 mod measure;
+mod model;
 mod pin;
+mod profiles;
 mod show;
 mod topology;
 mod workload;
 
 pub use measure::{BackendChoice, MeasureArgs, MethodChoice};
+pub use model::{ChartArgs, ModelArgs, ProfileOptions};
 pub use pin::PinArgs;
+pub use profiles::ProfilesArgs;
 pub use show::ShowArgs;
 pub use topology::{TopologyArgs, TopologySource};
 pub use workload::WorkloadArgs;
@@ -36,6 +40,12 @@ pub enum Command {
     Show(ShowArgs),
     /// Dirty memory and disk at a known rate: a target whose true numbers are known.
     Workload(WorkloadArgs),
+    /// Predict the Remus slowdown at each checkpoint interval of a trace, and recommend one.
+    Model(ModelArgs),
+    /// Write the charts of a trace and its model (SVG and PNG).
+    Chart(ChartArgs),
+    /// List the built-in profiles (acceptance limits and host cost sets).
+    Profiles(ProfilesArgs),
     /// Everything in one report: measure, then summarise (the model and pin plan follow).
     Advise(AdviseArgs),
     /// Plan, apply, check or revert the pinning of Dom-0 and the protected VMs apart.
@@ -76,6 +86,10 @@ pub struct AdviseArgs {
     /// directory).
     #[arg(short, long)]
     pub output: Option<std::path::PathBuf>,
+
+    /// Limits and costs the model judges the measurement with (see `model --help`).
+    #[command(flatten)]
+    pub profile: ProfileOptions,
 
     /// Output format of the report.
     #[arg(long, value_enum, default_value_t = Format::Text)]

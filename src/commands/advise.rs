@@ -2,10 +2,11 @@
 //! workload, whose true dirty counts are known, so the first run shows both what the tool
 //! reports and that it is right.
 
-use super::measure::{exit_code, measure_target, report_end, terminate, MeasureRequest};
+use super::measure::{exit_code, measure_backend, report_end, terminate, MeasureRequest};
+use super::target::{self, BackendSettings, Resolved};
 use crate::backend::process::sample::SampleSize;
-use crate::backend::process::target::{resolve, ProcessTarget};
-use crate::cli::{AdviseArgs, MethodChoice};
+use crate::backend::process::target::ProcessTarget;
+use crate::cli::{AdviseArgs, BackendChoice, MethodChoice};
 use crate::output::{emit, table, TextReport};
 use crate::summary::Summary;
 use crate::sys::signals::StopSignal;
@@ -30,6 +31,10 @@ pub struct AdviseReport {
     pub summary: Summary,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub known_truth: Option<Vec<TruthRow>>,
+    /// The model of the trace, with its verdict (`remus-tune model`'s JSON).
+    pub model: crate::model::ModelReport,
+    /// The self-contained HTML report written next to the trace.
+    pub report_path: std::path::PathBuf,
 }
 
 /// Known against measured dirty pages for one interval of the demo.
@@ -75,6 +80,13 @@ impl TextReport for AdviseReport {
             }
             out.push_str(&table(&table_rows));
         }
+        out.push('\n');
+        out.push_str(&super::model::interval_table_text(&self.model));
+        out.push_str(&format!(
+            "\nVerdict: {}\nReport: {}\n",
+            self.model.verdict,
+            self.report_path.display()
+        ));
         out
     }
 }
@@ -143,14 +155,18 @@ pub fn run(args: &AdviseArgs) -> Result<ExitCode> {
     } else {
         None
     };
+    // The trace's path first, so the output ends with the verdict and the report's path.
+    report_end(&outcome);
+    let advice = super::model::advise_from_trace(&outcome.trace, &args.profile.request(), "")?;
     emit(
         &AdviseReport {
             summary,
             known_truth,
+            model: advice.report,
+            report_path: advice.html_path,
         },
         args.format,
     )?;
-    report_end(&outcome);
     Ok(exit_code(outcome.end.reason))
 }
 
@@ -159,18 +175,34 @@ fn advise(
     stop: &StopSignal,
     demo: Option<&mut Child>,
 ) -> Result<(crate::measure::MeasureOutcome, Summary)> {
-    let target = match &demo {
-        Some(child) => ProcessTarget::launched(child.id() as i32, &["remus-tune-workload".into()]),
-        None => resolve(args.target.as_deref().unwrap_or_default())?,
+    let epoch = Duration::from_millis(25);
+    let (resolved, why) = match &demo {
+        Some(child) => {
+            let target =
+                ProcessTarget::launched(child.id() as i32, &["remus-tune-workload".into()]);
+            (
+                Resolved::Process(target),
+                "the built-in workload".to_string(),
+            )
+        }
+        None => target::resolve(
+            args.target.as_deref().unwrap_or_default(),
+            BackendChoice::Auto,
+            None,
+        )?,
     };
+    eprintln!("remus-tune advise: {why}");
+    let mut backend = resolved.build(BackendSettings {
+        method: MethodChoice::Auto,
+        epoch,
+        sample: SampleSize::new(4096, 2048),
+    })?;
     let output = args.output.clone().or_else(|| {
         args.demo
             .then(|| super::measure::default_output("remus-tune-demo"))
     });
     let request = MeasureRequest {
-        target,
-        method: MethodChoice::Auto,
-        epoch: Duration::from_millis(25),
+        epoch,
         intervals: DEMO_INTERVALS_MS
             .iter()
             .map(|&ms| (ms, (ms / 25) as u32))
@@ -178,9 +210,8 @@ fn advise(
         duration: args.duration,
         output,
         overwrite: false,
-        sample: SampleSize::new(4096, 2048),
     };
-    measure_target(request, stop, demo)
+    measure_backend(backend.as_mut(), request, stop, demo)
 }
 
 /// Launches this binary's own `workload` with the demo settings and waits for it to be ready.

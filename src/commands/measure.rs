@@ -1,10 +1,11 @@
 //! `remus-tune measure`: validate the timing, find or launch the target, run the measuring
 //! loop, print the summary, and exit with a code that says how the run ended.
 
+use super::target::{self, BackendSettings, Resolved};
 use crate::backend::process::sample::SampleSize;
-use crate::backend::process::target::{resolve, ProcessTarget};
-use crate::backend::process::{ProcessBackend, ProcessOptions};
-use crate::cli::{BackendChoice, MeasureArgs, MethodChoice};
+use crate::backend::process::target::ProcessTarget;
+use crate::backend::Backend;
+use crate::cli::MeasureArgs;
 use crate::host::UtcTime;
 use crate::measure::{self, MeasureOutcome, MeasurePlan};
 use crate::output::emit;
@@ -80,36 +81,26 @@ pub fn default_output(name: &str) -> PathBuf {
     PathBuf::from(format!("{safe}-{}.trace.yaml", UtcTime::now().compact()))
 }
 
-/// What to measure and how, after validation; shared by `measure` and `advise`.
+/// How long and how often to measure, after validation; shared by `measure` and `advise`.
 pub struct MeasureRequest {
-    pub target: ProcessTarget,
-    pub method: MethodChoice,
     pub epoch: Duration,
     pub intervals: Vec<(u64, u32)>,
     pub duration: Duration,
+    /// Trace file; default `<target name>-<timestamp>.trace.yaml`.
     pub output: Option<PathBuf>,
     pub overwrite: bool,
-    pub sample: SampleSize,
 }
 
-/// Measures and summarises; `command` is an --exec child to watch.
-pub fn measure_target(
+/// Measures `backend` and summarises; `command` is an --exec child to watch.
+pub fn measure_backend(
+    backend: &mut dyn Backend,
     request: MeasureRequest,
     stop: &StopSignal,
     command: Option<&mut Child>,
 ) -> Result<(MeasureOutcome, Summary)> {
     let output = request
         .output
-        .clone()
-        .unwrap_or_else(|| default_output(&request.target.name));
-    let mut backend = ProcessBackend::new(
-        request.target,
-        ProcessOptions {
-            method: request.method,
-            epoch: request.epoch,
-            sample: request.sample,
-        },
-    )?;
+        .unwrap_or_else(|| default_output(&backend.target().name));
     let plan = MeasurePlan {
         epoch: request.epoch,
         intervals: request.intervals,
@@ -117,7 +108,7 @@ pub fn measure_target(
         output,
         overwrite: request.overwrite,
     };
-    let outcome = measure::run(&mut backend, &plan, stop, command)?;
+    let outcome = measure::run(backend, &plan, stop, command)?;
     let trace = read_trace(&outcome.trace)
         .with_context(|| "the trace just written cannot be read back".to_string())?;
     let summary = summarize(&trace, &outcome.trace.display().to_string());
@@ -133,8 +124,16 @@ pub fn run(args: &MeasureArgs) -> Result<ExitCode> {
             HumanDuration(args.epoch)
         );
     }
-    if args.backend != BackendChoice::Auto && args.backend != BackendChoice::Process {
-        bail!("only the process backend is available in this build");
+    if let Some(output) = args
+        .output
+        .as_ref()
+        .filter(|path| !args.force && path.exists())
+    {
+        // Checked before anything is launched or scanned; the writer checks again atomically.
+        bail!(
+            "{} already exists: choose another -o/--output, or pass --force to replace it",
+            output.display()
+        );
     }
     // Handlers first: a Ctrl-C from here on ends the run cleanly instead of killing us.
     let stop = StopSignal::install()?;
@@ -159,31 +158,36 @@ fn measure_launched(
     stop: &StopSignal,
     child: Option<&mut Child>,
 ) -> Result<(MeasureOutcome, Summary)> {
-    let target = match &child {
-        Some(child) => ProcessTarget::launched(child.id() as i32, &args.command),
-        None => resolve(args.target.as_deref().unwrap_or_default())?,
+    let (resolved, why) = match &child {
+        Some(child) => {
+            let target = ProcessTarget::launched(child.id() as i32, &args.command);
+            let why = format!("launched process {} ({})", target.pid, target.name);
+            (Resolved::Process(target), why)
+        }
+        None => target::resolve(
+            args.target.as_deref().unwrap_or_default(),
+            args.backend,
+            args.qmp.as_deref(),
+        )?,
     };
-    eprintln!(
-        "remus-tune measure: process {} ({}); {}",
-        target.pid,
-        target.name,
-        args.describe_timing()
-    );
+    eprintln!("remus-tune measure: {why}; {}", args.describe_timing());
     let settle = Instant::now() + args.warmup;
     while Instant::now() < settle && stop.received().is_none() {
         std::thread::sleep(Duration::from_millis(10));
     }
-    let request = MeasureRequest {
-        target,
+    let mut backend = resolved.build(BackendSettings {
         method: args.method,
+        epoch: args.epoch,
+        sample: SampleSize::new(args.sample_per_gib, args.sample_min),
+    })?;
+    let request = MeasureRequest {
         epoch: args.epoch,
         intervals,
         duration: args.duration,
         output: args.output.clone(),
         overwrite: args.force,
-        sample: SampleSize::new(args.sample_per_gib, args.sample_min),
     };
-    measure_target(request, stop, child)
+    measure_backend(backend.as_mut(), request, stop, child)
 }
 
 /// Says on stderr how an early end happened (the summary on stdout has the numbers).

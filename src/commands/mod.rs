@@ -2,6 +2,9 @@
 
 pub mod advise;
 pub mod measure;
+pub mod model;
 pub mod pin;
+pub mod profiles;
 pub mod show;
+pub mod target;
 pub mod topology;

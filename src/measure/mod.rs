@@ -11,11 +11,12 @@
 
 mod progress;
 
-use crate::backend::{Backend, BackendError};
+use crate::backend::{Backend, BackendError, EpochDetails};
 use crate::host::{describe, UtcTime};
 use crate::sys::signals::StopSignal;
 use crate::trace::{
-    round_us, End, EndReason, Epoch, TraceHeader, TraceWriter, WindowCount, SCHEMA, SCHEMA_VERSION,
+    round_us, CpuClasses, End, EndReason, Epoch, TraceHeader, TraceWriter, WindowCount, SCHEMA,
+    SCHEMA_VERSION,
 };
 use crate::windows::IntervalWindows;
 use anyhow::Result;
@@ -99,6 +100,10 @@ pub fn run(
     let progress = progress::Progress::new(planned);
 
     let mut previous = baseline;
+    // The first epoch's details count from zero: backends with details report them in
+    // `collect` only, so the first epoch holds what accumulated since the baseline... or
+    // since the target started, for cumulative counters read first at that point.
+    let mut previous_details = EpochDetails::default();
     let mut boundary = origin;
     let mut n = 0u64;
     let mut late = 0u64;
@@ -142,6 +147,18 @@ pub fn run(
                 .saturating_sub(previous.write_requests),
             cpu_s: round_us((sample.counters.cpu_s - previous.cpu_s).max(0.0)),
             scan_ms: (scan.as_secs_f64() * 1e6).round() / 1e3,
+            flushes: sample
+                .details
+                .flushes
+                .map(|now| now.saturating_sub(previous_details.flushes.unwrap_or(0))),
+            cpu_classes: sample.details.cpu_classes.map(|now| {
+                let before = previous_details.cpu_classes.unwrap_or_default();
+                CpuClasses {
+                    vcpu_s: round_us((now.vcpu_s - before.vcpu_s).max(0.0)),
+                    iothread_s: round_us((now.iothread_s - before.iothread_s).max(0.0)),
+                    emulator_s: round_us((now.emulator_s - before.emulator_s).max(0.0)),
+                }
+            }),
             windows: closed
                 .iter()
                 .map(|w| WindowCount {
@@ -153,10 +170,12 @@ pub fn run(
         writer.append(&epoch)?;
         progress.epoch(n + 1, epoch.dirty_pages);
         previous = sample.counters;
+        previous_details = sample.details;
         boundary = collect_start;
         n += 1;
     };
     progress.finish();
+    let cross_check = guard.backend.cross_check();
     drop(guard);
     let duration_s = round_us(boundary.duration_since(origin).as_secs_f64());
     if late > 0 {
@@ -178,6 +197,7 @@ pub fn run(
         epochs: n,
         duration_s,
         late_epochs: late,
+        cross_check,
     };
     let trace = writer.finish(&end)?;
     Ok(MeasureOutcome { trace, end })

@@ -109,6 +109,38 @@ pub struct Epoch {
     /// Interval windows that closed with this epoch.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub windows: Vec<WindowCount>,
+    /// Disk flushes (QEMU guests: query-blockstats flush_operations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flushes: Option<u64>,
+    /// CPU time by thread class (QEMU guests: vCPU, iothread, emulator threads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_classes: Option<CpuClasses>,
+}
+
+/// CPU seconds by kind of thread of a VM process.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Default)]
+pub struct CpuClasses {
+    pub vcpu_s: f64,
+    pub iothread_s: f64,
+    pub emulator_s: f64,
+}
+
+/// A hypervisor's own dirty-rate figure, kept beside ours as a cross-check.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct CrossCheck {
+    /// Who measured it, e.g. `QEMU calc-dirty-rate`.
+    pub source: String,
+    /// `done`, or why it has no figure (`skipped: …`, `not finished`).
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_ms: Option<u64>,
+    /// Distinct pages per second over its window, as it reported them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dirty_pages_per_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
 }
 
 /// The dirty count of one checkpoint interval's window.
@@ -152,6 +184,9 @@ pub struct End {
     pub duration_s: f64,
     /// Epochs that ran more than 20 % over the base epoch because measuring fell behind.
     pub late_epochs: u64,
+    /// The hypervisor's own dirty-rate figure, when the backend has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_check: Option<CrossCheck>,
 }
 
 /// A whole trace as read back.

@@ -193,6 +193,8 @@ mod tests {
             } else {
                 vec![]
             },
+            flushes: None,
+            cpu_classes: None,
         }
     }
 
@@ -203,6 +205,7 @@ mod tests {
             epochs,
             duration_s: 0.1,
             late_epochs: 0,
+            cross_check: None,
         }
     }
 

@@ -3,8 +3,11 @@
 //! Exact for content changes (a write of the same value is invisible, as it is to a
 //! checkpoint that compares content), needs nothing from the kernel but process_vm_readv and
 //! pagemap, and costs one pass over resident memory per epoch. Pages that are not resident
-//! are not read (reading would fault them in); a page that becomes resident counts as dirty,
-//! one that goes away does not.
+//! are not read (reading would fault them in). A page that is not resident reads as zeros,
+//! so it is recorded with the hash of a zero page: a page that becomes resident counts as
+//! dirty only when it holds something else (a read fault that maps the shared zero page, as
+//! QEMU's own calc-dirty-rate sampling causes, is not a write), and one that goes away does
+//! not count.
 
 use super::scanner::DirtyScanner;
 use crate::backend::regions::{Region, RegionSource};
@@ -15,8 +18,6 @@ use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use xxhash_rust::xxh3::xxh3_64;
 
-/// Hash value meaning "not resident"; a real hash of 0 is stored as 1.
-const ABSENT: u64 = 0;
 /// Pages read per process_vm_readv call: 256 KiB, so the copy is still in L2 when hashed.
 const READ_PAGES: usize = 64;
 /// Pagemap entries read per call.
@@ -31,6 +32,8 @@ pub struct HashScanner {
     buf: Vec<u8>,
     resident_pages: u64,
     scanned_bytes: u64,
+    /// The hash of a page of zeros: what a page that is not resident reads as.
+    absent: u64,
 }
 
 impl HashScanner {
@@ -44,6 +47,7 @@ impl HashScanner {
             buf: vec![0; READ_PAGES * page_size as usize],
             resident_pages: 0,
             scanned_bytes: 0,
+            absent: xxh3_64(&vec![0u8; page_size as usize]),
         })
     }
 
@@ -61,7 +65,7 @@ impl HashScanner {
         for region in &regions {
             let mut hashes = previous.remove(&region.start).unwrap_or_default();
             // A region that grew (the heap) gains absent pages; one that shrank loses its tail.
-            hashes.resize(region.pages as usize, ABSENT);
+            hashes.resize(region.pages as usize, self.absent);
             self.scan_region(pid, region, &mut hashes, dirty.as_deref_mut())?;
             self.hashes.insert(region.start, hashes);
         }
@@ -88,7 +92,7 @@ impl HashScanner {
                 if self.entries[i] & PRESENT == 0 {
                     // Swapped or never touched: keep a swapped page's hash, it did not change.
                     if self.entries[i] & crate::sys::pagemap::SWAPPED == 0 {
-                        hashes[offset + i] = ABSENT;
+                        hashes[offset + i] = self.absent;
                     }
                     i += 1;
                     continue;
@@ -105,10 +109,10 @@ impl HashScanner {
                 for p in 0..run {
                     let slot = offset + i + p;
                     if (p + 1) * page > read {
-                        hashes[slot] = ABSENT; // unmapped while we read
+                        hashes[slot] = self.absent; // unmapped while we read
                         continue;
                     }
-                    let hash = xxh3_64(&self.buf[p * page..(p + 1) * page]).max(1);
+                    let hash = xxh3_64(&self.buf[p * page..(p + 1) * page]);
                     if hashes[slot] != hash {
                         if let Some(set) = dirty.as_deref_mut() {
                             set.insert(region.first_page_number + slot as u64);
@@ -189,5 +193,54 @@ mod tests {
         let mut whole = ProcessMemory::new(pid, page as u64);
         scanner.baseline(&mut whole).unwrap();
         assert!(scanner.watched_bytes() > 0);
+    }
+
+    /// Pages that become resident by a read (the zero page) are not dirty; pages that
+    /// become resident by a write of something else are.
+    #[test]
+    fn first_touch_counts_only_real_writes() {
+        let page = 4096usize;
+        let pages = 8;
+        // SAFETY: a fresh private anonymous mapping, unmapped at the end of the test.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                pages * page,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(base, libc::MAP_FAILED);
+        let base = base as *mut u8;
+        struct One(Region);
+        impl RegionSource for One {
+            fn pid(&self) -> i32 {
+                std::process::id() as i32
+            }
+            fn regions(&mut self) -> Result<Vec<Region>> {
+                Ok(vec![self.0])
+            }
+        }
+        let mut source = One(Region {
+            start: base as u64,
+            pages: pages as u64,
+            first_page_number: 0,
+        });
+        let mut scanner = HashScanner::new(std::process::id() as i32, page as u64).unwrap();
+        scanner.baseline(&mut source).unwrap();
+        // SAFETY: every offset is inside the mapping.
+        unsafe {
+            for p in 0..4 {
+                std::ptr::read_volatile(base.add(p * page)); // read faults: zero page
+            }
+            std::ptr::write_volatile(base.add(5 * page), 0); // a write of zeros
+            std::ptr::write_volatile(base.add(6 * page + 9), 42); // a real change
+        }
+        let dirty = scanner.scan(&mut source).unwrap();
+        assert_eq!(dirty.iter().collect::<Vec<_>>(), vec![6]);
+        // SAFETY: unmapping what we mapped above.
+        unsafe { libc::munmap(base.cast(), pages * page) };
     }
 }

@@ -175,6 +175,7 @@ impl Backend for ProcessBackend {
             dirty,
             scale,
             counters,
+            details: Default::default(),
         })
     }
 

@@ -48,6 +48,9 @@ pub fn choose(
             if let Err(why) = softdirty::probe() {
                 bail!("--method soft-dirty cannot work here: {why}; use --method hash or sample");
             }
+            if let Some(huge) = huge_page_memory(pid) {
+                bail!("--method soft-dirty would overcount: {huge}; use --method hash or sample");
+            }
             if let Some(criu) = criu_running() {
                 bail!(
                     "CRIU is running (PID {criu}): soft-dirty would reset the bits its incremental \
@@ -64,6 +67,10 @@ pub fn choose(
         MethodChoice::Sample => sampled(page_size, source, sample, "requested".into()),
         MethodChoice::Auto => {
             let no_soft_dirty = match (softdirty::probe(), criu_running()) {
+                (Ok(()), None) if huge_page_memory(pid).is_some() => format!(
+                    "soft-dirty would overcount: {}",
+                    huge_page_memory(pid).unwrap_or_default()
+                ),
                 (Ok(()), None) => {
                     return soft_dirty(
                         pid,
@@ -102,6 +109,28 @@ pub fn choose(
             }
         }
     }
+}
+
+/// Why soft-dirty cannot count this process exactly, if it cannot: a write to a transparent
+/// huge page marks all 512 of its 4 KiB pages soft-dirty.
+fn huge_page_memory(pid: i32) -> Option<String> {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let huge_kib: u64 = rollup
+        .lines()
+        .filter(|line| {
+            ["AnonHugePages:", "ShmemPmdMapped:", "FilePmdMapped:"]
+                .iter()
+                .any(|key| line.starts_with(key))
+        })
+        .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum();
+    (huge_kib > 0).then(|| {
+        format!(
+            "{} MiB of the process is in transparent huge pages, where one write marks 2 MiB \
+             soft-dirty",
+            huge_kib / 1024
+        )
+    })
 }
 
 fn exact(scanner: Box<dyn DirtyScanner>, name: &str, reason: String) -> Chosen {

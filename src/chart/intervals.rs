@@ -1,0 +1,426 @@
+//! Charts against the configured checkpoint interval (log scale: intervals are usually
+//! chosen in doublings, 25, 50, 100, 200, 400 ms).
+
+use super::data::ChartData;
+use super::style::{self, LIMIT, MUTED, PINNED, RECOMMENDED, SHARED};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+type Out = Result<(), Box<dyn std::error::Error>>;
+
+/// Splits off the title and subtitle band, returns the plotting area.
+pub(super) fn titled<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    subtitle: &str,
+) -> Result<DrawingArea<DB, Shift>, Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let (top, body) = area.split_vertically(64);
+    let (w, _) = top.dim_in_pixel();
+    top.draw_text(
+        title,
+        &style::title().pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Center,
+            plotters::style::text_anchor::VPos::Top,
+        )),
+        (w as i32 / 2, 10),
+    )?;
+    top.draw_text(
+        subtitle,
+        &style::subtitle().pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Center,
+            plotters::style::text_anchor::VPos::Top,
+        )),
+        (w as i32 / 2, 40),
+    )?;
+    Ok(body)
+}
+
+fn x_range(data: &ChartData) -> std::ops::Range<f64> {
+    let lo = data
+        .intervals_ms
+        .iter()
+        .cloned()
+        .fold(f64::INFINITY, f64::min);
+    let hi = data.intervals_ms.iter().cloned().fold(0.0, f64::max);
+    if !lo.is_finite() || hi <= 0.0 {
+        return 10.0..1000.0;
+    }
+    (lo / 1.25)..(hi * 1.25)
+}
+
+fn ms_label(x: &f64) -> String {
+    format!("{x:.0}")
+}
+
+/// Line with point markers, labelled for the legend.
+macro_rules! line {
+    ($chart:expr, $points:expr, $color:expr, $label:expr) => {{
+        let color = $color;
+        let points: Vec<(f64, f64)> = $points;
+        $chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(3)))?
+            .label($label)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
+            });
+        $chart.draw_series(
+            points
+                .into_iter()
+                .map(|p| Circle::new(p, 5, color.filled())),
+        )?;
+    }};
+}
+
+/// A horizontal limit line across the plot.
+macro_rules! hline {
+    ($chart:expr, $x:expr, $y:expr, $color:expr, $label:expr) => {{
+        let color = $color;
+        let range = $x;
+        $chart
+            .draw_series(DashedLineSeries::new(
+                vec![(range.start, $y), (range.end, $y)],
+                10,
+                6,
+                color.stroke_width(2),
+            ))?
+            .label($label)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(2))
+            });
+    }};
+}
+
+/// The recommended interval as a vertical line, or nothing.
+macro_rules! recommended {
+    ($chart:expr, $data:expr, $y:expr) => {{
+        if let Some(ms) = $data.recommended_ms {
+            let y = $y;
+            $chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(ms, y.start), (ms, y.end)],
+                    RECOMMENDED.stroke_width(2),
+                )))?
+                .label(format!("recommended: {ms:.0} ms"))
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 24, y)], RECOMMENDED.stroke_width(2))
+                });
+        }
+    }};
+}
+
+fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Out
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.9))
+        .border_style(MUTED)
+        .label_font(style::legend())
+        .draw()?;
+    Ok(())
+}
+
+pub(super) fn throughput<DB: DrawingBackend>(data: &ChartData, area: &DrawingArea<DB, Shift>) -> Out
+where
+    DB::ErrorType: 'static,
+{
+    let body = titled(
+        area,
+        "Guest throughput vs checkpoint interval",
+        &data.subtitle,
+    )?;
+    let x = x_range(data);
+    // Zoom on the interesting band, but never hide the limit or start below zero.
+    let lowest = data
+        .throughput_pinned
+        .iter()
+        .chain(&data.throughput_shared)
+        .cloned()
+        .chain(data.throughput_floor)
+        .fold(100.0, f64::min);
+    let y = ((lowest - 5.0) / 10.0).floor().max(0.0) * 10.0..101.0;
+    let mut chart = ChartBuilder::on(&body)
+        .margin(20)
+        .x_label_area_size(56)
+        .y_label_area_size(72)
+        .build_cartesian_2d(
+            x.clone()
+                .log_scale()
+                .with_key_points(data.intervals_ms.clone()),
+            y.clone(),
+        )?;
+    chart
+        .configure_mesh()
+        .x_desc("configured checkpoint interval (ms, log scale)")
+        .y_desc("throughput (% of unprotected)")
+        .x_label_formatter(&ms_label)
+        .y_label_formatter(&style::number)
+        .light_line_style(TRANSPARENT)
+        .axis_desc_style(style::label())
+        .label_style(style::tick())
+        .draw()?;
+    let zip = |v: &[f64]| {
+        data.intervals_ms
+            .iter()
+            .cloned()
+            .zip(v.iter().cloned())
+            .collect()
+    };
+    line!(
+        chart,
+        zip(&data.throughput_pinned),
+        PINNED,
+        "Dom-0 pinned apart"
+    );
+    line!(
+        chart,
+        zip(&data.throughput_shared),
+        SHARED,
+        "Dom-0 sharing cores"
+    );
+    if let Some(floor) = data.throughput_floor {
+        hline!(
+            chart,
+            x,
+            floor,
+            LIMIT,
+            format!("limit: {floor:.0} % (max slowdown {:.0} %)", 100.0 - floor)
+        );
+    }
+    recommended!(chart, data, y);
+    legend(&mut chart, SeriesLabelPosition::LowerRight)
+}
+
+pub(super) fn latency<DB: DrawingBackend>(data: &ChartData, area: &DrawingArea<DB, Shift>) -> Out
+where
+    DB::ErrorType: 'static,
+{
+    let body = titled(
+        area,
+        "Added network latency vs checkpoint interval",
+        &data.subtitle,
+    )?;
+    let x = x_range(data);
+    if !data.buffered {
+        let (w, h) = body.dim_in_pixel();
+        body.draw_text(
+            "Network buffering is off (xl remus -n): no added latency, and no guarantee.",
+            &style::label().pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Center,
+                plotters::style::text_anchor::VPos::Center,
+            )),
+            (w as i32 / 2, h as i32 / 2),
+        )?;
+        return Ok(());
+    }
+    let top = data
+        .latency_p95
+        .iter()
+        .cloned()
+        .chain(data.latency_limit_ms)
+        .fold(1.0, f64::max)
+        * 1.15;
+    let y = 0.0..top;
+    let mut chart = ChartBuilder::on(&body)
+        .margin(20)
+        .x_label_area_size(56)
+        .y_label_area_size(72)
+        .build_cartesian_2d(
+            x.clone()
+                .log_scale()
+                .with_key_points(data.intervals_ms.clone()),
+            y.clone(),
+        )?;
+    chart
+        .configure_mesh()
+        .x_desc("configured checkpoint interval (ms, log scale)")
+        .y_desc("added latency (ms)")
+        .x_label_formatter(&ms_label)
+        .y_label_formatter(&style::number)
+        .light_line_style(TRANSPARENT)
+        .axis_desc_style(style::label())
+        .label_style(style::tick())
+        .draw()?;
+    let zip = |v: &[f64]| {
+        data.intervals_ms
+            .iter()
+            .cloned()
+            .zip(v.iter().cloned())
+            .collect()
+    };
+    line!(chart, zip(&data.latency_p95), PINNED, "p95");
+    line!(chart, zip(&data.latency_mean), SHARED, "mean");
+    if let Some(limit) = data.latency_limit_ms {
+        hline!(
+            chart,
+            x,
+            limit,
+            LIMIT,
+            format!("limit: p95 ≤ {limit:.0} ms")
+        );
+    }
+    recommended!(chart, data, y);
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
+}
+
+pub(super) fn bandwidth<DB: DrawingBackend>(data: &ChartData, area: &DrawingArea<DB, Shift>) -> Out
+where
+    DB::ErrorType: 'static,
+{
+    let body = titled(
+        area,
+        "Replication bandwidth vs checkpoint interval",
+        &data.subtitle,
+    )?;
+    let x = x_range(data);
+    let link = if data.link_mib_s.is_finite() {
+        data.link_mib_s
+    } else {
+        0.0
+    };
+    let top = data
+        .bandwidth_mib_s
+        .iter()
+        .cloned()
+        .fold(link, f64::max)
+        .max(1.0)
+        * 1.15;
+    let y = 0.0..top;
+    let mut chart = ChartBuilder::on(&body)
+        .margin(20)
+        .x_label_area_size(56)
+        .y_label_area_size(72)
+        .build_cartesian_2d(
+            x.clone()
+                .log_scale()
+                .with_key_points(data.intervals_ms.clone()),
+            y.clone(),
+        )?;
+    chart
+        .configure_mesh()
+        .x_desc("configured checkpoint interval (ms, log scale)")
+        .y_desc("bandwidth needed (MiB/s)")
+        .x_label_formatter(&ms_label)
+        .y_label_formatter(&style::number)
+        .light_line_style(TRANSPARENT)
+        .axis_desc_style(style::label())
+        .label_style(style::tick())
+        .draw()?;
+    let zip = |v: &[f64]| {
+        data.intervals_ms
+            .iter()
+            .cloned()
+            .zip(v.iter().cloned())
+            .collect()
+    };
+    line!(
+        chart,
+        zip(&data.bandwidth_mib_s),
+        PINNED,
+        "needed (memory + disk)"
+    );
+    if link > 0.0 {
+        hline!(
+            chart,
+            x.clone(),
+            link,
+            MUTED,
+            format!("link capacity: {link:.0} MiB/s")
+        );
+        if let Some(share) = data.link_share_limit {
+            let y_limit = link * share / 100.0;
+            hline!(
+                chart,
+                x,
+                y_limit,
+                LIMIT,
+                format!("limit: {share:.0} % of the link")
+            );
+        }
+    }
+    recommended!(chart, data, y);
+    legend(&mut chart, SeriesLabelPosition::UpperRight)
+}
+
+pub(super) fn working_set<DB: DrawingBackend>(
+    data: &ChartData,
+    area: &DrawingArea<DB, Shift>,
+) -> Out
+where
+    DB::ErrorType: 'static,
+{
+    let body = titled(
+        area,
+        "Writable working set: dirty pages vs interval",
+        &data.subtitle,
+    )?;
+    let lo = data
+        .working_set
+        .iter()
+        .map(|p| p.0)
+        .fold(f64::INFINITY, f64::min);
+    let hi = data.working_set.iter().map(|p| p.0).fold(0.0, f64::max);
+    let x = if lo.is_finite() && hi > 0.0 {
+        (lo / 1.25)..(hi * 1.25)
+    } else {
+        10.0..1000.0
+    };
+    let top = data.working_set.iter().map(|p| p.2).fold(1.0, f64::max) * 1.15;
+    let mut chart = ChartBuilder::on(&body)
+        .margin(20)
+        .x_label_area_size(56)
+        .y_label_area_size(84)
+        .build_cartesian_2d(
+            x.clone()
+                .log_scale()
+                .with_key_points(data.working_set.iter().map(|p| p.0).collect()),
+            0.0..top,
+        )?;
+    chart
+        .configure_mesh()
+        .x_desc("measured interval (ms, log scale)")
+        .y_desc("distinct dirty pages per interval")
+        .x_label_formatter(&ms_label)
+        .y_label_formatter(&style::number)
+        .light_line_style(TRANSPARENT)
+        .axis_desc_style(style::label())
+        .label_style(style::tick())
+        .draw()?;
+    line!(
+        chart,
+        data.working_set.iter().map(|p| (p.0, p.2)).collect(),
+        SHARED,
+        "p95"
+    );
+    line!(
+        chart,
+        data.working_set.iter().map(|p| (p.0, p.1)).collect(),
+        PINNED,
+        "mean"
+    );
+    // What a rate × interval model would predict from the shortest interval: the gap to the
+    // measured curve is why dirty sets must be measured per interval (model.md §2).
+    if let Some(&(x0, mean0, _)) = data.working_set.first() {
+        let linear: Vec<(f64, f64)> = data
+            .working_set
+            .iter()
+            .map(|p| (p.0, mean0 * p.0 / x0))
+            .collect();
+        let color = MUTED;
+        chart
+            .draw_series(DashedLineSeries::new(linear, 8, 6, color.stroke_width(2)))?
+            .label("rate × interval (linear, for contrast)")
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(2))
+            });
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
+}

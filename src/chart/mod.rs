@@ -1,0 +1,184 @@
+//! Charts of a trace and its model, as SVG and PNG, drawn with plotters.
+//!
+//! All text comes from DejaVu Sans, embedded in the binary (assets/fonts, with its licence):
+//! PNGs rasterise it through plotters' ab_glyph support, SVGs carry each label as glyph
+//! outlines (`svg_text`), so a chart looks the same on every host and viewer, with or
+//! without fonts installed.
+
+mod data;
+mod font;
+mod intervals;
+mod style;
+mod svg_text;
+mod timeline;
+
+pub use data::{downsample, ChartData, Series};
+
+use crate::model::ModelReport;
+use crate::trace::Trace;
+use anyhow::{Context, Result};
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// An output format for charts.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChartFormat {
+    Svg,
+    Png,
+}
+
+impl ChartFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            ChartFormat::Svg => "svg",
+            ChartFormat::Png => "png",
+        }
+    }
+}
+
+/// Pixel size of every chart: readable on a laptop screen and in the HTML report.
+pub const SIZE: (u32, u32) = (960, 560);
+
+/// One chart: its file stem, title, and how to draw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChartKind {
+    Throughput,
+    Latency,
+    Bandwidth,
+    DirtyOverTime,
+    DiskOverTime,
+    WorkingSet,
+}
+
+impl ChartKind {
+    pub const ALL: [ChartKind; 6] = [
+        ChartKind::Throughput,
+        ChartKind::Latency,
+        ChartKind::Bandwidth,
+        ChartKind::WorkingSet,
+        ChartKind::DirtyOverTime,
+        ChartKind::DiskOverTime,
+    ];
+
+    /// The file name without extension.
+    pub fn stem(self) -> &'static str {
+        match self {
+            ChartKind::Throughput => "throughput-vs-interval",
+            ChartKind::Latency => "latency-vs-interval",
+            ChartKind::Bandwidth => "bandwidth-vs-interval",
+            ChartKind::DirtyOverTime => "dirty-pages-over-time",
+            ChartKind::DiskOverTime => "disk-writes-over-time",
+            ChartKind::WorkingSet => "dirty-pages-vs-interval",
+        }
+    }
+
+    /// What the chart shows, for captions and the HTML report.
+    pub fn title(self) -> &'static str {
+        match self {
+            ChartKind::Throughput => "Guest throughput vs checkpoint interval",
+            ChartKind::Latency => "Added network latency vs checkpoint interval",
+            ChartKind::Bandwidth => "Replication bandwidth vs checkpoint interval",
+            ChartKind::DirtyOverTime => "Dirty pages per base epoch over time",
+            ChartKind::DiskOverTime => "Disk write rate over time",
+            ChartKind::WorkingSet => "Writable working set: dirty pages vs interval",
+        }
+    }
+}
+
+/// A chart written to disk.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct WrittenChart {
+    pub title: String,
+    pub path: PathBuf,
+    pub bytes: u64,
+}
+
+/// Draws one chart on any plotters backend.
+fn draw<DB: DrawingBackend>(
+    kind: ChartKind,
+    data: &ChartData,
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    area.fill(&WHITE)?;
+    match kind {
+        ChartKind::Throughput => intervals::throughput(data, area),
+        ChartKind::Latency => intervals::latency(data, area),
+        ChartKind::Bandwidth => intervals::bandwidth(data, area),
+        ChartKind::WorkingSet => intervals::working_set(data, area),
+        ChartKind::DirtyOverTime => timeline::dirty(data, area),
+        ChartKind::DiskOverTime => timeline::disk(data, area),
+    }?;
+    area.present()?;
+    Ok(())
+}
+
+/// Renders one chart as SVG text, labels as glyph outlines.
+pub fn render_svg(kind: ChartKind, data: &ChartData) -> Result<String> {
+    font::register();
+    let mut text = String::new();
+    let mut labels = svg_text::Labels::default();
+    {
+        let backend = svg_text::PathTextSvg::new(&mut text, SIZE, &mut labels);
+        let area = backend.into_drawing_area();
+        draw(kind, data, &area)
+            .map_err(|err| anyhow::anyhow!("cannot draw {}: {err}", kind.stem()))?;
+    }
+    Ok(labels.replace_markers(&text))
+}
+
+/// Renders one chart as PNG bytes.
+pub fn render_png(kind: ChartKind, data: &ChartData) -> Result<Vec<u8>> {
+    font::register();
+    let (w, h) = SIZE;
+    let mut pixels = vec![0u8; (w * h * 3) as usize];
+    {
+        let area = BitMapBackend::with_buffer(&mut pixels, SIZE).into_drawing_area();
+        draw(kind, data, &area)
+            .map_err(|err| anyhow::anyhow!("cannot draw {}: {err}", kind.stem()))?;
+    }
+    let mut png = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut png, w, h);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().context("cannot encode PNG")?;
+        writer
+            .write_image_data(&pixels)
+            .context("cannot encode PNG")?;
+    }
+    Ok(png)
+}
+
+/// Writes every chart of `trace` and `report` into `dir` in each of `formats`.
+pub fn write_all(
+    trace: &Trace,
+    report: &ModelReport,
+    dir: &Path,
+    formats: &[ChartFormat],
+) -> Result<Vec<WrittenChart>> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the chart directory {}", dir.display()))?;
+    let data = ChartData::new(trace, report);
+    let mut written = Vec::new();
+    for kind in ChartKind::ALL {
+        for &format in formats {
+            let bytes = match format {
+                ChartFormat::Svg => render_svg(kind, &data)?.into_bytes(),
+                ChartFormat::Png => render_png(kind, &data)?,
+            };
+            let path = dir.join(format!("{}.{}", kind.stem(), format.extension()));
+            std::fs::write(&path, &bytes)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            written.push(WrittenChart {
+                title: kind.title().to_string(),
+                path,
+                bytes: bytes.len() as u64,
+            });
+        }
+    }
+    Ok(written)
+}

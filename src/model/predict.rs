@@ -1,0 +1,234 @@
+//! Turns a trace and a profile into one prediction per interval (model.md §8).
+
+use super::checkpoint::{checkpoint, Guest};
+use super::curve::{Basis, DirtyCurve};
+use super::epoch::{epoch_length, steady_state, SteadyState};
+use super::params::{Costs, Dom0Placement, IntervalSemantics, Limits};
+use super::report::{IntervalPrediction, LimitCheck, Stat};
+use super::series::{quantile, IntervalSeries, Window};
+
+/// The measured windows of one interval and the curve they sit on.
+pub(super) struct Inputs<'a> {
+    pub costs: &'a Costs,
+    pub limits: &'a Limits,
+    pub guest: Guest,
+    pub curve: &'a DirtyCurve,
+    /// Disk bytes written per second of guest running time, over the whole trace.
+    pub write_rate: f64,
+}
+
+/// Predicts interval `interval_ms` from `series` (its own windows, or for an interpolated
+/// interval the nearest measured one's, rescaled to the curve).
+pub(super) fn predict_interval(
+    inputs: &Inputs,
+    interval_ms: u64,
+    series: &IntervalSeries,
+    basis: Basis,
+) -> IntervalPrediction {
+    let costs = inputs.costs;
+    let interval_s = interval_ms as f64 / 1000.0;
+    let pinned = steady_state(
+        costs,
+        &inputs.guest,
+        inputs.curve,
+        inputs.write_rate,
+        interval_s,
+        false,
+    );
+    let shared = steady_state(
+        costs,
+        &inputs.guest,
+        inputs.curve,
+        inputs.write_rate,
+        interval_s,
+        true,
+    );
+    let per_window = distributions(inputs, interval_s, series, &pinned);
+
+    let throughput_pinned = throughput(&pinned, false);
+    let throughput_shared = throughput(&shared, true);
+    let bandwidth = pinned.checkpoint.bytes / pinned.epoch_s;
+    let link_share = if costs.link_bytes_per_s.is_finite() && costs.link_bytes_per_s > 0.0 {
+        bandwidth / costs.link_bytes_per_s
+    } else {
+        0.0
+    };
+    // The pipeline keeps up when a checkpoint's sending fits in the interval (§4); under the
+    // old tool's `max` semantics also the whole checkpoint, or the epoch stretches (§1).
+    let fits = match costs.interval_semantics {
+        IntervalSemantics::AfterCommit => true,
+        IntervalSemantics::Max => pinned.checkpoint.ckpt_s <= interval_s,
+    };
+    let sustainable = pinned.converged && pinned.checkpoint.send_total_s <= interval_s && fits;
+    let added_latency_ms = inputs
+        .limits
+        .network_buffering
+        .then_some(per_window.latency_ms);
+    let mut prediction = IntervalPrediction {
+        interval_ms,
+        basis,
+        windows: series.windows.len(),
+        achieved_epoch_ms: pinned.epoch_s * 1e3,
+        epoch_ms: per_window.epoch_ms,
+        checkpoints_per_s: 1.0 / pinned.epoch_s,
+        configured_checkpoints_per_s: 1.0 / interval_s,
+        dirty_pages: per_window.dirty_pages,
+        epoch_dirty_basis: pinned.basis,
+        checkpoint_mib: per_window.checkpoint_mib,
+        pause_ms: per_window.pause_ms,
+        throughput_shared,
+        throughput_pinned,
+        bandwidth_bytes_per_s: bandwidth,
+        link_share,
+        dom0_cpu: pinned.checkpoint.dom0_cpu_s / pinned.epoch_s,
+        added_latency_ms,
+        send_ms: pinned.checkpoint.send_total_s * 1e3,
+        sustainable,
+        limits: Vec::new(),
+        meets_limits: false,
+    };
+    prediction.limits = judge(inputs.limits, &prediction);
+    prediction.meets_limits = prediction.limits.iter().all(|check| check.ok);
+    prediction
+}
+
+/// Share of unprotected throughput: running time less log-dirty faults, over the epoch; with
+/// shared cores the guest also loses the Dom-0 CPU that checkpointing burns (§7).
+fn throughput(state: &SteadyState, shared: bool) -> f64 {
+    if !state.converged || state.epoch_s <= 0.0 {
+        return 0.0;
+    }
+    let mut value = (state.running_s - state.checkpoint.fault_s) / state.epoch_s;
+    if shared {
+        value -= state.checkpoint.dom0_cpu_s / state.epoch_s;
+    }
+    value.clamp(0.0, 1.0)
+}
+
+struct Distributions {
+    epoch_ms: Stat,
+    dirty_pages: Stat,
+    checkpoint_mib: Stat,
+    pause_ms: Stat,
+    latency_ms: Stat,
+}
+
+/// Per-window spread around the steady state: each measured window's dirty count is scaled
+/// by the curve from its measured length to the achieved running time, so p95 comes from the
+/// p95 of D as model.md §4 asks.
+fn distributions(
+    inputs: &Inputs,
+    interval_s: f64,
+    series: &IntervalSeries,
+    state: &SteadyState,
+) -> Distributions {
+    let mean_dirty = series.mean_dirty();
+    let scale = if mean_dirty > 0.0 {
+        state.dirty_pages / mean_dirty
+    } else {
+        0.0
+    };
+    let n = series.windows.len();
+    let mut columns: [Vec<f64>; 5] = std::array::from_fn(|_| Vec::with_capacity(n));
+    let mut p95_latency = Vec::with_capacity(n);
+    for window in &series.windows {
+        let Window {
+            dirty_pages,
+            write_bytes,
+            length_s,
+        } = *window;
+        let dirty = if mean_dirty > 0.0 {
+            dirty_pages * scale
+        } else {
+            state.dirty_pages
+        };
+        let writes = if length_s > 0.0 {
+            write_bytes * state.running_s / length_s
+        } else {
+            write_bytes
+        };
+        let ckpt = checkpoint(
+            inputs.costs,
+            &inputs.guest,
+            dirty,
+            writes,
+            interval_s,
+            false,
+        );
+        let epoch = epoch_length(inputs.costs.interval_semantics, interval_s, ckpt.ckpt_s);
+        let running = (epoch - ckpt.pause_s).max(0.0);
+        columns[0].push(epoch * 1e3);
+        columns[1].push(dirty);
+        columns[2].push(ckpt.bytes / (1024.0 * 1024.0));
+        columns[3].push(ckpt.pause_s * 1e3);
+        // A packet sent at a uniform time while the guest runs waits for the rest of the
+        // running time, then the whole checkpoint (§4).
+        columns[4].push((running / 2.0 + ckpt.ckpt_s) * 1e3);
+        p95_latency.push((0.95 * running + ckpt.ckpt_s) * 1e3);
+    }
+    let [mut epoch, mut dirty, mut size, mut pause, mut latency] = columns;
+    let mut latency_stat = stat(&mut latency);
+    latency_stat.p95 = quantile(&mut p95_latency, 0.95);
+    Distributions {
+        epoch_ms: stat(&mut epoch),
+        dirty_pages: stat(&mut dirty),
+        checkpoint_mib: stat(&mut size),
+        pause_ms: stat(&mut pause),
+        latency_ms: latency_stat,
+    }
+}
+
+fn stat(values: &mut [f64]) -> Stat {
+    let mean = if values.is_empty() {
+        0.0
+    } else {
+        values.iter().sum::<f64>() / values.len() as f64
+    };
+    Stat {
+        mean,
+        p50: quantile(values, 0.5),
+        p95: quantile(values, 0.95),
+    }
+}
+
+/// Judges every limit the profile sets at one interval.
+fn judge(limits: &Limits, p: &IntervalPrediction) -> Vec<LimitCheck> {
+    let mut checks = Vec::new();
+    let check = |limit: &str, value: f64, max: f64, unit: &str| LimitCheck {
+        limit: limit.to_string(),
+        value,
+        max,
+        unit: unit.to_string(),
+        ok: value <= max,
+    };
+    if let Some(max) = limits.max_slowdown {
+        let throughput = match limits.dom0 {
+            Dom0Placement::Pinned => p.throughput_pinned,
+            Dom0Placement::Shared => p.throughput_shared,
+        };
+        checks.push(check(
+            "max_slowdown",
+            (1.0 - throughput) * 100.0,
+            max * 100.0,
+            "%",
+        ));
+    }
+    if let (Some(max), Some(latency)) = (limits.max_added_latency_s, p.added_latency_ms) {
+        checks.push(check("max_added_latency", latency.p95, max * 1e3, "ms"));
+    }
+    if let Some(max) = limits.max_pause_s {
+        checks.push(check("max_pause", p.pause_ms.p95, max * 1e3, "ms"));
+    }
+    if let Some(max) = limits.max_link_share {
+        checks.push(check(
+            "max_link_share",
+            p.link_share * 100.0,
+            max * 100.0,
+            "%",
+        ));
+    }
+    let mut keeps_up = check("sustainable", p.send_ms, p.interval_ms as f64, "ms");
+    keeps_up.ok = p.sustainable;
+    checks.push(keeps_up);
+    checks
+}

@@ -1,0 +1,144 @@
+//! What the model answers: one prediction per interval, the verdict, and every input it used.
+//!
+//! Field names are a contract: scripts and our own checks read `intervals[].interval_ms`,
+//! `achieved_epoch_ms`, `throughput_shared`, `throughput_pinned`, `pause_ms.{mean,p95}`,
+//! `added_latency_ms.{mean,p95}`, `bandwidth_bytes_per_s`, `sustainable` and
+//! `recommended_interval_ms`. Add keys freely; rename none.
+
+use super::curve::Basis;
+use crate::profile::Constant;
+use serde::Serialize;
+
+/// A distribution summarised for people: mean, median, 95th percentile.
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Default)]
+pub struct Stat {
+    pub mean: f64,
+    pub p50: f64,
+    pub p95: f64,
+}
+
+/// The prediction at one configured checkpoint interval.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct IntervalPrediction {
+    /// The configured interval τ (`xl remus -i`).
+    pub interval_ms: u64,
+    /// `measured` for an interval the trace measured; `interpolated` when asked for one
+    /// between two measured intervals.
+    pub basis: Basis,
+    /// Measured windows behind the distributions.
+    pub windows: usize,
+    /// Achieved epoch, suspend to suspend (the fixed point of model.md §1), mean.
+    pub achieved_epoch_ms: f64,
+    /// Achieved epoch distribution over the measured windows.
+    pub epoch_ms: Stat,
+    pub checkpoints_per_s: f64,
+    /// Configured rate, for comparison: 1000 / interval_ms.
+    pub configured_checkpoints_per_s: f64,
+    /// Dirty pages per achieved epoch.
+    pub dirty_pages: Stat,
+    /// How the dirty count of the achieved epoch was read off the measured curve.
+    pub epoch_dirty_basis: Basis,
+    pub checkpoint_mib: Stat,
+    pub pause_ms: Stat,
+    /// Guest throughput relative to unprotected, Dom-0 on the guest's cores.
+    pub throughput_shared: f64,
+    /// Guest throughput relative to unprotected, Dom-0 pinned to cores of its own.
+    pub throughput_pinned: f64,
+    /// Link throughput replication needs, mean.
+    pub bandwidth_bytes_per_s: f64,
+    /// `bandwidth_bytes_per_s` over the link's effective rate.
+    pub link_share: f64,
+    /// Dom-0 CPU spent on checkpoints, in cores.
+    pub dom0_cpu: f64,
+    /// Added network latency (output commit); null when the profile disables buffering.
+    pub added_latency_ms: Option<Stat>,
+    /// Time to ship one mean checkpoint and get the ack: `T_send` of model.md §4.
+    pub send_ms: f64,
+    /// True when `T_send ≤ τ` and the epoch has a fixed point: the pipeline keeps up.
+    pub sustainable: bool,
+    /// Every limit, judged at this interval.
+    pub limits: Vec<LimitCheck>,
+    /// True when every limit holds.
+    pub meets_limits: bool,
+}
+
+/// One limit at one interval.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct LimitCheck {
+    /// The profile key (`max_slowdown`, …).
+    pub limit: String,
+    /// The predicted value, in `unit`.
+    pub value: f64,
+    /// The limit, in `unit`.
+    pub max: f64,
+    pub unit: String,
+    pub ok: bool,
+}
+
+impl LimitCheck {
+    /// How far over the limit, as a fraction of the limit (0 when met).
+    pub fn excess(&self) -> f64 {
+        if self.ok {
+            0.0
+        } else if self.max > 0.0 {
+            self.value / self.max - 1.0
+        } else {
+            f64::INFINITY
+        }
+    }
+}
+
+/// One point of the writable-working-set curve, as measured.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct CurvePoint {
+    pub interval_ms: u64,
+    /// Mean real window length.
+    pub window_ms: f64,
+    pub dirty_pages: Stat,
+    /// Mean disk bytes written per window.
+    pub write_bytes_mean: f64,
+}
+
+/// The trace the model ran on, as a person identifies it.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct TraceSummary {
+    pub target: String,
+    pub backend: String,
+    pub method: String,
+    pub exact: bool,
+    pub base_epoch_ms: f64,
+    pub epochs: usize,
+    pub duration_s: f64,
+    pub memory_bytes: u64,
+    pub page_size: u64,
+}
+
+/// The profile the model ran with.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct ProfileSummary {
+    pub name: String,
+    pub host: String,
+    pub description: String,
+}
+
+/// Everything `remus-tune model` says.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct ModelReport {
+    pub profile: ProfileSummary,
+    pub trace: TraceSummary,
+    pub link_bytes_per_s: f64,
+    pub network_buffering: bool,
+    pub intervals: Vec<IntervalPrediction>,
+    /// The shortest interval meeting every limit; null when none does.
+    pub recommended_interval_ms: Option<u64>,
+    /// The verdict in one sentence.
+    pub verdict: String,
+    /// When no interval meets the limits: the failing limits at the closest interval, worst
+    /// first.
+    pub failing: Vec<LimitCheck>,
+    /// The measured writable-working-set curve.
+    pub curve: Vec<CurvePoint>,
+    /// Every constant used, with where it came from.
+    pub constants: Vec<Constant>,
+    pub warnings: Vec<String>,
+}

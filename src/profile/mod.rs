@@ -1,0 +1,278 @@
+//! Profiles: what the admin accepts (limits) and what checkpointing costs on a host (costs).
+//!
+//! Two kinds of YAML file live in the top-level `profiles/` folder and are embedded in the
+//! binary: *limits* profiles for a kind of service (`web`, `database`, `batch`), each naming
+//! the host cost set it runs on by default, and *host* cost sets (`xen-4.17`, `remus-2008`)
+//! whose every value carries a comment with its source (reference/model.md). A user may pass
+//! a file path instead of a name, swap the host set, or override single values.
+//!
+//! Parsing is strict: unknown keys, quantities without units, negative or zero rates are
+//! errors naming the file, the key and the line.
+
+mod check;
+mod layer;
+mod notes;
+mod raw;
+
+pub use notes::{value_lines, ValueLine};
+pub use raw::{COST_KEYS, LIMIT_KEYS};
+
+use crate::model::{Costs, Dom0Placement, IntervalSemantics, Limits, PausePolicy};
+use layer::{parse_layer, parse_sets, read_layer, Layer};
+use raw::{Kind, RawCosts, RawDom0, RawLimits, RawPausePolicy, RawSemantics};
+use serde::Serialize;
+
+/// The profiles shipped in `profiles/`, embedded at build time.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("web", include_str!("../../profiles/web.yaml")),
+    ("database", include_str!("../../profiles/database.yaml")),
+    ("batch", include_str!("../../profiles/batch.yaml")),
+    ("xen-4.17", include_str!("../../profiles/xen-4.17.yaml")),
+    ("remus-2008", include_str!("../../profiles/remus-2008.yaml")),
+];
+
+/// The limits profile used when none is named.
+pub const DEFAULT_PROFILE: &str = "web";
+
+/// Why a profile could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("no profile named `{name}`: built-in profiles are {available}; or pass a path to a YAML file")]
+    Unknown { name: String, available: String },
+    #[error("cannot read profile {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("profile {file}: {detail}")]
+    Invalid { file: String, detail: String },
+    #[error("profile {file}: `{key}` is not set here nor in host cost set `{host}`")]
+    Missing {
+        file: String,
+        host: String,
+        key: String,
+    },
+    #[error("profile {file} is a {found} profile where a {expected} profile is needed{hint}")]
+    WrongKind {
+        file: String,
+        found: &'static str,
+        expected: &'static str,
+        hint: String,
+    },
+    #[error("--set {arg}: {detail}")]
+    BadSet { arg: String, detail: String },
+}
+
+/// One constant the model used, traceable to where it was set.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct Constant {
+    /// `costs.page_copy`, `limits.max_slowdown`, …
+    pub key: String,
+    /// As written (`3.7us`).
+    pub value: String,
+    /// Which profile, file or command-line option set it.
+    pub from: String,
+    /// Line in that profile, when it came from one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// The source comment next to the value.
+    pub note: String,
+}
+
+/// A profile ready for the model: limits, costs, and where each value came from.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct Profile {
+    pub name: String,
+    pub description: String,
+    /// The host cost set under the limits.
+    pub host: String,
+    pub costs: Costs,
+    pub limits: Limits,
+    pub constants: Vec<Constant>,
+}
+
+/// A built-in profile's name, kind and one-line description, for `remus-tune profiles`.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct ProfileListing {
+    pub name: String,
+    pub kind: String,
+    pub description: String,
+}
+
+/// What to load: a limits profile, an optional host set in place of its own, and overrides.
+#[derive(Clone, Debug, Default)]
+pub struct ProfileRequest {
+    /// Built-in name or path; `None` for `DEFAULT_PROFILE`.
+    pub profile: Option<String>,
+    /// Built-in name or path of the host cost set; `None` for the profile's `host`.
+    pub host: Option<String>,
+    /// `key=value` overrides (`max_slowdown=15%`, `link=10Gbit/s`).
+    pub sets: Vec<String>,
+    /// `--link`: the replication link's effective rate, bytes/s.
+    pub link_bytes_per_s: Option<f64>,
+}
+
+/// Lists the built-in profiles.
+pub fn builtin_list() -> Vec<ProfileListing> {
+    BUILTIN
+        .iter()
+        .map(|(name, text)| {
+            let lines = value_lines(text);
+            let get = |key: &str| lines.get(key).map(|l| l.value.clone()).unwrap_or_default();
+            ProfileListing {
+                name: name.to_string(),
+                kind: get("kind"),
+                description: get("description"),
+            }
+        })
+        .collect()
+}
+
+/// Loads the profile `request` describes.
+pub fn load(request: &ProfileRequest) -> Result<Profile, ProfileError> {
+    let name = request.profile.as_deref().unwrap_or(DEFAULT_PROFILE);
+    let limits_layer = read_layer(name)?;
+    if limits_layer.raw.kind == Some(Kind::Host) {
+        return Err(ProfileError::WrongKind {
+            file: limits_layer.name,
+            found: "host cost",
+            expected: "limits",
+            hint: format!(
+                ": pass it as --host {name} and pick the limits with --profile web|database|batch"
+            ),
+        });
+    }
+    let host_name = request
+        .host
+        .clone()
+        .or_else(|| limits_layer.raw.host.clone())
+        .unwrap_or_else(|| "xen-4.17".to_string());
+    let host_layer = read_layer(&host_name)?;
+    if host_layer.raw.kind == Some(Kind::Limits) {
+        return Err(ProfileError::WrongKind {
+            file: host_layer.name,
+            found: "limits",
+            expected: "host cost",
+            hint: ": --host takes xen-4.17, remus-2008 or a host cost file".into(),
+        });
+    }
+    let set_layer = parse_sets(&request.sets)?;
+    // Later layers win: host costs, then the limits profile, then --set, then --link.
+    let mut layers: Vec<&Layer> = vec![&host_layer, &limits_layer];
+    if let Some(layer) = &set_layer {
+        layers.push(layer);
+    }
+    let mut costs = RawCosts::default();
+    let mut limits = RawLimits::default();
+    for layer in &layers {
+        costs.overlay(&layer.raw.costs);
+        limits.overlay(&layer.raw.limits);
+    }
+    let mut constants = constants_of(&layers);
+    if let Some(link) = request.link_bytes_per_s {
+        costs.link = Some(raw::Rate(link));
+        constants.retain(|c| c.key != "costs.link");
+        constants.push(Constant {
+            key: "costs.link".into(),
+            value: format!("{:.0}B/s", link),
+            from: "--link".into(),
+            line: None,
+            note: "given on the command line".into(),
+        });
+    }
+    let missing = |key: &str| ProfileError::Missing {
+        file: limits_layer.name.clone(),
+        host: host_layer.name.clone(),
+        key: key.to_string(),
+    };
+    let costs = finish_costs(&costs, &missing)?;
+    let limits = finish_limits(&limits);
+    Ok(Profile {
+        name: limits_layer.name.clone(),
+        description: limits_layer.raw.description.clone().unwrap_or_default(),
+        host: host_layer.name.clone(),
+        costs,
+        limits,
+        constants,
+    })
+}
+
+/// Every value of every layer, the last layer's winning, in key order.
+fn constants_of(layers: &[&Layer]) -> Vec<Constant> {
+    let mut out: Vec<Constant> = Vec::new();
+    let keys = LIMIT_KEYS
+        .iter()
+        .map(|k| format!("limits.{k}"))
+        .chain(COST_KEYS.iter().map(|k| format!("costs.{k}")));
+    for key in keys {
+        let winner = layers
+            .iter()
+            .rev()
+            .find_map(|layer| layer.lines.get(&key).map(|line| (layer, line)));
+        if let Some((layer, line)) = winner {
+            out.push(Constant {
+                key: key.clone(),
+                value: line.value.clone(),
+                from: layer.name.clone(),
+                line: (layer.name != "--set").then_some(line.line),
+                note: line.comment.clone(),
+            });
+        }
+    }
+    out
+}
+
+fn finish_costs(
+    raw: &RawCosts,
+    missing: &dyn Fn(&str) -> ProfileError,
+) -> Result<Costs, ProfileError> {
+    macro_rules! need {
+        ($field:ident) => {
+            raw.$field
+                .ok_or_else(|| missing(concat!("costs.", stringify!($field))))?
+        };
+    }
+    Ok(Costs {
+        suspend_s: need!(suspend).0,
+        devices_s: need!(devices).0,
+        page_copy_s: need!(page_copy).0,
+        page_send_cpu_s: need!(page_send_cpu).0,
+        stream_buffer_bytes: need!(stream_buffer).0,
+        link_bytes_per_s: need!(link).0,
+        rtt_s: need!(rtt).0,
+        compression_ratio: need!(compressed_size).0,
+        fault_s: need!(fault).0,
+        pml: need!(pml),
+        pml_batch: f64::from(need!(pml_batch).max(1)),
+        clean_per_gib_s: need!(clean_per_gib).0,
+        disk_cpu_per_byte_s: need!(disk_cpu_per_mib).0 / (1024.0 * 1024.0),
+        shared_sched_wait_s: need!(shared_sched_wait).0,
+        interval_semantics: match need!(interval_semantics) {
+            RawSemantics::AfterCommit => IntervalSemantics::AfterCommit,
+            RawSemantics::Max => IntervalSemantics::Max,
+        },
+        pause_policy: match need!(pause_policy) {
+            RawPausePolicy::Stream => PausePolicy::Stream,
+            RawPausePolicy::Staging => PausePolicy::Staging,
+        },
+    })
+}
+
+fn finish_limits(raw: &RawLimits) -> Limits {
+    Limits {
+        max_slowdown: raw.max_slowdown.map(|f| f.0),
+        max_added_latency_s: raw.max_added_latency.map(|s| s.0),
+        max_pause_s: raw.max_pause.map(|s| s.0),
+        max_link_share: raw.max_link_share.map(|f| f.0),
+        network_buffering: raw.network_buffering.unwrap_or(true),
+        dom0: match raw.dom0 {
+            Some(RawDom0::Shared) => Dom0Placement::Shared,
+            _ => Dom0Placement::Pinned,
+        },
+    }
+}
+
+/// Parses profile text as a file would be (for tests and fuzzing): no panics, only errors.
+pub fn parse_text(text: &str, file: &str) -> Result<(), ProfileError> {
+    parse_layer(text, file).map(|_| ())
+}
