@@ -231,4 +231,13 @@ fn advise_gets_a_dry_run_plan_for_this_host() {
         "{text}"
     );
     assert!(text.contains("Dry run: nothing was changed"), "{text}");
+    let html = remus_tune::commands::pin::host_plan_html().unwrap();
+    assert!(
+        html.starts_with("<h2>Pin plan for this host (dry run)</h2>\n<pre>Pin plan"),
+        "{html}"
+    );
+    assert!(
+        !html[4..].contains("<h") || html.contains("</h2>"),
+        "{html}"
+    );
 }

@@ -216,3 +216,12 @@ pub fn host_plan_text() -> Result<String> {
     }
     crate::pin::emit::emitter(crate::pin::emit::PinFormat::Text).emit(&p)
 }
+
+/// [`host_plan_text`] as an HTML section, for `advise`'s report (`ReportInput::extra_html`).
+pub fn host_plan_html() -> Result<String> {
+    let text = host_plan_text()?;
+    Ok(format!(
+        "<h2>Pin plan for this host (dry run)</h2>\n<pre>{}</pre>\n",
+        crate::report::escape(&text)
+    ))
+}

@@ -5,11 +5,9 @@
 //! socket, used inside every Remus checkpoint); on libvirt hosts libvirt holds the one QMP
 //! client slot, so use `virsh` there instead.
 
+use crate::backend::qemu::qmp::{Qmp, QmpError, DEFAULT_TIMEOUT};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::time::Duration;
 
 /// One vCPU of a QEMU VM.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,86 +16,20 @@ pub struct QemuVcpu {
     pub thread_id: u32,
 }
 
-/// Why the QMP query failed.
-#[derive(Debug, thiserror::Error)]
-pub enum QmpError {
-    #[error("cannot talk QMP on {path}: {source}\n  is QEMU running with `-qmp unix:{path},server=on,wait=off`, and is no other client connected?")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("QMP on {path} answered something unexpected: {detail}")]
-    Protocol { path: String, detail: String },
-}
-
-/// Connects, negotiates capabilities and runs `query-cpus-fast`.
+/// Connects with the QEMU backend's QMP client (which refuses Xen's `qmp-libxl-*` sockets)
+/// and runs `query-cpus-fast`.
 pub fn query_vcpus(socket: &Path) -> Result<Vec<QemuVcpu>, QmpError> {
-    let path = socket.display().to_string();
-    let io = |source| QmpError::Io {
-        path: path.clone(),
-        source,
-    };
-    let stream = UnixStream::connect(socket).map_err(io)?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .map_err(io)?;
-    let mut writer = stream.try_clone().map_err(io)?;
-    let mut reader = BufReader::new(stream);
-    let greeting = read_reply(&mut reader, &path, true)?;
-    if greeting.get("QMP").is_none() {
-        return Err(QmpError::Protocol {
-            path,
-            detail: format!("no QMP greeting: {greeting}"),
-        });
-    }
-    writer
-        .write_all(b"{\"execute\":\"qmp_capabilities\"}\n")
-        .map_err(io)?;
-    read_reply(&mut reader, &path, false)?;
-    writer
-        .write_all(b"{\"execute\":\"query-cpus-fast\"}\n")
-        .map_err(io)?;
-    let reply = read_reply(&mut reader, &path, false)?;
-    parse_cpus(&reply).map_err(|detail| QmpError::Protocol { path, detail })
+    let mut qmp = Qmp::connect(socket, DEFAULT_TIMEOUT)?;
+    let reply = qmp.execute("query-cpus-fast", None)?;
+    parse_cpus(&reply).map_err(|detail| QmpError::Protocol {
+        path: socket.to_path_buf(),
+        detail,
+    })
 }
 
-/// Reads lines until a reply (skipping asynchronous events); `greeting` accepts the banner.
-fn read_reply(reader: &mut impl BufRead, path: &str, greeting: bool) -> Result<Value, QmpError> {
-    loop {
-        let mut line = String::new();
-        let n = reader.read_line(&mut line).map_err(|source| QmpError::Io {
-            path: path.into(),
-            source,
-        })?;
-        if n == 0 {
-            return Err(QmpError::Protocol {
-                path: path.into(),
-                detail: "the connection closed".into(),
-            });
-        }
-        let value: Value = serde_json::from_str(&line).map_err(|e| QmpError::Protocol {
-            path: path.into(),
-            detail: format!("not JSON ({e}): {line}"),
-        })?;
-        if value.get("event").is_some() {
-            continue;
-        }
-        if let Some(err) = value.get("error") {
-            return Err(QmpError::Protocol {
-                path: path.into(),
-                detail: format!("QEMU returned an error: {err}"),
-            });
-        }
-        if greeting || value.get("return").is_some() {
-            return Ok(value);
-        }
-    }
-}
-
-/// `{"return": [{"cpu-index": 0, "thread-id": 1234, …}, …]}` → vCPUs.
+/// `[{"cpu-index": 0, "thread-id": 1234, …}, …]` (the `return` value) → vCPUs.
 fn parse_cpus(reply: &Value) -> Result<Vec<QemuVcpu>, String> {
-    let list = reply["return"]
+    let list = reply
         .as_array()
         .ok_or_else(|| format!("query-cpus-fast returned no list: {reply}"))?;
     list.iter()
@@ -133,8 +65,8 @@ mod tests {
     #[test]
     fn reads_query_cpus_fast() {
         let reply: Value = serde_json::from_str(
-            r#"{"return": [{"thread-id": 4242, "props": {"core-id": 0, "thread-id": 0, "socket-id": 0}, "qom-path": "/machine/unattached/device[0]", "cpu-index": 0, "target": "x86_64"},
-                           {"thread-id": 4243, "cpu-index": 1, "target": "x86_64"}]}"#,
+            r#"[{"thread-id": 4242, "props": {"core-id": 0, "thread-id": 0, "socket-id": 0}, "qom-path": "/machine/unattached/device[0]", "cpu-index": 0, "target": "x86_64"},
+                {"thread-id": 4243, "cpu-index": 1, "target": "x86_64"}]"#,
         )
         .unwrap();
         assert_eq!(
@@ -150,18 +82,19 @@ mod tests {
                 }
             ]
         );
-        assert!(parse_cpus(&serde_json::json!({"return": {}})).is_err());
+        assert!(parse_cpus(&serde_json::json!({})).is_err());
     }
 
     #[test]
-    fn a_missing_socket_says_how_to_start_qemu() {
+    fn refuses_xen_libxl_socket_and_missing_socket() {
+        let err = query_vcpus(Path::new("/var/run/xen/qmp-libxl-3"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("libxl drives every Remus checkpoint"), "{err}");
         let err = query_vcpus(Path::new("/nonexistent/qmp.sock"))
             .unwrap_err()
             .to_string();
-        assert!(
-            err.contains("-qmp unix:/nonexistent/qmp.sock,server=on,wait=off"),
-            "{err}"
-        );
+        assert!(err.contains("/nonexistent/qmp.sock"), "{err}");
     }
 
     #[test]
