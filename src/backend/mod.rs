@@ -7,6 +7,7 @@
 pub mod process;
 pub mod qemu;
 pub mod regions;
+pub mod xen;
 
 use crate::pageset::PageSet;
 use crate::trace::{CpuClasses, CrossCheck, MethodInfo, Target};

@@ -75,6 +75,11 @@ pub struct MeasureArgs {
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
 
+    /// Xen: never switch log-dirty on or clean it; read only the stats-only PEEK count
+    /// (safe beside Remus; chosen by itself when Remus or COLO already runs on the domain).
+    #[arg(long)]
+    pub observe: bool,
+
     /// Output format of the summary printed at the end.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -118,6 +123,8 @@ pub enum BackendChoice {
     Process,
     /// A QEMU/KVM guest: a QMP socket, a QEMU PID or a libvirt domain name.
     Qemu,
+    /// A Xen domain (name or domid), measured from Dom-0 through libxenctrl.
+    Xen,
 }
 
 impl MeasureArgs {

@@ -4,14 +4,20 @@
 
 mod measure;
 mod model;
+mod pin;
 mod profiles;
 mod show;
+mod topology;
+mod trial;
 mod workload;
 
 pub use measure::{BackendChoice, MeasureArgs, MethodChoice};
 pub use model::{ChartArgs, ModelArgs, ProfileOptions};
+pub use pin::PinArgs;
 pub use profiles::ProfilesArgs;
 pub use show::ShowArgs;
+pub use topology::{TopologyArgs, TopologySource};
+pub use trial::TrialArgs;
 pub use workload::WorkloadArgs;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -44,6 +50,13 @@ pub enum Command {
     Profiles(ProfilesArgs),
     /// Everything in one report: measure, then summarise (the model and pin plan follow).
     Advise(AdviseArgs),
+    /// Plan, apply, check or revert the pinning of Dom-0 and the protected VMs apart.
+    Pin(PinArgs),
+    /// The host's CPUs as remus-tune sees them: cores, SMT siblings, sockets, NUMA nodes.
+    Topology(TopologyArgs),
+    /// Run real `xl remus` (blackhole, --yes) on a named domain per interval and fit this
+    /// host's checkpoint costs into a host profile.
+    Trial(TrialArgs),
 }
 
 /// How results are printed on stdout.

@@ -137,6 +137,9 @@ pub fn run(args: &MeasureArgs) -> Result<ExitCode> {
     }
     // Handlers first: a Ctrl-C from here on ends the run cleanly instead of killing us.
     let stop = StopSignal::install()?;
+    if let Some(code) = super::measure_xen::dispatch(args, &intervals, &stop)? {
+        return Ok(code);
+    }
     let mut child = if args.exec {
         Some(launch(&args.command)?)
     } else {

@@ -45,6 +45,10 @@ pub fn resolve(
             Ok((Resolved::Qemu(qemu), why))
         }
         BackendChoice::Auto => auto(target),
+        // Xen domains are resolved through `xl` before this (commands::measure_xen).
+        BackendChoice::Xen => {
+            anyhow::bail!("`{target}`: the Xen backend resolves domains through xl")
+        }
     }
 }
 

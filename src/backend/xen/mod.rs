@@ -1,0 +1,513 @@
+//! The Xen backend: a Dom-U's dirty pages through the hypervisor's log-dirty mode, its disk
+//! writes from blkback (or QEMU), and Dom-0's CPU cost, measured from Dom-0 — safely beside
+//! Remus.
+//!
+//! Two modes (interfaces.md §0, §2):
+//! - **exclusive**: nobody else tracks the domain. ENABLE_LOGDIRTY, then one CLEAN per base
+//!   epoch (the exact set of frames dirtied in it), then OFF on every exit path.
+//! - **observe** (`--observe`, or by itself when Remus or COLO already runs): only the
+//!   stats-only PEEK (no bitmap, zero pages) per epoch, reading `dirty_count`, the distinct
+//!   frames dirtied since Remus's own last CLEAN. A count, not a set.
+//!
+//! Which calls may be made is decided by [`ownership`], a pure state machine; the calls
+//! themselves are in [`libxenctrl`], loaded at run time. Host facts come from `xl`
+//! ([`domain`]), disks from [`blkback`], Dom-0's cost from [`dom0`]. Per-epoch host costs go
+//! to a companion file beside the trace ([`record`]).
+
+pub mod blkback;
+pub mod calibrate;
+pub mod dom0;
+pub mod domain;
+pub mod libxenctrl;
+pub mod ownership;
+pub mod record;
+pub mod remus;
+pub mod savehelper;
+
+use crate::backend::{Backend, BackendError, Counters, EpochDetails, EpochSample};
+use crate::pageset::PageSet;
+use crate::trace::{round_us, MethodInfo, Target};
+use blkback::DiskWatch;
+use dom0::HelperCpu;
+use domain::XenDomain;
+use libxenctrl::{XenCtrl, XenLogDirty};
+use ownership::{Begin, CleanStats, EpochError, EpochReading, Refusal, Requested, Session};
+use record::{HostRecord, RecordWriter};
+use savehelper::ProcWatch;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+/// Xen's page size for guest frames.
+pub const PAGE_SIZE: u64 = 4096;
+
+/// How to measure.
+#[derive(Debug, Clone)]
+pub struct XenOptions {
+    /// `--observe`: stats-only PEEK whatever runs.
+    pub observe: bool,
+    /// Where the per-epoch host record goes (beside the trace).
+    pub record: Option<PathBuf>,
+    /// /sys and /var/run/xen, normally.
+    pub sysfs: PathBuf,
+    pub run_dir: PathBuf,
+}
+
+impl Default for XenOptions {
+    fn default() -> Self {
+        Self {
+            observe: false,
+            record: None,
+            sysfs: PathBuf::from("/sys"),
+            run_dir: PathBuf::from("/var/run/xen"),
+        }
+    }
+}
+
+/// What observe mode has seen of Remus's checkpoints.
+#[derive(Debug, Clone, Default)]
+pub struct ObserveStats {
+    previous: Option<u32>,
+    /// The last value before each drop: a lower bound of the frames Remus sent in that
+    /// checkpoint (we sample between its CLEANs).
+    pub peaks: Vec<u32>,
+    /// Epochs whose PEEK gave 0: unknown (log-dirty may be off), not idle.
+    pub zero_epochs: u64,
+    pub epochs: u64,
+}
+
+impl ObserveStats {
+    /// The growth of `dirty_count` since the previous epoch, counting from 0 after a drop
+    /// (Remus's CLEAN in between).
+    pub fn push(&mut self, dirty_count: u32) -> u64 {
+        self.epochs += 1;
+        if dirty_count == 0 {
+            self.zero_epochs += 1;
+        }
+        let grown = match self.previous {
+            Some(prev) if dirty_count >= prev => dirty_count - prev,
+            Some(prev) => {
+                self.peaks.push(prev);
+                dirty_count
+            }
+            None => 0, // the first reading is the baseline: its pages predate the run
+        };
+        self.previous = Some(dirty_count);
+        u64::from(grown)
+    }
+}
+
+/// A Xen domain being measured.
+pub struct XenBackend {
+    domain: XenDomain,
+    options: XenOptions,
+    ctrl: Option<Rc<XenCtrl>>,
+    session: Option<Session<XenLogDirty, ProcWatch>>,
+    frames: u64,
+    memory_bytes: u64,
+    observing: Option<Begin>,
+    observe: ObserveStats,
+    /// Page numbers handed out for observe-mode counts (fresh ones each epoch).
+    next_synthetic: u64,
+    bitmap: Vec<u64>,
+    disks: DiskWatch,
+    helper_cpu: HelperCpu,
+    record: Option<RecordWriter>,
+    dom0_baseline_ns: Option<u64>,
+    /// Cumulative Dom-0 and helper CPU at the previous epoch, for per-epoch values.
+    last_cpu: (Option<f64>, f64),
+    epoch_n: u64,
+    stopped: bool,
+}
+
+impl XenBackend {
+    /// Opens libxenctrl and sizes the bitmap; nothing is switched on until `start`.
+    pub fn new(domain: XenDomain, options: XenOptions) -> anyhow::Result<Self> {
+        let ctrl = Rc::new(XenCtrl::open()?);
+        let info = ctrl.domain_info(domain.domid)?;
+        let frames = ctrl.nr_gpfns(domain.domid)?;
+        let disks = DiskWatch::new(
+            domain.domid,
+            &domain.disks,
+            &options.sysfs,
+            &options.run_dir,
+        );
+        Ok(Self {
+            memory_bytes: info.tot_pages * PAGE_SIZE,
+            frames,
+            bitmap: vec![0; frames.div_ceil(64) as usize],
+            ctrl: Some(ctrl),
+            session: None,
+            observing: None,
+            observe: ObserveStats::default(),
+            next_synthetic: 0,
+            disks,
+            helper_cpu: HelperCpu::default(),
+            record: None,
+            dom0_baseline_ns: None,
+            last_cpu: (Some(0.0), 0.0),
+            epoch_n: 0,
+            stopped: false,
+            domain,
+            options,
+        })
+    }
+
+    fn ctrl(&self) -> Result<&Rc<XenCtrl>, BackendError> {
+        self.ctrl
+            .as_ref()
+            .ok_or_else(|| BackendError::Other(anyhow::anyhow!("libxenctrl is closed")))
+    }
+
+    /// Cumulative counters: disk writes, the guest's CPU time. Also checks it still lives.
+    fn counters(&mut self) -> Result<Counters, BackendError> {
+        let info = match self.ctrl()?.domain_info(self.domain.domid) {
+            Ok(info) if !info.dying() => info,
+            Ok(_) | Err(libxenctrl::XenCtrlError::NoDomain(_)) => {
+                return Err(BackendError::TargetGone(format!(
+                    "domain {} ({}) was destroyed",
+                    self.domain.domid, self.domain.name
+                )))
+            }
+            Err(err) => return Err(BackendError::Other(err.into())),
+        };
+        let disk = self.disks.read();
+        Ok(Counters {
+            write_bytes: disk.bytes,
+            write_requests: disk.requests,
+            cpu_s: info.cpu_time_ns as f64 * 1e-9,
+        })
+    }
+
+    /// Dom-0's CPU seconds since `start`, from the hypervisor.
+    fn dom0_cpu_s(&self) -> Option<f64> {
+        let now = self.ctrl.as_ref()?.domain_info(0).ok()?.cpu_time_ns;
+        Some(now.saturating_sub(self.dom0_baseline_ns?) as f64 * 1e-9)
+    }
+
+    fn write_record(&mut self, stats: CleanStats, count_only: bool) {
+        let helper = self.session.as_ref().and_then(|s| s.watch.last.clone());
+        let helper_total = self.helper_cpu.update(helper.as_ref().map(|h| h.pid));
+        let dom0_total = self.dom0_cpu_s();
+        let (last_dom0, last_helper) = self.last_cpu;
+        self.last_cpu = (dom0_total.or(last_dom0), helper_total);
+        if let Some(writer) = self.record.as_mut() {
+            let record = HostRecord {
+                n: self.epoch_n,
+                dom0_cpu_s: dom0_total
+                    .zip(last_dom0)
+                    .map(|(now, before)| round_us((now - before).max(0.0))),
+                save_helper_cpu_s: self
+                    .helper_cpu
+                    .any()
+                    .then_some(round_us((helper_total - last_helper).max(0.0))),
+                save_helper: helper.map(|h| h.stream.to_string()),
+                dirty_count: stats.dirty_count,
+                count_only,
+            };
+            if let Err(err) = writer.append(&record) {
+                eprintln!("warning: cannot write the Xen host record: {err}");
+                self.record = None;
+            }
+        }
+    }
+
+    /// The summary of observe mode, said at the end.
+    fn observe_summary(&self) -> String {
+        let o = &self.observe;
+        let mut text = format!(
+            "observe mode: {} PEEKs; {} drops of dirty_count (Remus checkpoints seen)",
+            o.epochs,
+            o.peaks.len()
+        );
+        if !o.peaks.is_empty() {
+            let mut peaks = o.peaks.clone();
+            peaks.sort_unstable();
+            text += &format!(
+                "; frames per checkpoint, at least: median {}, max {}",
+                peaks[peaks.len() / 2],
+                peaks[peaks.len() - 1]
+            );
+        }
+        if o.zero_epochs == o.epochs && o.epochs > 0 {
+            text += ". Every PEEK gave 0: log-dirty is probably not on (is Remus running?), \
+                     so these zeros mean unknown, not idle";
+        } else if o.zero_epochs > 0 {
+            text += &format!(
+                "; {} PEEKs gave 0 (unknown: right after Remus's CLEAN, or log-dirty off)",
+                o.zero_epochs
+            );
+        }
+        text
+    }
+}
+
+impl Backend for XenBackend {
+    fn target(&self) -> Target {
+        Target {
+            kind: "xen-domain".into(),
+            name: self.domain.name.clone(),
+            pid: None,
+            command: vec![format!("domid {}", self.domain.domid)],
+        }
+    }
+
+    fn method(&self) -> MethodInfo {
+        let xen = self
+            .domain
+            .xen_version
+            .as_deref()
+            .map(|v| format!("Xen {v}, "))
+            .unwrap_or_default();
+        match &self.observing {
+            Some(Begin::Observe { because }) => MethodInfo {
+                name: "xen-peek-stats".into(),
+                reason: format!(
+                    "{xen}observe mode{}: only the stats-only PEEK (no bitmap, zero pages), \
+                     never CLEAN or OFF. dirty_count is a COUNT, not a set: each epoch records \
+                     its growth since the previous epoch (frames first dirtied since Remus's \
+                     last CLEAN); interval values are sums of those and over-count frames \
+                     rewritten across a Remus checkpoint, so only the base epoch is \
+                     meaningful; a 0 means unknown, not idle",
+                    match because {
+                        Some(kind) => format!(" (chosen because {kind} runs on this domain)"),
+                        None => " (--observe)".into(),
+                    }
+                ),
+                exact: false,
+                sample: None,
+            },
+            _ => MethodInfo {
+                name: "xen-logdirty".into(),
+                reason: format!(
+                    "{xen}exclusive: remus-tune switched log-dirty on and takes one CLEAN per \
+                     base epoch (the exact set of frames dirtied); it is switched off at the \
+                     end. Writes QEMU makes into guest RAM for emulated devices are not seen"
+                ),
+                exact: true,
+                sample: None,
+            },
+        }
+    }
+
+    fn page_size(&self) -> u64 {
+        PAGE_SIZE
+    }
+
+    fn memory_bytes(&self) -> u64 {
+        self.memory_bytes
+    }
+
+    fn kind(&self) -> &'static str {
+        "xen"
+    }
+
+    fn start(&mut self) -> Result<Counters, BackendError> {
+        let ctrl = Rc::clone(self.ctrl()?);
+        let ops = XenLogDirty::new(Rc::clone(&ctrl), self.domain.domid, self.frames);
+        let watch = ProcWatch::from_env(self.domain.domid);
+        let mut session = Session::new(ops, watch, self.domain.is_pv());
+        let requested = if self.options.observe {
+            Requested::Observe
+        } else {
+            Requested::Auto
+        };
+        let begin = session.start(requested);
+        self.session = Some(session);
+        match begin {
+            Ok(Begin::Observe { because }) => {
+                if let Some(kind) = because {
+                    eprintln!(
+                        "{kind} is running on domain {}: measuring in observe mode (stats-only \
+                         PEEK; nothing is cleaned or switched off)",
+                        self.domain.domid
+                    );
+                }
+                self.observing = Some(Begin::Observe { because });
+            }
+            Ok(_) => {}
+            Err(refusal) => return Err(BackendError::Other(refusal.into())),
+        }
+        self.dom0_baseline_ns = ctrl.domain_info(0).ok().map(|i| i.cpu_time_ns);
+        if let Some(path) = &self.options.record {
+            match RecordWriter::create(path, &self.domain) {
+                Ok(writer) => self.record = Some(writer),
+                Err(err) => eprintln!("warning: no Xen host record: {err:#}"),
+            }
+        }
+        if !self.disks.unread.is_empty() {
+            eprintln!(
+                "warning: no write statistics for {} (only blkback and qdisk disks are read)",
+                self.disks.unread.join(", ")
+            );
+        }
+        // The baseline PEEK in observe mode; exclusive mode's bitmap starts empty at ENABLE.
+        if self.observing.is_some() {
+            if let Some(session) = self.session.as_mut() {
+                if let Ok(EpochReading::Count(stats)) = session.epoch(&mut self.bitmap) {
+                    self.observe.previous = Some(stats.dirty_count);
+                }
+            }
+        }
+        self.counters()
+    }
+
+    fn collect(&mut self) -> Result<EpochSample, BackendError> {
+        let Some(session) = self.session.as_mut() else {
+            return Err(BackendError::Other(anyhow::anyhow!(
+                "measuring was not started"
+            )));
+        };
+        let reading = match session.epoch(&mut self.bitmap) {
+            Ok(reading) => reading,
+            Err(EpochError::Refused(refusal)) => {
+                return Err(BackendError::Other(anyhow::Error::new(refusal)))
+            }
+            Err(EpochError::Call { errno, .. }) if errno == libc::ESRCH => {
+                return Err(BackendError::TargetGone(format!(
+                    "domain {} ({}) went away",
+                    self.domain.domid, self.domain.name
+                )))
+            }
+            Err(err) => return Err(BackendError::Other(err.into())),
+        };
+        let mut dirty = PageSet::new();
+        let (stats, count_only) = match reading {
+            EpochReading::Set(stats) => {
+                for (w, word) in self.bitmap.iter().enumerate() {
+                    let mut bits = *word;
+                    while bits != 0 {
+                        let bit = bits.trailing_zeros() as u64;
+                        dirty.insert(w as u64 * 64 + bit);
+                        bits &= bits - 1;
+                    }
+                }
+                (stats, false)
+            }
+            EpochReading::Count(stats) => {
+                let grown = self.observe.push(stats.dirty_count);
+                // Fresh page numbers: the windows' unions become sums of counts.
+                for page in self.next_synthetic..self.next_synthetic + grown {
+                    dirty.insert(page);
+                }
+                self.next_synthetic += grown;
+                (stats, true)
+            }
+        };
+        let counters = self.counters()?;
+        self.write_record(stats, count_only);
+        self.epoch_n += 1;
+        Ok(EpochSample {
+            dirty,
+            scale: 1.0,
+            counters,
+            // Dom-0's and the save helper's CPU go to the companion record (record.rs).
+            details: EpochDetails::default(),
+        })
+    }
+
+    fn stop(&mut self) -> Result<(), BackendError> {
+        if self.stopped {
+            return Ok(());
+        }
+        self.stopped = true;
+        if let Some(record) = self.record.as_mut() {
+            let _ = record.flush();
+        }
+        if self.observing.is_some() {
+            eprintln!("{}", self.observe_summary());
+        }
+        if self.disks.resets() > 0 {
+            eprintln!(
+                "note: disk counters restarted {} time(s) (a frontend reconnect); the writes \
+                 around it are counted from the restart",
+                self.disks.resets()
+            );
+        }
+        if let Some(err) = &self.disks.qmp_error {
+            eprintln!("warning: QEMU disk statistics unavailable: {err}");
+        }
+        let Some(session) = self.session.as_mut() else {
+            return Ok(());
+        };
+        let owned_before = session.owns();
+        let result = session.stop();
+        if let ownership::State::Yielded(kind) = session.state() {
+            eprintln!(
+                "{kind} took over domain {}'s log-dirty mode: remus-tune did not switch it off",
+                self.domain.domid
+            );
+        }
+        match result {
+            Ok(()) => {
+                if owned_before {
+                    eprintln!("log-dirty switched off for domain {}", self.domain.domid);
+                }
+                Ok(())
+            }
+            Err(errno) => Err(BackendError::Other(anyhow::anyhow!(
+                "switching log-dirty off for domain {} failed: {}. It stays on (the guest runs \
+                 a little slower) until a save, migration or Remus run switches it off",
+                self.domain.domid,
+                std::io::Error::from_raw_os_error(errno)
+            ))),
+        }
+    }
+}
+
+impl Drop for XenBackend {
+    fn drop(&mut self) {
+        // The measuring loop's guard calls stop; this covers callers that do not.
+        let _ = self.stop();
+        self.session = None;
+        self.ctrl = None;
+    }
+}
+
+/// The companion record's path for a trace: `X.trace.yaml` → `X.xen.yaml`.
+pub fn record_path(trace: &Path) -> PathBuf {
+    let name = trace
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name
+        .strip_suffix(".trace.yaml")
+        .or_else(|| name.strip_suffix(".yaml"))
+        .unwrap_or(&name);
+    trace.with_file_name(format!("{stem}.xen.yaml"))
+}
+
+/// A refusal as an error (for callers that show it).
+pub fn refusal_error(refusal: Refusal) -> anyhow::Error {
+    anyhow::Error::new(refusal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn observe_counts_growth_and_drops() {
+        let mut o = ObserveStats {
+            previous: Some(100), // baseline PEEK
+            ..ObserveStats::default()
+        };
+        assert_eq!(o.push(150), 50);
+        assert_eq!(o.push(400), 250);
+        assert_eq!(o.push(30), 30); // Remus cleaned: 400 was its checkpoint (at least)
+        assert_eq!(o.push(0), 0);
+        assert_eq!(o.peaks, vec![400, 30]);
+        assert_eq!(o.zero_epochs, 1);
+    }
+
+    #[test]
+    fn record_sits_beside_the_trace() {
+        assert_eq!(
+            record_path(Path::new("/t/vm-1.trace.yaml")),
+            PathBuf::from("/t/vm-1.xen.yaml")
+        );
+        assert_eq!(
+            record_path(Path::new("x.yaml")),
+            PathBuf::from("x.xen.yaml")
+        );
+    }
+}

@@ -1,0 +1,69 @@
+use super::Format;
+use crate::units::parse_duration;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `remus-tune trial DOMAIN`.
+#[derive(clap::Args, Debug)]
+#[command(after_long_help = TRIAL_HELP)]
+pub struct TrialArgs {
+    /// The Xen domain to run real Remus on, by name or domid. Always required: a trial is
+    /// never started on a domain nobody named.
+    pub domain: String,
+
+    /// Checkpoint intervals to try, one Remus run each (`xl remus -i`, whole milliseconds).
+    #[arg(
+        long,
+        default_value = "50ms,100ms,200ms",
+        value_delimiter = ',',
+        value_parser = parse_duration
+    )]
+    pub intervals: Vec<Duration>,
+
+    /// How long each interval's Remus run lasts (after --settle).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub step: Duration,
+
+    /// Time left for Remus's first checkpoint (a full live migration of the guest's memory)
+    /// before anything is counted.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub settle: Duration,
+
+    /// A command that prints one throughput number (higher is better) for the guest's
+    /// service, e.g. "ssh vm /root/bench-10s". Run before, during each interval, and after.
+    /// Split at spaces and run directly, never through a shell (use a script for pipes).
+    #[arg(long, value_name = "CMD")]
+    pub probe: Option<String>,
+
+    /// Really run Remus. Without it, the trial prints what it would run and stops.
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Host profile to write with the fitted costs (default `<domain>-host.yaml`).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+
+    /// Replace the profile file if it exists.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Output format of the results table.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+const TRIAL_HELP: &str = "\
+What runs: for each interval τ,
+  xl remus -F -b -n -d -i τ DOMAIN localhost
+-b (blackhole) sends every checkpoint to /dev/null: nothing leaves this host, there is no
+backup, and the guest is NOT protected during the trial. -F allows this unsafe setup, -n
+and -d switch off network buffering and disk replication. `localhost` is only there because
+xl's usage wants a host; blackhole mode never contacts it. Remus is stopped (SIGINT) at the
+end of each step and on Ctrl-C, and the guest is checked (and resumed if it was left
+suspended) before the next step.
+
+Measured per step: checkpoints achieved and their size (from xl's `Checkpointed save: N/N`
+progress lines), Dom-0 CPU (xl vcpu-list) and the save helper's CPU, and the probe's
+throughput against the mean of before and after. The suspend and per-page costs are fitted
+over all checkpoints (period − τ = suspend + pages × per-page) and written as a host profile
+for `remus-tune model --host FILE`.";

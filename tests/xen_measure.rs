@@ -1,0 +1,605 @@
+//! `remus-tune measure` with the Xen backend, end to end through the real binary: the
+//! stand-in `xl` (tests/support/fake-xen-xl) and a fake libxenctrl built from
+//! tests/support/fake-libxenctrl.c, loaded by the same dlopen path as the real one. The fake
+//! logs every log-dirty call, so each test checks the exact calls that would reach Xen.
+//! The host's own facts (no Xen, no libxenctrl) are tested for real.
+
+#[path = "support/xen_env.rs"]
+mod xen_env;
+
+use remus_tune::trace::{read_trace, EndReason};
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+use xen_env::{XenEnv, BIN};
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Log-dirty calls, without the buffer bookkeeping lines.
+fn calls(env: &XenEnv) -> Vec<String> {
+    env.xenctrl_log()
+        .into_iter()
+        .filter(|l| !l.starts_with("ALLOC") && !l.starts_with("FREE"))
+        .collect()
+}
+
+#[test]
+fn no_xen_on_this_host_is_a_clear_error() {
+    if std::process::Command::new("xl")
+        .arg("info")
+        .output()
+        .is_ok()
+    {
+        return; // a real Xen host: this test is for hosts without one
+    }
+    for args in [
+        vec![
+            "measure",
+            "--backend",
+            "xen",
+            "Meine-VM",
+            "--duration",
+            "1s",
+        ],
+        vec!["measure", "--backend", "xen", "7"],
+    ] {
+        let out = std::process::Command::new(BIN)
+            .env_remove("REMUS_TUNE_XL")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(69), "{}", text(&out));
+        assert!(text(&out).contains("no Xen here"), "{}", text(&out));
+    }
+    // pin plans for this host's domains through xl as well: it must say what failed.
+    let out = std::process::Command::new(BIN)
+        .env_remove("REMUS_TUNE_XL")
+        .arg("pin")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("cannot run `xl`"), "{}", text(&out));
+}
+
+#[test]
+fn libxenctrl_absent_is_a_clear_error_not_a_crash() {
+    // The stand-in xl finds the domain; the library path given does not exist.
+    let env = XenEnv::new();
+    let out = env
+        .cmd()
+        .env(
+            "REMUS_TUNE_LIBXENCTRL",
+            env.path("nowhere/libxenctrl.so.4.17"),
+        )
+        .args([
+            "measure",
+            "--backend",
+            "xen",
+            "Meine-VM",
+            "--duration",
+            "1s",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(69), "{}", text(&out));
+    assert!(
+        text(&out).contains("libxenctrl") && text(&out).contains("not installed"),
+        "{}",
+        text(&out)
+    );
+    assert!(calls(&env).is_empty());
+}
+
+#[test]
+fn this_hosts_own_libxenctrl_or_its_absence_is_a_clear_error() {
+    // Whatever this host has: no libxenctrl at all (not installed), or Debian's libxenctrl
+    // without a hypervisor under it (every symbol binds; xc_interface_open finds no privcmd).
+    if std::path::Path::new("/dev/xen/privcmd").exists() {
+        return; // a real Xen host
+    }
+    let env = XenEnv::new();
+    let out = env
+        .cmd()
+        .args([
+            "measure",
+            "--backend",
+            "xen",
+            "Meine-VM",
+            "--duration",
+            "1s",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(69), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("no Xen here"), "{t}");
+    assert!(
+        t.contains("not installed") || t.contains("cannot open the Xen control interface"),
+        "{t}"
+    );
+    assert!(
+        !t.contains("has no `"),
+        "a real libxenctrl lacks a symbol we bind: {t}"
+    );
+}
+
+#[test]
+fn old_or_foreign_libraries_are_refused() {
+    let env = XenEnv::new();
+    let old = env.path("libxenctrl.so.4.15");
+    std::fs::copy(xen_env::fake_libxenctrl(), &old).unwrap();
+    let out = env
+        .cmd()
+        .env("REMUS_TUNE_LIBXENCTRL", &old)
+        .args([
+            "measure",
+            "--backend",
+            "xen",
+            "Meine-VM",
+            "--duration",
+            "1s",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("Xen 4.15") && text(&out).contains("4.16 or later"),
+        "{}",
+        text(&out)
+    );
+    // A library without the 4.16 log-dirty call (here: the C library itself).
+    let out = env
+        .cmd()
+        .env("REMUS_TUNE_LIBXENCTRL", "libc.so.6")
+        .args([
+            "measure",
+            "--backend",
+            "xen",
+            "Meine-VM",
+            "--duration",
+            "1s",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("xc_logdirty_control"), "{}", text(&out));
+    assert!(calls(&env).is_empty());
+}
+
+#[test]
+fn exclusive_mode_enables_cleans_each_epoch_and_switches_off() {
+    let env = XenEnv::new();
+    env.set_vbd(1000, 80_000);
+    let out = env
+        .cmd_with_lib()
+        .args([
+            "measure",
+            "Meine-VM",
+            "--duration",
+            "500ms",
+            "--epoch",
+            "25ms",
+        ])
+        .args([
+            "--intervals",
+            "25ms,50ms,100ms",
+            "-o",
+            "vm.trace.yaml",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("backend auto"), "{}", text(&out));
+    // Live placement from the recorded `xl vcpu-list` (during Remus, lab).
+    assert!(
+        text(&out).contains("Meine-VM vCPU 0: on pCPU 1, affinity 1 / all"),
+        "{}",
+        text(&out)
+    );
+    let calls = calls(&env);
+    assert_eq!(
+        calls.first().map(String::as_str),
+        Some("ENABLE"),
+        "{calls:?}"
+    );
+    assert_eq!(calls.last().map(String::as_str), Some("OFF"), "{calls:?}");
+    assert_eq!(calls.iter().filter(|c| *c == "OFF").count(), 1);
+    let cleans = calls.iter().filter(|c| *c == "CLEAN pages=8192").count();
+    assert_eq!(
+        cleans + 2,
+        calls.len(),
+        "only ENABLE, CLEANs of the whole bitmap, OFF: {calls:?}"
+    );
+    assert!(
+        !env.xenctrl_log().iter().any(|l| l.starts_with("BADBUF")),
+        "{:?}",
+        env.xenctrl_log()
+    );
+    let trace = read_trace(&env.path("vm.trace.yaml")).unwrap();
+    assert_eq!(trace.header.backend, "xen");
+    assert_eq!(trace.header.method.name, "xen-logdirty");
+    assert!(trace.header.method.exact);
+    assert_eq!(trace.epochs.len() as usize, cleans);
+    // The fake dirties frames 37k..37k+99 at CLEAN k: each epoch is exactly 100 frames, and
+    // two consecutive epochs overlap in 63, so every 50 ms window holds 137, 100 ms 211.
+    for e in &trace.epochs {
+        assert_eq!(e.dirty_pages, 100, "{e:?}");
+        for w in &e.windows {
+            let want = match w.interval_ms {
+                25 => 100,
+                50 => 137,
+                100 => 211,
+                _ => unreachable!(),
+            };
+            assert_eq!(w.dirty_pages, want, "{e:?}");
+        }
+    }
+    let record = std::fs::read_to_string(env.path("vm.xen.yaml")).unwrap();
+    assert!(
+        record.contains("schema: remus-tune-xen-host-record"),
+        "{record}"
+    );
+    assert!(record.contains("dom0_cpu_s"), "{record}");
+}
+
+#[test]
+fn disk_writes_come_from_blkback_and_survive_a_counter_reset() {
+    let env = XenEnv::new();
+    env.set_vbd(1000, 80_000);
+    let child = env
+        .cmd_with_lib()
+        .args([
+            "measure",
+            "Meine-VM",
+            "--backend",
+            "xen",
+            "--duration",
+            "1500ms",
+        ])
+        .args(["--intervals", "25ms", "-o", "vm.trace.yaml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    env.set_vbd(1010, 80_800); // +10 requests, +800 sectors
+    std::thread::sleep(Duration::from_millis(300));
+    env.set_vbd(4, 40); // the frontend reconnected: counters restart
+    std::thread::sleep(Duration::from_millis(300));
+    env.set_vbd(6, 56);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let trace = read_trace(&env.path("vm.trace.yaml")).unwrap();
+    let bytes: u64 = trace.epochs.iter().map(|e| e.write_bytes).sum();
+    let reqs: u64 = trace.epochs.iter().map(|e| e.syscw).sum();
+    assert_eq!(reqs, 10 + 4 + 2, "{}", text(&out));
+    assert_eq!(bytes, (800 + 40 + 16) * 512);
+    assert!(text(&out).contains("restarted 1 time"), "{}", text(&out));
+}
+
+fn interrupted_run_switches_off(signal: i32, code: i32, reason: EndReason) {
+    let env = XenEnv::new();
+    let child = env
+        .cmd_with_lib()
+        .args([
+            "measure",
+            "Meine-VM",
+            "--backend",
+            "xen",
+            "--duration",
+            "60s",
+        ])
+        .args(["--intervals", "25ms", "-o", "vm.trace.yaml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !calls(&env).iter().any(|c| c.starts_with("CLEAN")) {
+        assert!(t0.elapsed() < Duration::from_secs(20), "never cleaned");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: kill(2) has no memory-safety preconditions; the PID is our own unreaped child.
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(code), "{}", text(&out));
+    let calls = calls(&env);
+    assert_eq!(calls.last().map(String::as_str), Some("OFF"), "{calls:?}");
+    assert_eq!(calls.iter().filter(|c| *c == "OFF").count(), 1);
+    let trace = read_trace(&env.path("vm.trace.yaml")).unwrap();
+    assert_eq!(trace.end.reason, reason);
+}
+
+#[test]
+fn ctrl_c_switches_log_dirty_off() {
+    interrupted_run_switches_off(libc::SIGINT, 130, EndReason::Interrupted);
+}
+
+#[test]
+fn sigterm_switches_log_dirty_off() {
+    interrupted_run_switches_off(libc::SIGTERM, 143, EndReason::Terminated);
+}
+
+#[test]
+fn log_dirty_already_on_cleans_nothing_and_offers_observe() {
+    let env = XenEnv::new();
+    let out = env
+        .cmd_with_lib()
+        .env("FAKE_XENCTRL_ENABLE_ERRNO", libc::EINVAL.to_string())
+        .args([
+            "measure",
+            "Meine-VM",
+            "--backend",
+            "xen",
+            "--duration",
+            "1s",
+            "-o",
+            "vm.trace.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("already on") && text(&out).contains("--observe"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(calls(&env), vec!["ENABLE errno=22"]);
+}
+
+#[test]
+fn pv_guest_without_shadow_paging_is_explained() {
+    // The recorded guest (xl-list-l-pv.json) is PV, as in the lab where Debian's Xen 4.17
+    // answered 95 (EOPNOTSUPP) to ENABLE.
+    let env = XenEnv::new();
+    let out = env
+        .cmd_with_lib()
+        .env("FAKE_XENCTRL_ENABLE_ERRNO", libc::EOPNOTSUPP.to_string())
+        .args([
+            "measure",
+            "Meine-VM",
+            "--backend",
+            "xen",
+            "--duration",
+            "1s",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("PV guest") && text(&out).contains("shadow paging"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("Neither remus-tune nor Remus"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(calls(&env), vec!["ENABLE errno=95"]);
+}
+
+#[test]
+fn observe_mode_only_peeks_stats() {
+    let env = XenEnv::new();
+    let out = env
+        .cmd_with_lib()
+        .env("FAKE_XENCTRL_PEEK", "0")
+        .args([
+            "measure",
+            "Meine-VM",
+            "--observe",
+            "--duration",
+            "300ms",
+            "-o",
+            "vm.trace.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let calls = calls(&env);
+    assert!(!calls.is_empty());
+    assert!(
+        calls.iter().all(|c| c == "PEEK pages=0 bitmap=null"),
+        "{calls:?}"
+    );
+    let trace = read_trace(&env.path("vm.trace.yaml")).unwrap();
+    assert_eq!(trace.header.method.name, "xen-peek-stats");
+    assert!(!trace.header.method.exact);
+    assert!(trace.header.method.reason.contains("COUNT, not a set"));
+    assert!(text(&out).contains("unknown, not idle"), "{}", text(&out));
+}
+
+#[test]
+fn remus_running_switches_to_observe_by_itself() {
+    let env = XenEnv::new();
+    env.add_save_helper(140, 1, 1);
+    let out = env
+        .cmd_with_lib()
+        .env("FAKE_XENCTRL_PEEK", "300")
+        .args([
+            "measure",
+            "Meine-VM",
+            "--duration",
+            "300ms",
+            "-o",
+            "vm.trace.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("Remus is running on domain 1"),
+        "{}",
+        text(&out)
+    );
+    let calls = calls(&env);
+    assert!(
+        calls.iter().all(|c| c == "PEEK pages=0 bitmap=null"),
+        "{calls:?}"
+    );
+}
+
+#[test]
+fn a_plain_save_in_progress_is_refused() {
+    let env = XenEnv::new();
+    env.add_save_helper(150, 1, 0);
+    let out = env
+        .cmd_with_lib()
+        .args(["measure", "Meine-VM", "--duration", "300ms"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("a save or live migration is running"),
+        "{}",
+        text(&out)
+    );
+    assert!(calls(&env).is_empty());
+}
+
+#[test]
+fn a_save_helper_appearing_mid_run_stops_cleaning_and_never_calls_off() {
+    let env = XenEnv::new();
+    let child = env
+        .cmd_with_lib()
+        .args([
+            "measure",
+            "Meine-VM",
+            "--duration",
+            "30s",
+            "--intervals",
+            "25ms",
+            "-o",
+            "vm.trace.yaml",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while calls(&env)
+        .iter()
+        .filter(|c| c.starts_with("CLEAN"))
+        .count()
+        < 3
+    {
+        assert!(t0.elapsed() < Duration::from_secs(20), "never cleaned");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    env.add_save_helper(140, 1, 1);
+    let cleans_then = calls(&env)
+        .iter()
+        .filter(|c| c.starts_with("CLEAN"))
+        .count();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let calls = calls(&env);
+    assert!(
+        !calls.contains(&"OFF".to_string()),
+        "OFF under Remus: {calls:?}"
+    );
+    // At most the CLEAN already under way when the helper appeared.
+    let cleans = calls.iter().filter(|c| c.starts_with("CLEAN")).count();
+    assert!(cleans <= cleans_then + 1, "{cleans} > {cleans_then} + 1");
+    assert!(
+        text(&out).contains("Remus started on this domain"),
+        "{}",
+        text(&out)
+    );
+    let trace = read_trace(&env.path("vm.trace.yaml")).unwrap();
+    assert_eq!(trace.end.reason, EndReason::Error);
+    assert!(
+        trace.end.message.contains("not switched off"),
+        "{}",
+        trace.end.message
+    );
+}
+
+#[test]
+fn dom0_is_not_measured() {
+    let env = XenEnv::new();
+    let out = env
+        .cmd_with_lib()
+        .args([
+            "measure",
+            "--backend",
+            "xen",
+            "Domain-0",
+            "--duration",
+            "1s",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("is Dom-0"), "{}", text(&out));
+    assert!(calls(&env).is_empty());
+}
+
+#[test]
+fn xen_older_than_4_16_is_refused() {
+    let env = XenEnv::new();
+    let out = env
+        .cmd_with_lib()
+        .env(
+            "FAKE_XEN_INFO",
+            xen_env::fixtures().join("synthetic-xl-info-xen-4.15.txt"),
+        )
+        .args([
+            "measure",
+            "--backend",
+            "xen",
+            "Meine-VM",
+            "--duration",
+            "1s",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("Xen 4.15") && text(&out).contains("4.16 or later"),
+        "{}",
+        text(&out)
+    );
+    assert!(calls(&env).is_empty());
+}
+
+#[test]
+fn the_remus_backup_copy_is_named_for_what_it_is() {
+    let env = XenEnv::new();
+    let out = env
+        .cmd_with_lib()
+        .env(
+            "FAKE_XEN_VCPU_LIST",
+            xen_env::fixtures().join("synthetic-vcpu-list-remus-backup.txt"),
+        )
+        .args([
+            "measure",
+            "--backend",
+            "xen",
+            "Backup-VM",
+            "--duration",
+            "1s",
+        ])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    // xl's own words, verbatim, then what this host holds and what to do.
+    assert!(
+        t.contains("Can't get domid of domain name 'Backup-VM'"),
+        "{t}"
+    );
+    assert!(
+        t.contains("Backup-VM--incoming") && t.contains("Remus backup"),
+        "{t}"
+    );
+    assert!(calls(&env).is_empty());
+}

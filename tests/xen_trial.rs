@@ -1,0 +1,263 @@
+//! `remus-tune trial` against the stand-in `xl` (tests/support/fake-xen-xl), which records
+//! every argument it gets: the exact Remus command lines, refusal without --yes, a clean
+//! stop at each step's end and on Ctrl-C, the guest's state checked after, and the fitted
+//! host profile.
+
+#[path = "support/xen_env.rs"]
+mod xen_env;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use xen_env::{support, XenEnv};
+
+#[test]
+fn refuses_without_yes_and_runs_nothing() {
+    let env = XenEnv::new();
+    let out = env
+        .cmd()
+        .args(["trial", "Meine-VM", "--intervals", "100ms,200ms"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("xl remus -F -b -n -d -i 100 Meine-VM localhost"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("xl remus -F -b -n -d -i 200 Meine-VM localhost"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--yes"), "{stderr}");
+    assert!(env.xl_log().is_empty(), "xl was run: {:?}", env.xl_log());
+}
+
+#[test]
+fn domain_must_be_named() {
+    let env = XenEnv::new();
+    let out = env.cmd().args(["trial", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(env.xl_log().is_empty());
+}
+
+#[test]
+fn runs_each_interval_stops_remus_and_writes_a_profile() {
+    let env = XenEnv::new();
+    let out = env
+        .cmd()
+        .args(["trial", "Meine-VM", "--yes", "--intervals", "50ms,100ms"])
+        .args(["--step", "2s", "--settle", "400ms", "-o", "host.yaml"])
+        .arg("--probe")
+        .arg(support("fake-probe"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let log = env.xl_log();
+    let remus: Vec<&String> = log.iter().filter(|l| l.starts_with("remus -F")).collect();
+    assert_eq!(
+        remus,
+        vec![
+            "remus -F -b -n -d -i 50 Meine-VM localhost",
+            "remus -F -b -n -d -i 100 Meine-VM localhost"
+        ],
+        "{log:?}"
+    );
+    // Each Remus run is stopped with SIGINT, then the guest's state is read.
+    let stops: Vec<usize> = log
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| *l == "remus got SIGINT")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(stops.len(), 2, "{log:?}");
+    for i in stops {
+        assert!(log[i + 1..].iter().any(|l| l == "list Meine-VM"), "{log:?}");
+    }
+    // Probe: 100 outside Remus, 80 during: a 20 % slowdown.
+    assert!(stdout.contains("20.0 %"), "{stdout}");
+    let profile = std::fs::read_to_string(env.path("host.yaml")).unwrap();
+    assert!(profile.contains("kind: host"), "{profile}");
+    // The stand-in's checkpoints take 2 ms + 100 us per page beyond the interval; bash (and
+    // a loaded machine) add milliseconds of their own, so only the order of magnitude of the
+    // fit is checked (a machine at load 12 on 2 cores delays bash by up to 200 ms).
+    let suspend_ms: f64 = value(&profile, "suspend:", "ms");
+    assert!(suspend_ms > 0.5 && suspend_ms < 300.0, "{profile}");
+    let per_page_us: f64 = value(&profile, "page_copy:", "us");
+    assert!(per_page_us > 20.0 && per_page_us < 400.0, "{profile}");
+    // The model reads it: measure (fake libxenctrl), then model the trace on this host.
+    let out = env
+        .cmd_with_lib()
+        .args([
+            "measure",
+            "Meine-VM",
+            "--duration",
+            "300ms",
+            "-o",
+            "vm.trace.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = env
+        .cmd()
+        .args(["model", "vm.trace.yaml", "--host", "host.yaml"])
+        .output()
+        .unwrap();
+    let model = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{model}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(model.contains("host.yaml"), "{model}");
+}
+
+fn value(text: &str, key: &str, unit: &str) -> f64 {
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(key))
+        .unwrap();
+    let v = line
+        .split(key)
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    v.trim_end_matches(unit).parse().unwrap()
+}
+
+#[test]
+fn ctrl_c_stops_remus_cleanly_and_checks_the_guest() {
+    let env = XenEnv::new();
+    let child = env
+        .cmd()
+        .env("FAKE_XEN_SUSPEND_ON_INT", "1")
+        .args([
+            "trial",
+            "Meine-VM",
+            "--yes",
+            "--intervals",
+            "100ms,200ms",
+            "--step",
+            "60s",
+            "--settle",
+            "1s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !env.xl_log().iter().any(|l| l.starts_with("remus")) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "remus never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    // SAFETY: kill(2) has no memory-safety preconditions; the PID is our own unreaped child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
+    assert!(t0.elapsed() < Duration::from_secs(30));
+    let log = env.xl_log();
+    // Only the first step ran, Remus got its SIGINT, and the guest was looked at after.
+    assert_eq!(
+        log.iter().filter(|l| l.starts_with("remus -F")).count(),
+        1,
+        "{log:?}"
+    );
+    let int = log
+        .iter()
+        .position(|l| l == "remus got SIGINT")
+        .expect("Remus was stopped");
+    assert!(log[int..].iter().any(|l| l == "list Meine-VM"), "{log:?}");
+    // The stand-in left the guest suspended and there is no libxenguest here: say so loudly.
+    assert!(stderr.contains("left suspended"), "{stderr}");
+    assert!(stdout.contains("GUEST NOT RECOVERED"), "{stdout}");
+}
+
+#[test]
+fn refuses_while_remus_already_runs() {
+    let env = XenEnv::new();
+    env.add_save_helper(140, 1, 1);
+    let out = env
+        .cmd()
+        .args(["trial", "Meine-VM", "--yes", "--intervals", "100ms"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("Remus is already running") && stderr.contains("--observe"),
+        "{stderr}"
+    );
+    assert!(!env.xl_log().iter().any(|l| l.starts_with("remus")));
+}
+
+#[test]
+fn no_xen_here_says_so() {
+    if std::process::Command::new("xl")
+        .arg("info")
+        .output()
+        .is_ok()
+    {
+        return; // a real Xen host: this test is for hosts without one
+    }
+    let out = std::process::Command::new(xen_env::BIN)
+        .env_remove("REMUS_TUNE_XL")
+        .args(["trial", "Meine-VM", "--yes"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(69), "{stderr}");
+    assert!(stderr.contains("no Xen here"), "{stderr}");
+}
+
+#[test]
+fn the_save_helpers_cpu_is_read_from_the_real_proc() {
+    // The stand-in starts a real process shaped like libxl-save-helper (comm and argv as in
+    // the lab); trial finds it in the real /proc and reads its CPU clock.
+    let env = XenEnv::new();
+    let out = env
+        .cmd()
+        .env_remove("REMUS_TUNE_PROC")
+        .env("FAKE_XEN_HELPER", "1")
+        .args([
+            "trial",
+            "Meine-VM",
+            "--yes",
+            "--intervals",
+            "100ms",
+            "--step",
+            "1500ms",
+        ])
+        .args(["--settle", "300ms", "-o", "host.yaml", "--format", "json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let helper = report["steps"][0]["helper_cpu_per_s"].as_f64();
+    assert!(helper.is_some_and(|h| h > 0.05), "{stdout}");
+    // SIGINT went to xl's whole process group, as Ctrl-C at a terminal: the helper is gone.
+    let note = report["steps"][0]["note"].as_str().unwrap_or_default();
+    assert!(!note.contains("still runs"), "{note}");
+}
