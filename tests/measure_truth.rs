@@ -45,34 +45,68 @@ fn compare(trace: &Trace, interval_ms: u64, truth: &Truth) -> (f64, f64, usize) 
     )
 }
 
+/// Attempts before a starved workload counts as a failure.
+const ATTEMPTS: usize = 3;
+
 /// Measures a workload and checks every interval against the truth within `tolerance`.
+///
+/// The truth holds only if the workload kept to its schedule: on a machine loaded by other
+/// work it can be starved (a hot set not rewritten for a whole epoch). The workload reports
+/// how long its hot set stalled; a run where it did is repeated, up to ATTEMPTS times, and
+/// a workload that never keeps up fails the test.
 fn check(method: &str, workload: &[&str], truth: Truth, tolerance: f64) {
     let _heavy = one_at_a_time();
-    let dir = temp_dir();
-    let path = dir.path().join("t.trace.yaml");
-    let target = Workload::start(workload);
-    let output = run(&[
-        "measure",
-        &target.pid().to_string(),
-        "--method",
-        method,
-        "--epoch",
-        "50ms",
-        "--intervals",
-        "50ms,100ms,200ms,400ms",
-        "--duration",
-        "4s",
-        "--format",
-        "json",
-        "-o",
-        path.to_str().unwrap(),
-    ]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let summary = json(&output);
+    for attempt in 1..=ATTEMPTS {
+        let dir = temp_dir();
+        let path = dir.path().join("t.trace.yaml");
+        let target = Workload::start(workload);
+        let output = run(&[
+            "measure",
+            &target.pid().to_string(),
+            "--method",
+            method,
+            "--epoch",
+            "50ms",
+            "--intervals",
+            "50ms,100ms,200ms,400ms",
+            "--duration",
+            "4s",
+            "--format",
+            "json",
+            "-o",
+            path.to_str().unwrap(),
+        ]);
+        let kept_up = target.stop();
+        assert!(output.status.success(), "{}", stderr(&output));
+        // Base-epoch windows (50 ms) that fell wholly inside a hot-set gap saw too few hot
+        // pages; more than 1 % of them would move the mean by that much. (A sweep that falls
+        // behind catches up, so its mean holds.)
+        let starved = truth.hot > 0.0 && kept_up.hot_miss_share(50.0) > 0.01;
+        if starved && attempt < ATTEMPTS {
+            eprintln!("attempt {attempt}: the workload was starved ({kept_up:?}); again");
+            continue;
+        }
+        assert!(
+            !starved,
+            "the workload never kept to its schedule: {kept_up:?}"
+        );
+        compare_all(method, workload, &truth, tolerance, &json(&output), &path);
+        return;
+    }
+}
+
+fn compare_all(
+    method: &str,
+    workload: &[&str],
+    truth: &Truth,
+    tolerance: f64,
+    summary: &serde_json::Value,
+    path: &std::path::Path,
+) {
     assert_eq!(summary["method"], method);
-    let trace = read_trace(&path).unwrap();
+    let trace = read_trace(path).unwrap();
     for interval in [50, 100, 200, 400] {
-        let (expected, measured, windows) = compare(&trace, interval, &truth);
+        let (expected, measured, windows) = compare(&trace, interval, truth);
         assert!(windows >= 8, "only {windows} windows of {interval} ms");
         let error = (measured - expected) / expected;
         eprintln!(

@@ -73,6 +73,20 @@ fn measure_a_guest_by_socket_and_by_pid() {
         .map(|e| e.cpu_classes.unwrap().vcpu_s)
         .sum();
     assert!(vcpu > 0.0, "the guest's vCPU thread ran");
+    // The classes split the same CPU time the epochs count, from the same baseline.
+    let classes: f64 = trace
+        .epochs
+        .iter()
+        .map(|e| {
+            e.cpu_classes
+                .map_or(0.0, |c| c.vcpu_s + c.iothread_s + c.emulator_s)
+        })
+        .sum();
+    let total: f64 = trace.epochs.iter().map(|e| e.cpu_s).sum();
+    assert!(
+        (classes - total).abs() <= 0.1 * total + 0.02,
+        "{classes} vs {total}"
+    );
     assert_eq!(trace.header.memory_bytes, 256 << 20);
     // The hot set: 600 guest pages every window, whatever the interval.
     for interval in &summary["intervals"].as_array().unwrap()[..] {

@@ -69,6 +69,11 @@ pub trait Backend {
     fn start(&mut self) -> Result<Counters, BackendError>;
     /// Pages dirtied since the previous call, and the cumulative counters now.
     fn collect(&mut self) -> Result<EpochSample, BackendError>;
+    /// The details at the baseline (see `EpochDetails`), read by `start`; the first epoch's
+    /// are measured from these.
+    fn baseline_details(&self) -> EpochDetails {
+        EpochDetails::default()
+    }
     /// The hypervisor's own dirty-rate figure, if this backend has one, for the trace's end.
     fn cross_check(&self) -> Option<CrossCheck> {
         None

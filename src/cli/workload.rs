@@ -19,7 +19,7 @@ pub struct WorkloadArgs {
     pub hot: u64,
 
     /// How often the whole hot set is rewritten; keep it well below the base epoch.
-    #[arg(long, default_value = "2ms", value_parser = parse_duration)]
+    #[arg(long, default_value = "5ms", value_parser = parse_duration)]
     pub hot_period: Duration,
 
     /// Write to a file at this rate, with fdatasync after each write (e.g. 4MB/s).

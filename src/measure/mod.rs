@@ -11,7 +11,7 @@
 
 mod progress;
 
-use crate::backend::{Backend, BackendError, EpochDetails};
+use crate::backend::{Backend, BackendError};
 use crate::host::{describe, UtcTime};
 use crate::sys::signals::StopSignal;
 use crate::trace::{
@@ -100,10 +100,7 @@ pub fn run(
     let progress = progress::Progress::new(planned);
 
     let mut previous = baseline;
-    // The first epoch's details count from zero: backends with details report them in
-    // `collect` only, so the first epoch holds what accumulated since the baseline... or
-    // since the target started, for cumulative counters read first at that point.
-    let mut previous_details = EpochDetails::default();
+    let mut previous_details = guard.backend.baseline_details();
     let mut boundary = origin;
     let mut n = 0u64;
     let mut late = 0u64;

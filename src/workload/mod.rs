@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 /// How often the paced loop wakes up.
 const TICK: Duration = Duration::from_millis(1);
+/// Hot-set gaps longer than this are reported (the consumer decides what its windows bear).
+const STALL_GRACE: Duration = Duration::from_millis(10);
 
 /// Runs the workload until its duration ends or a signal arrives.
 pub fn run(args: &WorkloadArgs) -> Result<()> {
@@ -57,32 +59,61 @@ pub fn run(args: &WorkloadArgs) -> Result<()> {
         return Ok(());
     }
 
+    // How far the workload fell behind its own schedule: when the machine starves it, the
+    // truth it promises does not hold, and it says so at the end.
     let mut swept = 0u64;
     let mut next_hot = start;
+    let mut last_hot = start;
+    let mut max_hot_gap = std::time::Duration::ZERO;
+    // Gaps between hot-set rewrites longer than STALL_GRACE: a window shorter than such a gap
+    // can fall inside it and then sees fewer hot pages than promised.
+    let mut hot_gaps: Vec<f64> = Vec::new();
+    let mut max_sweep_lag = 0u64;
     while running() {
         let elapsed = start.elapsed().as_secs_f64();
         let due = (args.rate * elapsed) as u64;
+        max_sweep_lag = max_sweep_lag.max(due.saturating_sub(swept));
         while swept < due && sweep.pages() > 0 {
             value += 1;
             sweep.write(swept as usize, value);
             swept += 1;
         }
-        if hot.pages() > 0 && Instant::now() >= next_hot {
+        let now = Instant::now();
+        if hot.pages() > 0 && now >= next_hot {
             for page in 0..hot.pages() {
                 value += 1;
                 hot.write(page, value);
             }
-            next_hot += args.hot_period;
+            max_hot_gap = max_hot_gap.max(now - last_hot);
+            if now - last_hot > STALL_GRACE {
+                hot_gaps.push((now - last_hot).as_secs_f64() * 1e3);
+            }
+            last_hot = now;
+            next_hot = (next_hot + args.hot_period).max(now);
         }
         if let (Some(writer), Some(rate)) = (disk.as_mut(), args.disk_rate) {
             writer.catch_up((rate * elapsed) as u64)?;
         }
         std::thread::sleep(TICK);
     }
+    // Whoever started us may have stopped reading: a closed pipe is no error here.
+    let _ = writeln!(
+        std::io::stdout(),
+        "kept-up max_hot_gap_ms={:.1} run_ms={:.1} max_sweep_lag_pages={max_sweep_lag} hot_gaps_ms={}",
+        max_hot_gap.as_secs_f64() * 1e3,
+        start.elapsed().as_secs_f64() * 1e3,
+        hot_gaps
+            .iter()
+            .map(|g| format!("{g:.1}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
     eprintln!(
-        "workload: {swept} sweep writes, {} disk bytes in {:.1} s",
+        "workload: {swept} sweep writes, {} disk bytes in {:.1} s; longest gap between hot-set \
+         rewrites {:.1} ms, sweep at most {max_sweep_lag} pages behind",
         disk.as_ref().map_or(0, |d| d.written()),
-        start.elapsed().as_secs_f64()
+        start.elapsed().as_secs_f64(),
+        max_hot_gap.as_secs_f64() * 1e3
     );
     Ok(())
 }

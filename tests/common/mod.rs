@@ -21,6 +21,30 @@ pub fn one_at_a_time() -> MutexGuard<'static, ()> {
 /// A running `remus-tune workload`, killed when dropped.
 pub struct Workload {
     pub child: Child,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+/// How well the workload kept to its schedule (it prints this when it stops).
+#[derive(Debug, Clone)]
+pub struct KeptUp {
+    pub max_hot_gap_ms: f64,
+    pub run_ms: f64,
+    pub max_sweep_lag_pages: u64,
+    /// Gaps between hot-set rewrites over 10 ms.
+    pub hot_gaps_ms: Vec<f64>,
+}
+
+impl KeptUp {
+    /// Share of windows of `window_ms` that fall wholly inside a gap between hot-set
+    /// rewrites (and so see fewer hot pages than promised).
+    pub fn hot_miss_share(&self, window_ms: f64) -> f64 {
+        let missed: f64 = self
+            .hot_gaps_ms
+            .iter()
+            .map(|g| (g - window_ms).max(0.0))
+            .sum();
+        missed / self.run_ms.max(1.0)
+    }
 }
 
 impl Workload {
@@ -31,16 +55,38 @@ impl Workload {
             .stdout(Stdio::piped())
             .spawn()
             .expect("start workload");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        stdout.read_line(&mut line).unwrap();
         assert!(line.starts_with("ready pid="), "workload said {line:?}");
-        Self { child }
+        Self { child, stdout }
     }
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Stops the workload (SIGTERM) and returns how well it kept to its schedule.
+    pub fn stop(mut self) -> KeptUp {
+        signal(self.pid(), libc::SIGTERM);
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        let _ = self.child.wait();
+        let field = |key: &str| -> f64 {
+            line.split_whitespace()
+                .find_map(|f| f.strip_prefix(key)?.parse().ok())
+                .unwrap_or_else(|| panic!("no {key} in {line:?}"))
+        };
+        KeptUp {
+            max_hot_gap_ms: field("max_hot_gap_ms="),
+            run_ms: field("run_ms="),
+            hot_gaps_ms: line
+                .split_whitespace()
+                .find_map(|f| f.strip_prefix("hot_gaps_ms="))
+                .map(|list| list.split(',').filter_map(|g| g.parse().ok()).collect())
+                .unwrap_or_default(),
+            max_sweep_lag_pages: field("max_sweep_lag_pages=") as u64,
+        }
     }
 }
 

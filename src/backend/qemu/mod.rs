@@ -245,6 +245,18 @@ impl QemuBackend {
         Ok((MethodChoice::Hash, Some(format!("not soft-dirty: {why}"))))
     }
 
+    /// Flushes and CPU by thread class as last read, cumulative.
+    fn details(&self) -> EpochDetails {
+        EpochDetails {
+            flushes: Some(self.disks.flush_operations),
+            cpu_classes: Some(CpuClasses {
+                vcpu_s: self.cpu.vcpu_s,
+                iothread_s: self.cpu.iothread_s,
+                emulator_s: self.cpu.emulator_s,
+            }),
+        }
+    }
+
     fn read_counters(&mut self) -> Result<Counters> {
         let disks = blockstats::read(&mut self.monitor)?;
         self.disks = blockstats::totals(&disks);
@@ -366,15 +378,12 @@ impl Backend for QemuBackend {
             dirty,
             scale,
             counters,
-            details: EpochDetails {
-                flushes: Some(self.disks.flush_operations),
-                cpu_classes: Some(CpuClasses {
-                    vcpu_s: self.cpu.vcpu_s,
-                    iothread_s: self.cpu.iothread_s,
-                    emulator_s: self.cpu.emulator_s,
-                }),
-            },
+            details: self.details(),
         })
+    }
+
+    fn baseline_details(&self) -> EpochDetails {
+        self.details()
     }
 
     fn cross_check(&self) -> Option<trace::CrossCheck> {
