@@ -190,7 +190,13 @@ impl Journal {
     /// while keeping it for the record. Returns the new path.
     pub fn retire(path: &Path, why: &str) -> std::io::Result<PathBuf> {
         let stamp = crate::host::UtcTime::now().compact();
-        let target = PathBuf::from(format!("{}.{why}-{stamp}", path.display()));
+        // Never over an earlier record from the same second.
+        let mut target = PathBuf::from(format!("{}.{why}-{stamp}", path.display()));
+        let mut n = 1;
+        while target.exists() {
+            n += 1;
+            target = PathBuf::from(format!("{}.{why}-{stamp}-{n}", path.display()));
+        }
         std::fs::rename(path, &target)?;
         Ok(target)
     }
@@ -217,5 +223,12 @@ mod tests {
         assert!(matches!(j.create(&path), Err(JournalError::Exists(_))));
         let retired = Journal::retire(&path, "reverted").unwrap();
         assert!(!path.exists() && retired.exists());
+        j.create(&path).unwrap();
+        let again = Journal::retire(&path, "reverted").unwrap();
+        assert_ne!(
+            again, retired,
+            "a second record in the same second keeps the first"
+        );
+        assert!(again.exists() && retired.exists());
     }
 }

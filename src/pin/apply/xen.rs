@@ -162,12 +162,7 @@ pub fn apply(xl: &Xl, plan: &Plan, bitmap_size: u32, journal_path: &Path) -> Res
             }
             Err(e) => {
                 let rollback = roll_back(xl, &journal, &pool);
-                return Err(failure(
-                    &format!("`xl {}` failed: {e}", cmd.args.join(" ")),
-                    done.len(),
-                    rollback,
-                    journal_path,
-                ));
+                return Err(failure(&e.to_string(), done.len(), rollback, journal_path));
             }
         }
     }
