@@ -35,6 +35,8 @@ pub struct AdviseReport {
     pub model: crate::model::ModelReport,
     /// The self-contained HTML report written next to the trace.
     pub report_path: std::path::PathBuf,
+    /// The dry-run pin plan for this host (`remus-tune pin`), or why there is none.
+    pub pin_plan: String,
 }
 
 /// Known against measured dirty pages for one interval of the demo.
@@ -82,6 +84,11 @@ impl TextReport for AdviseReport {
         }
         out.push('\n');
         out.push_str(&super::model::interval_table_text(&self.model));
+        out.push_str("\nPin plan for this host (dry run; `remus-tune pin --help` to apply):\n");
+        out.push_str(&self.pin_plan);
+        if !self.pin_plan.ends_with('\n') {
+            out.push('\n');
+        }
         out.push_str(&format!(
             "\nVerdict: {}\nReport: {}\n",
             self.model.verdict,
@@ -157,13 +164,27 @@ pub fn run(args: &AdviseArgs) -> Result<ExitCode> {
     };
     // The trace's path first, so the output ends with the verdict and the report's path.
     report_end(&outcome);
-    let advice = super::model::advise_from_trace(&outcome.trace, &args.profile.request(), "")?;
+    // A host whose topology cannot be read still gets its measurement and model.
+    let (pin_plan, pin_html) = match (super::pin::host_plan_text(), super::pin::host_plan_html()) {
+        (Ok(text), Ok(html)) => (text, html),
+        (Err(err), _) | (_, Err(err)) => {
+            let why = format!("no pin plan: {err:#}");
+            let html = format!(
+                "<h2>Pin plan</h2>\n<p>{}</p>\n",
+                crate::report::escape(&why)
+            );
+            (why, html)
+        }
+    };
+    let advice =
+        super::model::advise_from_trace(&outcome.trace, &args.profile.request(), &pin_html)?;
     emit(
         &AdviseReport {
             summary,
             known_truth,
             model: advice.report,
             report_path: advice.html_path,
+            pin_plan,
         },
         args.format,
     )?;
