@@ -44,7 +44,13 @@ fn advise_demo_ends_with_the_verdict_and_a_report_matching_model_json() {
         last[1],
         format!("Verdict: {}", v["verdict"].as_str().unwrap())
     );
-    common::assert_tables_match(&std::fs::read_to_string(&report).unwrap(), &v);
+    let html = std::fs::read_to_string(&report).unwrap();
+    common::assert_tables_match(&html, &v);
+    // The main job ends with a pin plan for this host, in the text and in the report.
+    assert!(text.contains("Pin plan for this host"), "{text}");
+    assert!(html.contains("Pin plan"), "no pin plan in the report");
+    // And the measurement is checked against the workload's known truth.
+    assert!(text.contains("Known truth of the demo workload"), "{text}");
     assert_eq!(
         std::fs::read_dir(dir.path().join("demo.charts"))
             .unwrap()
