@@ -9,6 +9,7 @@ use crate::cli::MethodChoice;
 use crate::pageset::PageSet;
 use crate::trace::{MethodInfo, SampleInfo};
 use anyhow::{bail, Result};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Finds the pages of a process that changed since the previous call.
@@ -51,6 +52,9 @@ pub fn choose(
             if let Some(huge) = huge_page_memory(pid) {
                 bail!("--method soft-dirty would overcount: {huge}; use --method hash or sample");
             }
+            if softdirty::in_xen_pv_domain(Path::new("/sys/hypervisor")) {
+                eprintln!("warning: {}", softdirty::XEN_PV_UNDERCOUNT);
+            }
             if let Some(criu) = criu_running() {
                 bail!(
                     "CRIU is running (PID {criu}): soft-dirty would reset the bits its incremental \
@@ -67,6 +71,9 @@ pub fn choose(
         MethodChoice::Sample => sampled(page_size, source, sample, "requested".into()),
         MethodChoice::Auto => {
             let no_soft_dirty = match (softdirty::probe(), criu_running()) {
+                (Ok(()), None) if softdirty::in_xen_pv_domain(Path::new("/sys/hypervisor")) => {
+                    softdirty::XEN_PV_UNDERCOUNT.to_string()
+                }
                 (Ok(()), None) if huge_page_memory(pid).is_some() => format!(
                     "soft-dirty would overcount: {}",
                     huge_page_memory(pid).unwrap_or_default()
