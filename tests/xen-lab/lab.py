@@ -28,8 +28,9 @@ import tomllib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-XEN_CMDLINE = ("console=com1 com1=115200,8n1 dom0_mem=1536M dom0_max_vcpus=1 "
-               "smap=0 smep=0 loglvl=all guest_loglvl=all")
+XEN_CMDLINE = "console=com1 com1=115200,8n1 dom0_mem=1536M dom0_max_vcpus=1 smap=0 smep=0"
+# --xen-debug: Xen's debug messages (one burst per Remus checkpoint) on the serial console too.
+XEN_DEBUG = " loglvl=all guest_loglvl=all"
 DOM0_CMDLINE = "console=hvc0 quiet rdinit=/init"
 OUT_DISK_MB = 256
 
@@ -90,10 +91,16 @@ def build_initrds(args, conf, steps, work):
     # The guest has little memory: its copy goes without debug info.
     subprocess.run(["strip", f"{du}/remus-tune"], check=True)
     install(os.path.join(HERE, "domu/init"), f"{du}/init")
+    # xen-blkfront is a module in Debian's kernel: without it an attached disk never connects.
+    kmods = os.path.join(args.cache, "kernel/x/lib/modules")
+    for kver in os.listdir(kmods):
+        install(os.path.join(kmods, kver, "kernel/drivers/block/xen-blkfront.ko"),
+                f"{du}/xen-blkfront.ko", 0o644)
     for d in ("proc", "sys", "dev", "tmp"):
         os.makedirs(f"{du}/{d}", exist_ok=True)
     with open(f"{du}/workload.env", "w") as f:
-        f.write(f"SWEEP={lab['guest_sweep']}\nRATE={lab['guest_rate']}\n")
+        f.write(f"SWEEP={lab['guest_sweep']}\nRATE={lab['guest_rate']}\n"
+                f"SEGMENT={lab['guest_segment_s']}\n")
 
     # The overlay on Dom-0's cached root: /init, /lab/bin tools, the guest, the steps.
     ov = os.path.join(work, "dom0-overlay")
@@ -203,7 +210,7 @@ class Console:
 
 def parse_metrics(text):
     metrics = {}
-    for k, v in re.findall(r"@@metric ([A-Za-z0-9_]+)=(\S*)", text):
+    for k, v in re.findall(r"@@metric ([A-Za-z0-9_]+)=(\S*)\n", text):
         try:
             metrics[k] = float(v) if "." in v else int(v)
         except ValueError:
@@ -247,6 +254,7 @@ def main():
     ap.add_argument("--steps", default=os.path.join(HERE, "steps.toml"))
     ap.add_argument("--only", help="comma-separated step names (plus the critical ones)")
     ap.add_argument("--boot-timeout", type=int, default=900)
+    ap.add_argument("--xen-debug", action="store_true", help="boot Xen with loglvl=all")
     args = ap.parse_args()
 
     with open(args.steps, "rb") as f:
@@ -278,11 +286,12 @@ def main():
     with open(out_img, "wb") as f:
         f.truncate(OUT_DISK_MB << 20)
 
+    xen_cmdline = XEN_CMDLINE + (XEN_DEBUG if args.xen_debug else "")
     qemu = ["qemu-system-x86_64", "-M", "pc", "-cpu", "max", "-m", "4096", "-smp", "2",
             "-display", "none", "-no-reboot", "-nic", "none", "-monitor", "none",
             "-chardev", "stdio,id=s0,signal=off", "-serial", "chardev:s0",
             "-drive", f"file={out_img},format=raw,if=virtio",
-            "-kernel", os.path.join(args.cache, "xen/xen"), "-append", XEN_CMDLINE,
+            "-kernel", os.path.join(args.cache, "xen/xen"), "-append", xen_cmdline,
             "-initrd", f"{os.path.join(args.cache, 'kernel/vmlinuz')} {DOM0_CMDLINE},{dom0_initrd}"]
     log("booting Xen + Dom-0 under QEMU (TCG)")
     t_boot = time.monotonic()
@@ -310,9 +319,10 @@ def main():
                     results.append({"name": name, "status": "skipped", "why": skip_rest})
                     continue
                 log(f"step {name} (timeout {limit} s)")
+                t_step = time.monotonic()
                 a = con.mark()
                 con.send(f"runstep {name} {limit}\n")
-                m = con.expect(rf"@@END {re.escape(name)} rc=(\d+) secs=([\d.]+)", limit + 120, a)
+                m = con.expect(rf"@@END {re.escape(name)} rc=(\d+) secs=([\d.]+)\n", limit + 120, a)
                 out = con.text(a)
                 r = {"name": name}
                 if not m:
@@ -322,7 +332,8 @@ def main():
                 else:
                     out = con.text(a, m.start())
                     rc, secs = int(m.group(1)), float(m.group(2))
-                    r.update(rc=rc, secs=secs)
+                    # secs: host wall clock; dom0_secs: as Dom-0's clock saw it
+                    r.update(rc=rc, secs=round(time.monotonic() - t_step, 1), dom0_secs=secs)
                     missing = [e for e in st.get("expect", []) if not re.search(e, out)]
                     if rc == 124:
                         r.update(status="failed", error=f"timed out after {limit} s")
@@ -362,6 +373,20 @@ def main():
         log(f"no output archive on the disk: {e}")
 
     by_name = {st["name"]: st for st in conf["step"]}
+    for r in results:
+        path = os.path.join(outdir, "steps", r["name"] + ".txt")
+        if "rc" not in r or not os.path.exists(path):
+            continue
+        with open(path, errors="replace") as f:
+            out = f.read()
+        r["metrics"] = parse_metrics(out)
+        missing = [e for e in by_name[r["name"]].get("expect", []) if not re.search(e, out)]
+        if r["rc"] == 0:
+            if missing:
+                r.update(status="failed", error=f"expected output missing: {missing}")
+            else:
+                r["status"] = "passed"
+                r.pop("error", None)
     order = {name: i for i, name in enumerate(["boot"] + list(by_name))}
     results.sort(key=lambda r: order.get(r["name"], 0))
     saved = []
@@ -392,7 +417,7 @@ def main():
     summary = {
         "started": started.isoformat(timespec="seconds"),
         "total_secs": round(total_s, 1),
-        "xen_cmdline": XEN_CMDLINE,
+        "xen_cmdline": xen_cmdline,
         "binary": args.binary,
         "lab": lab,
         "counts": counts,
