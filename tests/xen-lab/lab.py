@@ -105,7 +105,7 @@ def build_initrds(args, conf, steps, work):
     # The overlay on Dom-0's cached root: /init, /lab/bin tools, the guest, the steps.
     ov = os.path.join(work, "dom0-overlay")
     install(os.path.join(HERE, "dom0/init"), f"{ov}/init")
-    for tool in ("runstep", "lab-remus", "lab-ckstats", "lab-block"):
+    for tool in ("runstep", "lab-remus", "lab-ckstats", "lab-block", "lab-guest-rate", "lab-probe"):
         install(os.path.join(HERE, "dom0", tool), f"{ov}/lab/bin/{tool}")
     install(args.binary, f"{ov}/lab/bin/remus-tune")
     install(os.path.join(args.cache, "lab-resume"), f"{ov}/lab/bin/lab-resume")
@@ -218,7 +218,7 @@ def parse_metrics(text):
     return metrics
 
 
-def rate_check(spec, lab, outdir, step_output):
+def rate_check(spec, lab, outdir, step_output, metrics):
     """Measured dirty rate (pages per real second of the windows at interval_ms) against the
     configured rate and against the rate the workload says it achieved (`workload: N sweep
     writes ... in T s` on its stderr), when it said so."""
@@ -229,6 +229,8 @@ def rate_check(spec, lab, outdir, step_output):
     m = re.search(r"workload: (\d+) sweep writes, .*? in ([\d.]+) s", step_output or "")
     if m:
         res["workload_achieved_pages_per_s"] = round(int(m.group(1)) / float(m.group(2)), 1)
+    if "workload_achieved_pages_per_s" in metrics:  # the guest's, from lab-guest-rate
+        res["workload_achieved_pages_per_s"] = metrics["workload_achieved_pages_per_s"]
     try:
         with open(path) as f:
             summary = json.load(f)
@@ -398,7 +400,7 @@ def main():
                     step_out = f.read()
             except OSError:
                 step_out = ""
-            rc = rate_check(st["rate"], lab, outdir, step_out)
+            rc = rate_check(st["rate"], lab, outdir, step_out, r.get("metrics", {}))
             r["rate"] = rc
             if not rc["ok"]:
                 r["status"] = "failed"
