@@ -453,6 +453,9 @@ def main():
     text = "\n".join(lines) + "\n"
     with open(os.path.join(args.run_dir, "result.txt"), "w") as f:
         f.write(text)
+    if args.fixtures:  # the run's own record beside the outputs it saved
+        for name in ("result.txt", "result.json"):
+            shutil.copy(os.path.join(args.run_dir, name), os.path.join(args.fixtures, "lab-" + name))
     print(text)
     failed = counts.get("failed", 0) + (1 if fatal else 0)
     return 1 if failed else 0
