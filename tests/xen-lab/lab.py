@@ -76,6 +76,22 @@ def pack_cpio(root, dest):
             raise RuntimeError(f"packing {root} failed")
 
 
+def copy_missing_libraries(binary, root, overlay):
+    """A dynamically linked remus-tune (e.g. one linking hwloc) gets the shared libraries that
+    Dom-0's root lacks, from this host, at the same paths. Host and Dom-0 are both Debian 12,
+    so the versions agree."""
+    r = subprocess.run(["ldd", binary], capture_output=True, text=True)
+    if r.returncode != 0:  # "not a dynamic executable"
+        return
+    for path in re.findall(r"=> (/\S+)", r.stdout):
+        real = os.path.realpath(path)
+        if not os.path.exists(root + path) and not os.path.exists(root + real):
+            log(f"Dom-0 lacks {path}: copying it from this host")
+            # Dom-0's root is /usr-merged (/lib -> usr/lib): write below /usr, not over the link
+            dest = "/usr" + path if path.startswith(("/lib/", "/lib64/")) else path
+            install(real, overlay + dest, 0o644)
+
+
 def install(src, dst, mode=0o755):
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     shutil.copy(src, dst)
@@ -87,7 +103,7 @@ def build_initrds(args, conf, steps, work):
     # The Dom-U: busybox, remus-tune (static) and an /init that runs the known-rate load.
     du = os.path.join(work, "domu-root")
     install(os.path.join(args.cache, "busybox"), f"{du}/bin/busybox")
-    install(args.binary, f"{du}/remus-tune")
+    install(args.guest_binary or args.binary, f"{du}/remus-tune")
     # The guest has little memory: its copy goes without debug info.
     subprocess.run(["strip", f"{du}/remus-tune"], check=True)
     install(os.path.join(HERE, "domu/init"), f"{du}/init")
@@ -108,6 +124,7 @@ def build_initrds(args, conf, steps, work):
     for tool in ("runstep", "lab-remus", "lab-ckstats", "lab-block", "lab-guest-rate", "lab-probe"):
         install(os.path.join(HERE, "dom0", tool), f"{ov}/lab/bin/{tool}")
     install(args.binary, f"{ov}/lab/bin/remus-tune")
+    copy_missing_libraries(args.binary, os.path.join(args.cache, "dom0-root"), ov)
     install(os.path.join(args.cache, "lab-resume"), f"{ov}/lab/bin/lab-resume")
     install(os.path.join(args.cache, "kernel/vmlinuz"), f"{ov}/lab/vmlinuz", 0o644)
     pack_cpio(du, f"{ov}/lab/domu-initrd.gz")
@@ -250,7 +267,10 @@ def rate_check(spec, lab, outdir, step_output, metrics):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", required=True)
-    ap.add_argument("--binary", required=True, help="remus-tune, static, for Dom-0 and Dom-U")
+    ap.add_argument("--binary", required=True,
+                    help="remus-tune for Dom-0 (static, or dynamic: missing libraries are copied)")
+    ap.add_argument("--guest-binary", help="static remus-tune for the Dom-U's workload "
+                    "[default: --binary]")
     ap.add_argument("--run-dir", required=True)
     ap.add_argument("--fixtures", help="directory to copy the steps' fixtures to")
     ap.add_argument("--steps", default=os.path.join(HERE, "steps.toml"))
