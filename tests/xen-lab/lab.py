@@ -373,7 +373,8 @@ def main():
 
             # Collect /lab/out through the raw disk (binary-safe, unlike the console).
             a = con.mark()
-            con.send("tar cf /dev/vda -C /lab/out . && sync && echo @@TAR-DONE\n")
+            con.send("mkdir -p /lab/out/consoles; cp /var/log/xen/console/*.log /lab/out/consoles/ 2>/dev/null; "
+                     "tar cf /dev/vda -C /lab/out . && sync && echo @@TAR-DONE\n")
             if not con.expect(r"@@TAR-DONE", 300, a):
                 log("collecting /lab/out failed")
             a = con.mark()
