@@ -76,16 +76,21 @@ def pack_cpio(root, dest):
             raise RuntimeError(f"packing {root} failed")
 
 
-def copy_missing_libraries(binary, root, overlay):
+def copy_missing_libraries(binary, root, overlay, everything=False):
     """A dynamically linked remus-tune (e.g. one linking hwloc) gets the shared libraries that
     Dom-0's root lacks, from this host, at the same paths. Host and Dom-0 are both Debian 12,
     so the versions agree."""
     r = subprocess.run(["ldd", binary], capture_output=True, text=True)
     if r.returncode != 0:  # "not a dynamic executable"
         return
-    for path in re.findall(r"=> (/\S+)", r.stdout):
+    paths = re.findall(r"=> (/\S+)", r.stdout)
+    if everything:  # the dynamic loader too
+        paths += re.findall(r"^\s*(/\S+) \(", r.stdout, re.M)
+    for path in paths:
         real = os.path.realpath(path)
-        if not os.path.exists(root + path) and not os.path.exists(root + real):
+        if everything:
+            install(real, overlay + path, 0o755)
+        elif not os.path.exists(root + path) and not os.path.exists(root + real):
             log(f"Dom-0 lacks {path}: copying it from this host")
             # Dom-0's root is /usr-merged (/lib -> usr/lib): write below /usr, not over the link
             dest = "/usr" + path if path.startswith(("/lib/", "/lib64/")) else path
@@ -106,6 +111,8 @@ def build_initrds(args, conf, steps, work):
     install(args.guest_binary or args.binary, f"{du}/remus-tune")
     # The guest has little memory: its copy goes without debug info.
     subprocess.run(["strip", f"{du}/remus-tune"], check=True)
+    # A dynamically linked one brings every library it needs (the initramfs has none).
+    copy_missing_libraries(args.guest_binary or args.binary, du, du, everything=True)
     install(os.path.join(HERE, "domu/init"), f"{du}/init")
     # xen-blkfront is a module in Debian's kernel: without it an attached disk never connects.
     kmods = os.path.join(args.cache, "kernel/x/lib/modules")
