@@ -73,7 +73,9 @@ fn measure_a_guest_by_socket_and_by_pid() {
         .map(|e| e.cpu_classes.unwrap().vcpu_s)
         .sum();
     assert!(vcpu > 0.0, "the guest's vCPU thread ran");
-    // The classes split the same CPU time the epochs count, from the same baseline.
+    // The classes split the same CPU time the epochs count, from the same baseline (not from
+    // QEMU's start). Per-thread times tick at 10 ms and emulator threads come and go (a class
+    // whose thread exited is clamped at zero), so they agree only roughly.
     let classes: f64 = trace
         .epochs
         .iter()
@@ -84,7 +86,7 @@ fn measure_a_guest_by_socket_and_by_pid() {
         .sum();
     let total: f64 = trace.epochs.iter().map(|e| e.cpu_s).sum();
     assert!(
-        (classes - total).abs() <= 0.1 * total + 0.02,
+        (classes - total).abs() <= 0.25 * total + 0.05,
         "{classes} vs {total}"
     );
     assert_eq!(trace.header.memory_bytes, 256 << 20);
