@@ -70,6 +70,18 @@ pub struct MethodInfo {
     pub sample: Option<SampleInfo>,
 }
 
+impl MethodInfo {
+    /// What a backend reports before `start` has chosen its method.
+    pub fn not_started() -> Self {
+        Self {
+            name: "unset".into(),
+            reason: "not started".into(),
+            exact: true,
+            sample: None,
+        }
+    }
+}
+
 /// The fixed random sample behind the `sample` method.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct SampleInfo {

@@ -123,12 +123,7 @@ impl Backend for ProcessBackend {
     }
 
     fn method(&self) -> MethodInfo {
-        self.method.clone().unwrap_or(MethodInfo {
-            name: "unset".into(),
-            reason: "not started".into(),
-            exact: true,
-            sample: None,
-        })
+        self.method.clone().unwrap_or_else(MethodInfo::not_started)
     }
 
     fn page_size(&self) -> u64 {
