@@ -3,6 +3,8 @@
 
 use super::data::ChartData;
 use super::style::{self, LIMIT, MUTED, PINNED, RECOMMENDED, SHARED};
+use plotters::coord::combinators::WithKeyPoints;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -111,6 +113,50 @@ macro_rules! recommended {
     }};
 }
 
+/// The chart every interval plot shares: the interval on a log x axis with a tick at each
+/// measured interval, the quantity on a linear y axis, labelled, light grid lines off.
+#[allow(clippy::type_complexity)]
+fn interval_axes<'a, DB: DrawingBackend>(
+    body: &'a DrawingArea<DB, Shift>,
+    x: std::ops::Range<f64>,
+    key_points: Vec<f64>,
+    y: std::ops::Range<f64>,
+    (x_desc, y_desc): (&str, &str),
+    y_label_area: u32,
+) -> Result<
+    ChartContext<'a, DB, Cartesian2d<WithKeyPoints<LogCoord<f64>>, RangedCoordf64>>,
+    Box<dyn std::error::Error>,
+>
+where
+    DB::ErrorType: 'static,
+{
+    let mut chart = ChartBuilder::on(body)
+        .margin(20)
+        .x_label_area_size(56)
+        .y_label_area_size(y_label_area)
+        .build_cartesian_2d(x.log_scale().with_key_points(key_points), y)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_label_formatter(&ms_label)
+        .y_label_formatter(&style::number)
+        .light_line_style(TRANSPARENT)
+        .axis_desc_style(style::label())
+        .label_style(style::tick())
+        .draw()?;
+    Ok(chart)
+}
+
+/// A per-interval series as (interval, value) points.
+fn per_interval(data: &ChartData, values: &[f64]) -> Vec<(f64, f64)> {
+    data.intervals_ms
+        .iter()
+        .cloned()
+        .zip(values.iter().cloned())
+        .collect()
+}
+
 fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
     position: SeriesLabelPosition,
@@ -147,33 +193,18 @@ where
         .chain(data.throughput_floor)
         .fold(100.0, f64::min);
     let y = ((lowest - 5.0) / 10.0).floor().max(0.0) * 10.0..101.0;
-    let mut chart = ChartBuilder::on(&body)
-        .margin(20)
-        .x_label_area_size(56)
-        .y_label_area_size(72)
-        .build_cartesian_2d(
-            x.clone()
-                .log_scale()
-                .with_key_points(data.intervals_ms.clone()),
-            y.clone(),
-        )?;
-    chart
-        .configure_mesh()
-        .x_desc("configured checkpoint interval (ms, log scale)")
-        .y_desc("throughput (% of unprotected)")
-        .x_label_formatter(&ms_label)
-        .y_label_formatter(&style::number)
-        .light_line_style(TRANSPARENT)
-        .axis_desc_style(style::label())
-        .label_style(style::tick())
-        .draw()?;
-    let zip = |v: &[f64]| {
-        data.intervals_ms
-            .iter()
-            .cloned()
-            .zip(v.iter().cloned())
-            .collect()
-    };
+    let mut chart = interval_axes(
+        &body,
+        x.clone(),
+        data.intervals_ms.clone(),
+        y.clone(),
+        (
+            "configured checkpoint interval (ms, log scale)",
+            "throughput (% of unprotected)",
+        ),
+        72,
+    )?;
+    let zip = |v: &[f64]| per_interval(data, v);
     line!(
         chart,
         zip(&data.throughput_pinned),
@@ -229,33 +260,18 @@ where
         .fold(1.0, f64::max)
         * 1.15;
     let y = 0.0..top;
-    let mut chart = ChartBuilder::on(&body)
-        .margin(20)
-        .x_label_area_size(56)
-        .y_label_area_size(72)
-        .build_cartesian_2d(
-            x.clone()
-                .log_scale()
-                .with_key_points(data.intervals_ms.clone()),
-            y.clone(),
-        )?;
-    chart
-        .configure_mesh()
-        .x_desc("configured checkpoint interval (ms, log scale)")
-        .y_desc("added latency (ms)")
-        .x_label_formatter(&ms_label)
-        .y_label_formatter(&style::number)
-        .light_line_style(TRANSPARENT)
-        .axis_desc_style(style::label())
-        .label_style(style::tick())
-        .draw()?;
-    let zip = |v: &[f64]| {
-        data.intervals_ms
-            .iter()
-            .cloned()
-            .zip(v.iter().cloned())
-            .collect()
-    };
+    let mut chart = interval_axes(
+        &body,
+        x.clone(),
+        data.intervals_ms.clone(),
+        y.clone(),
+        (
+            "configured checkpoint interval (ms, log scale)",
+            "added latency (ms)",
+        ),
+        72,
+    )?;
+    let zip = |v: &[f64]| per_interval(data, v);
     line!(chart, zip(&data.latency_p95), PINNED, "p95");
     line!(chart, zip(&data.latency_mean), SHARED, "mean");
     if let Some(limit) = data.latency_limit_ms {
@@ -294,33 +310,18 @@ where
         .max(1.0)
         * 1.15;
     let y = 0.0..top;
-    let mut chart = ChartBuilder::on(&body)
-        .margin(20)
-        .x_label_area_size(56)
-        .y_label_area_size(72)
-        .build_cartesian_2d(
-            x.clone()
-                .log_scale()
-                .with_key_points(data.intervals_ms.clone()),
-            y.clone(),
-        )?;
-    chart
-        .configure_mesh()
-        .x_desc("configured checkpoint interval (ms, log scale)")
-        .y_desc("bandwidth needed (MiB/s)")
-        .x_label_formatter(&ms_label)
-        .y_label_formatter(&style::number)
-        .light_line_style(TRANSPARENT)
-        .axis_desc_style(style::label())
-        .label_style(style::tick())
-        .draw()?;
-    let zip = |v: &[f64]| {
-        data.intervals_ms
-            .iter()
-            .cloned()
-            .zip(v.iter().cloned())
-            .collect()
-    };
+    let mut chart = interval_axes(
+        &body,
+        x.clone(),
+        data.intervals_ms.clone(),
+        y.clone(),
+        (
+            "configured checkpoint interval (ms, log scale)",
+            "bandwidth needed (MiB/s)",
+        ),
+        72,
+    )?;
+    let zip = |v: &[f64]| per_interval(data, v);
     line!(
         chart,
         zip(&data.bandwidth_mib_s),
@@ -374,26 +375,17 @@ where
         10.0..1000.0
     };
     let top = data.working_set.iter().map(|p| p.2).fold(1.0, f64::max) * 1.15;
-    let mut chart = ChartBuilder::on(&body)
-        .margin(20)
-        .x_label_area_size(56)
-        .y_label_area_size(84)
-        .build_cartesian_2d(
-            x.clone()
-                .log_scale()
-                .with_key_points(data.working_set.iter().map(|p| p.0).collect()),
-            0.0..top,
-        )?;
-    chart
-        .configure_mesh()
-        .x_desc("measured interval (ms, log scale)")
-        .y_desc("distinct dirty pages per interval")
-        .x_label_formatter(&ms_label)
-        .y_label_formatter(&style::number)
-        .light_line_style(TRANSPARENT)
-        .axis_desc_style(style::label())
-        .label_style(style::tick())
-        .draw()?;
+    let mut chart = interval_axes(
+        &body,
+        x.clone(),
+        data.working_set.iter().map(|p| p.0).collect(),
+        0.0..top,
+        (
+            "measured interval (ms, log scale)",
+            "distinct dirty pages per interval",
+        ),
+        84,
+    )?;
     line!(
         chart,
         data.working_set.iter().map(|p| (p.0, p.2)).collect(),
