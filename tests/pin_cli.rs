@@ -1,21 +1,8 @@
 //! `remus-tune pin` offline (`--topology FILE --domain NAME=VCPUS`), every `--format`, and the
 //! errors a user meets, driven through the real binary.
 
-use std::process::Command;
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_remus-tune"))
-        .args(args)
-        .env("REMUS_TUNE_XL", "/nonexistent/xl")
-        .output()
-        .unwrap();
-    let (o, e) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    assert!(!e.contains("panicked"), "{e}");
-    (out.status.code().unwrap_or(-1), o, e)
-}
+mod pin_support;
+use pin_support::cli as run;
 
 const APART: &str = "tests/fixtures/topologies/xl-info-n-2socket-smt-apart.txt";
 const HWLOC: &str = "tests/fixtures/topologies/hwloc-2pkg-2numa-smt.xml";

@@ -2,6 +2,9 @@
 //! test binary re-run as a helper) is pinned thread by thread, read back from /proc, checked,
 //! reverted; and a thread that exits half-way through makes the apply roll back.
 
+mod pin_support;
+use pin_support::cli;
+
 use remus_tune::cpulist::CpuList;
 use remus_tune::pin::apply::affinity::{threads, Kernel, ThreadAffinity};
 use remus_tune::pin::apply::process::{apply, ProcessTarget};
@@ -121,20 +124,6 @@ fn two_cpus_or_skip() -> Option<CpuList> {
         return None;
     }
     Some(mine)
-}
-
-fn cli(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_remus-tune"))
-        .args(args)
-        .env("REMUS_TUNE_XL", "/nonexistent/xl")
-        .output()
-        .unwrap();
-    let (o, e) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    assert!(!e.contains("panicked"), "{e}");
-    (out.status.code().unwrap_or(-1), o, e)
 }
 
 #[test]

@@ -2,6 +2,9 @@
 //! its other threads on the host's; then revert. QEMU runs paused (-S) under TCG with one
 //! thread per vCPU, so no KVM is needed. Needs qemu-system-x86 (scripts/apt-packages.txt).
 
+mod pin_support;
+use pin_support::cli;
+
 use remus_tune::cpulist::CpuList;
 use remus_tune::pin::apply::affinity::{threads, Kernel, ThreadAffinity};
 use std::path::Path;
@@ -60,20 +63,6 @@ fn start_qemu() -> Option<Qemu> {
         socket,
         _dir: dir,
     })
-}
-
-fn cli(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_remus-tune"))
-        .args(args)
-        .env("REMUS_TUNE_XL", "/nonexistent/xl")
-        .output()
-        .unwrap();
-    let (o, e) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    assert!(!e.contains("panicked"), "{e}");
-    (out.status.code().unwrap_or(-1), o, e)
 }
 
 #[test]

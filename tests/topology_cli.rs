@@ -1,19 +1,7 @@
 //! `remus-tune topology`, driven through the real binary.
 
-use std::process::Command;
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_remus-tune"))
-        .args(args)
-        .env("REMUS_TUNE_XL", "/nonexistent/xl")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod pin_support;
+use pin_support::cli as run;
 
 #[test]
 fn saved_xl_info_n_as_a_table() {
