@@ -415,6 +415,13 @@ fn observe_mode_only_peeks_stats() {
     assert!(!trace.header.method.exact);
     assert!(trace.header.method.reason.contains("COUNT, not a set"));
     assert!(text(&out).contains("unknown, not idle"), "{}", text(&out));
+    // Counts cannot be unioned: only the base epoch (25 ms by default) is reported.
+    assert_eq!(trace.header.intervals_ms, vec![25]);
+    assert!(
+        text(&out).contains("only the base-epoch interval"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]

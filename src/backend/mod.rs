@@ -70,6 +70,12 @@ pub trait Backend {
     fn start(&mut self) -> Result<Counters, BackendError>;
     /// Pages dirtied since the previous call, and the cumulative counters now.
     fn collect(&mut self) -> Result<EpochSample, BackendError>;
+    /// True when `collect` can give only a count per epoch, not the set of pages (Xen's
+    /// observe mode): then only the base-epoch interval can be measured, since a union
+    /// cannot be taken of counts.
+    fn counts_only(&self) -> bool {
+        false
+    }
     /// The details at the baseline (see `EpochDetails`), read by `start`; the first epoch's
     /// are measured from these.
     fn baseline_details(&self) -> EpochDetails {

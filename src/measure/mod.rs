@@ -80,6 +80,19 @@ pub fn run(
         method.name,
         method.reason
     );
+    // Counts cannot be unioned: with a count-only backend only the base epoch is measured.
+    let intervals: Vec<(u64, u32)> = if guard.backend.counts_only() {
+        let base = vec![((plan.epoch.as_secs_f64() * 1e3).round() as u64, 1)];
+        if plan.intervals != base {
+            eprintln!(
+                "note: {method_name} gives a count per epoch, not a set of pages, so only the \
+                 base-epoch interval is reported: longer intervals need a union of sets"
+            );
+        }
+        base
+    } else {
+        plan.intervals.clone()
+    };
     let header = TraceHeader {
         schema: SCHEMA.into(),
         schema_version: SCHEMA_VERSION,
@@ -90,12 +103,12 @@ pub fn run(
         host: describe(),
         page_size: guard.backend.page_size(),
         base_epoch_ms: plan.epoch.as_secs_f64() * 1e3,
-        intervals_ms: plan.intervals.iter().map(|&(ms, _)| ms).collect(),
+        intervals_ms: intervals.iter().map(|&(ms, _)| ms).collect(),
         memory_bytes: guard.backend.memory_bytes(),
         start_time: start_wall.rfc3339(),
     };
     let mut writer = TraceWriter::create(&plan.output, &header, plan.overwrite)?;
-    let mut windows = IntervalWindows::new(&plan.intervals);
+    let mut windows = IntervalWindows::new(&intervals);
     let planned = (plan.duration.as_secs_f64() / plan.epoch.as_secs_f64()).round() as u64;
     let progress = progress::Progress::new(planned);
 

@@ -405,6 +405,10 @@ impl Backend for XenBackend {
         })
     }
 
+    fn counts_only(&self) -> bool {
+        self.observing.is_some()
+    }
+
     fn stop(&mut self) -> Result<(), BackendError> {
         if self.stopped {
             return Ok(());
