@@ -71,20 +71,21 @@ pub fn choose(
         MethodChoice::Sample => sampled(page_size, source, sample, "requested".into()),
         MethodChoice::Auto => {
             let no_soft_dirty = match (softdirty::probe(), criu_running()) {
-                (Ok(()), None) if softdirty::in_xen_pv_domain(Path::new("/sys/hypervisor")) => {
-                    softdirty::XEN_PV_UNDERCOUNT.to_string()
-                }
-                (Ok(()), None) if huge_page_memory(pid).is_some() => format!(
-                    "soft-dirty would overcount: {}",
-                    huge_page_memory(pid).unwrap_or_default()
-                ),
                 (Ok(()), None) => {
-                    return soft_dirty(
-                        pid,
-                        page_size,
-                        source,
-                        "the kernel tracks soft-dirty pages (probed): exact and cheap".into(),
-                    )
+                    let in_xen_pv = softdirty::in_xen_pv_domain(Path::new("/sys/hypervisor"));
+                    match (in_xen_pv, huge_page_memory(pid)) {
+                        (true, _) => softdirty::XEN_PV_UNDERCOUNT.to_string(),
+                        (false, Some(huge)) => format!("soft-dirty would overcount: {huge}"),
+                        (false, None) => {
+                            return soft_dirty(
+                                pid,
+                                page_size,
+                                source,
+                                "the kernel tracks soft-dirty pages (probed): exact and cheap"
+                                    .into(),
+                            )
+                        }
+                    }
                 }
                 (Ok(()), Some(criu)) => {
                     format!("CRIU is running (PID {criu}), so soft-dirty is left alone")
