@@ -33,7 +33,10 @@ fn unknown_name() {
 fn ambiguous_name_lists_candidates() {
     let dir = temp_dir();
     let program = dir.path().join("rt-ambiguous");
-    std::fs::copy("/bin/sleep", &program).unwrap();
+    // A symlink, not a copy: the kernel names a process after the path it was exec'd by, and
+    // a freshly written copy can fail to exec (ETXTBSY) while another test thread forks with
+    // the copy's write descriptor still open.
+    std::os::unix::fs::symlink("/bin/sleep", &program).unwrap();
     let mut first = Command::new(&program).arg("30").spawn().unwrap();
     let mut second = Command::new(&program).arg("30").spawn().unwrap();
     sleep_ms(100);
