@@ -34,8 +34,8 @@ pub struct WorkloadArgs {
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
 
-    /// Write as fast as possible over the sweep region and print writes/s at the end: the
-    /// reference for measuring what measurement costs.
+    /// Write as fast as possible over the sweep region and print writes/s and writes per
+    /// CPU second at the end: the reference for measuring what measurement costs.
     #[arg(long)]
     pub throughput: bool,
 }

@@ -46,6 +46,8 @@ pub fn run(args: &WorkloadArgs) -> Result<()> {
     let running = || stop.received().is_none() && end.is_none_or(|end| Instant::now() < end);
     let mut value = 1u64;
     if args.throughput {
+        let own_cpu = || crate::sys::cpuclock::process_cpu_seconds(std::process::id() as i32);
+        let cpu_at_start = own_cpu()?;
         let mut writes = 0u64;
         while running() {
             for _ in 0..4096 {
@@ -56,6 +58,11 @@ pub fn run(args: &WorkloadArgs) -> Result<()> {
         }
         let seconds = start.elapsed().as_secs_f64();
         println!("writes/s: {:.0}", writes as f64 / seconds);
+        // Per CPU second as well: a measurer can cost the program time on its own core
+        // (cache, memory bandwidth, locks, faults), which this shows apart from time lost
+        // to sharing a core with whatever else runs on the host.
+        let cpu_s = own_cpu()? - cpu_at_start;
+        println!("writes/cpu-s: {:.0}", writes as f64 / cpu_s.max(1e-9));
         return Ok(());
     }
 

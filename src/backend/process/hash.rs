@@ -9,6 +9,7 @@
 //! QEMU's own calc-dirty-rate sampling causes, is not a write), and one that goes away does
 //! not count.
 
+use super::pagehash::page_hash;
 use super::scanner::DirtyScanner;
 use crate::backend::regions::{Region, RegionSource};
 use crate::pageset::PageSet;
@@ -16,7 +17,6 @@ use crate::sys::pagemap::{Pagemap, PRESENT};
 use crate::sys::vmread;
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
-use xxhash_rust::xxh3::xxh3_64;
 
 /// Pages read per process_vm_readv call: 256 KiB, so the copy is still in L2 when hashed.
 const READ_PAGES: usize = 64;
@@ -47,7 +47,7 @@ impl HashScanner {
             buf: vec![0; READ_PAGES * page_size as usize],
             resident_pages: 0,
             scanned_bytes: 0,
-            absent: xxh3_64(&vec![0u8; page_size as usize]),
+            absent: page_hash(&vec![0u8; page_size as usize]),
         })
     }
 
@@ -112,7 +112,7 @@ impl HashScanner {
                         hashes[slot] = self.absent; // unmapped while we read
                         continue;
                     }
-                    let hash = xxh3_64(&self.buf[p * page..(p + 1) * page]);
+                    let hash = page_hash(&self.buf[p * page..(p + 1) * page]);
                     if hashes[slot] != hash {
                         if let Some(set) = dirty.as_deref_mut() {
                             set.insert(region.first_page_number + slot as u64);

@@ -7,6 +7,7 @@
 
 pub mod hash;
 pub mod memory;
+pub mod pagehash;
 pub mod sample;
 pub mod scanner;
 pub mod softdirty;

@@ -5,13 +5,13 @@
 //! random from each of n equal slices of them); each epoch reads only those pages. A count of k dirty sampled pages out of n estimates k·F/n dirty pages of
 //! the F-page frame. Cheap, but statistical: `margin_95` gives the 95 % confidence margin.
 
+use super::pagehash::page_hash;
 use super::scanner::DirtyScanner;
 use crate::backend::regions::RegionSource;
 use crate::pageset::PageSet;
 use crate::sys::pagemap::{Pagemap, PRESENT};
 use crate::sys::vmread;
 use anyhow::{Context, Result};
-use xxhash_rust::xxh3::xxh3_64;
 
 /// How large a sample to take.
 #[derive(Debug, Clone, Copy)]
@@ -76,7 +76,7 @@ impl SampleScanner {
             if !read {
                 continue;
             }
-            let hash = xxh3_64(&self.buf[i * page..(i + 1) * page]);
+            let hash = page_hash(&self.buf[i * page..(i + 1) * page]);
             if self.hashes[i] != hash {
                 if let Some(set) = dirty.as_deref_mut() {
                     set.insert(self.page_numbers[i]);
