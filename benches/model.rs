@@ -23,6 +23,7 @@ fn one_hour_trace() -> Trace {
             Epoch {
                 flushes: None,
                 cpu_classes: None,
+                dom0: None,
                 n,
                 start_s: n as f64 * 0.01,
                 end_s: (n + 1) as f64 * 0.01,

@@ -177,6 +177,8 @@ fn exclusive_mode_enables_cleans_each_epoch_and_switches_off() {
     env.set_vbd(1000, 80_000);
     let out = env
         .cmd_with_lib()
+        // Dom-0's vCPUs (their sum in `xl vcpu-list`) busy at half a core.
+        .env("FAKE_XENCTRL_DOM0_CORES", "0.5")
         .args([
             "measure",
             "Meine-VM",
@@ -241,12 +243,78 @@ fn exclusive_mode_enables_cleans_each_epoch_and_switches_off() {
             assert_eq!(w.dirty_pages, want, "{e:?}");
         }
     }
-    let record = std::fs::read_to_string(env.path("vm.xen.yaml")).unwrap();
+    // Dom-0's CPU is in the trace, every epoch, at the fake hypervisor's half core; no save
+    // helper ran. Nothing is written twice: there is no companion file any more.
+    let (dom0_s, helper_s, seconds) = dom0_totals(&trace);
+    assert_eq!(helper_s, None);
     assert!(
-        record.contains("schema: remus-tune-xen-host-record"),
-        "{record}"
+        (dom0_s / seconds - 0.5).abs() < 0.05,
+        "{dom0_s} s in {seconds} s"
     );
-    assert!(record.contains("dom0_cpu_s"), "{record}");
+    assert!(!env.path("vm.xen.yaml").exists());
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mean = summary["dom0"]["cores"]["mean"].as_f64().unwrap();
+    assert!((mean - 0.5).abs() < 0.05, "{summary}");
+    assert!(summary["dom0"].get("save_helper_cores").is_none());
+    // The model adds that baseline to the checkpoints' Dom-0 cost; per page it has only the
+    // profile, since no save helper ran.
+    let model = model_json(&env);
+    assert_eq!(model["dom0"]["source"], "profile", "{model}");
+    let baseline = model["dom0"]["baseline_cores"].as_f64().unwrap();
+    assert!((baseline - 0.5).abs() < 0.05, "{model}");
+    for i in model["intervals"].as_array().unwrap() {
+        let total = i["dom0_cpu_total"].as_f64().unwrap();
+        let own = i["dom0_cpu"].as_f64().unwrap();
+        assert!((total - baseline - own).abs() < 1e-9, "{i}");
+    }
+}
+
+/// `remus-tune model vm.trace.yaml --format json`, which must succeed.
+fn model_json(env: &XenEnv) -> serde_json::Value {
+    let out = env
+        .cmd()
+        .args(["model", "vm.trace.yaml", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Over the trace's epochs: Dom-0's CPU seconds, the save helper's, and the seconds; every
+/// Xen epoch must have Dom-0's figures.
+fn dom0_totals(trace: &remus_tune::trace::Trace) -> (f64, Option<f64>, f64) {
+    let (mut dom0, mut helper, mut seconds) = (0.0, None, 0.0);
+    for e in &trace.epochs {
+        let d = e.dom0.expect("every Xen epoch has Dom-0's CPU");
+        dom0 += d.cpu_s;
+        if let Some(h) = d.save_helper_s {
+            helper = Some(helper.unwrap_or(0.0) + h);
+        }
+        seconds += e.end_s - e.start_s;
+    }
+    (dom0, helper, seconds)
+}
+
+/// A real process that burns CPU, killed when dropped: the save helper's CPU is read from
+/// the kernel for its PID, so the stand-in /proc entry must name a live process.
+struct BusyProcess(std::process::Child);
+
+impl BusyProcess {
+    fn start() -> Self {
+        Self(
+            std::process::Command::new("sh")
+                .args(["-c", "while :; do :; done"])
+                .spawn()
+                .unwrap(),
+        )
+    }
+}
+
+impl Drop for BusyProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 #[test]
@@ -427,20 +495,24 @@ fn observe_mode_only_peeks_stats() {
 #[test]
 fn remus_running_switches_to_observe_by_itself() {
     let env = XenEnv::new();
-    env.add_save_helper(140, 1, 1);
+    let helper = BusyProcess::start();
+    env.add_save_helper(helper.0.id(), 1, 1);
     let out = env
         .cmd_with_lib()
         .env("FAKE_XENCTRL_PEEK", "300")
+        // Remus's dirty_count grows by 500 frames per epoch, its CLEAN every 4th.
+        .env("FAKE_XENCTRL_PEEK_GROW", "500")
         .args([
             "measure",
             "Meine-VM",
             "--duration",
-            "300ms",
+            "500ms",
             "-o",
             "vm.trace.yaml",
         ])
         .output()
         .unwrap();
+    drop(helper);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         text(&out).contains("Remus is running on domain 1"),
@@ -452,6 +524,34 @@ fn remus_running_switches_to_observe_by_itself() {
         calls.iter().all(|c| c == "PEEK pages=0 bitmap=null"),
         "{calls:?}"
     );
+    // The helper's CPU, from its first epoch on (its CPU before the run is the baseline),
+    // and never more than the one core its one thread can use.
+    let trace = read_trace(&env.path("vm.trace.yaml")).unwrap();
+    let (_, helper_s, seconds) = dom0_totals(&trace);
+    assert!(
+        trace
+            .epochs
+            .iter()
+            .all(|e| e.dom0.and_then(|d| d.save_helper_s).is_some()),
+        "the helper ran throughout"
+    );
+    let helper_s = helper_s.unwrap();
+    assert!(
+        helper_s > 0.0 && helper_s < seconds * 1.1,
+        "{helper_s} s in {seconds} s"
+    );
+    assert!(text(&out).contains("save helper"), "{}", text(&out));
+    // Remus's checkpoints as its own counter showed them: the last count before each drop.
+    let check = trace
+        .end
+        .cross_check
+        .expect("observe mode keeps Remus's counts");
+    assert_eq!(check.status, "done");
+    assert!(check.note.contains("max 1800"), "{}", check.note);
+    // The model calibrates its per-page Dom-0 cost on the helper: 500 pages an epoch.
+    let model = model_json(&env);
+    assert_eq!(model["dom0"]["source"], "save-helper", "{model}");
+    assert!(model["dom0"]["cpu_per_page_s"].as_f64().unwrap() > 0.0);
 }
 
 #[test]

@@ -10,7 +10,7 @@ pub mod regions;
 pub mod xen;
 
 use crate::pageset::PageSet;
-use crate::trace::{CpuClasses, CrossCheck, MethodInfo, Target};
+use crate::trace::{CpuClasses, CrossCheck, Dom0Cpu, MethodInfo, Target};
 
 /// Why a backend could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +52,8 @@ pub struct EpochSample {
 pub struct EpochDetails {
     pub flushes: Option<u64>,
     pub cpu_classes: Option<CpuClasses>,
+    /// Xen's Dom-0 and save-helper CPU seconds, cumulative from any fixed origin.
+    pub dom0: Option<Dom0Cpu>,
 }
 
 /// A target being measured.

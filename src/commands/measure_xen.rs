@@ -4,7 +4,7 @@
 
 use crate::backend::xen::domain::{self, XenDomain};
 use crate::backend::xen::libxenctrl::{privcmd_present, XenCtrlError};
-use crate::backend::xen::{record_path, XenBackend, XenOptions};
+use crate::backend::xen::{XenBackend, XenOptions};
 use crate::cli::{BackendChoice, MeasureArgs};
 use crate::commands::measure::{default_output, exit_code, report_end};
 use crate::measure::{self, MeasurePlan};
@@ -132,7 +132,6 @@ fn run(
     };
     let options = XenOptions {
         observe: args.observe,
-        record: Some(record_path(&output)),
         // Test hooks, like REMUS_TUNE_XL: a directory standing in for /sys or /var/run/xen.
         sysfs: from_env("REMUS_TUNE_SYSFS", defaults.sysfs.clone()),
         run_dir: from_env("REMUS_TUNE_XEN_RUN", defaults.run_dir.clone()),
@@ -169,9 +168,5 @@ fn run(
     let summary = summarize(&trace, &outcome.trace.display().to_string());
     emit(&summary, args.format)?;
     report_end(&outcome);
-    eprintln!(
-        "Dom-0 and save-helper CPU per epoch: {}",
-        record_path(&output).display()
-    );
     Ok(exit_code(outcome.end.reason))
 }

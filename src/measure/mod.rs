@@ -15,8 +15,8 @@ use crate::backend::{Backend, BackendError};
 use crate::host::{describe, UtcTime};
 use crate::sys::signals::StopSignal;
 use crate::trace::{
-    round_us, CpuClasses, End, EndReason, Epoch, TraceHeader, TraceWriter, WindowCount, SCHEMA,
-    SCHEMA_VERSION,
+    round_us, CpuClasses, Dom0Cpu, End, EndReason, Epoch, TraceHeader, TraceWriter, WindowCount,
+    SCHEMA, SCHEMA_VERSION,
 };
 use crate::windows::IntervalWindows;
 use anyhow::Result;
@@ -169,6 +169,10 @@ pub fn run(
                     emulator_s: round_us((now.emulator_s - before.emulator_s).max(0.0)),
                 }
             }),
+            dom0: sample
+                .details
+                .dom0
+                .map(|now| dom0_since(now, previous_details.dom0)),
             windows: closed
                 .iter()
                 .map(|w| WindowCount {
@@ -213,6 +217,19 @@ pub fn run(
     Ok(MeasureOutcome { trace, end })
 }
 
+/// One epoch's Dom-0 CPU from two cumulative readings. A save helper first seen now has no
+/// earlier reading: all its CPU so far is charged to this epoch, since the backend takes its
+/// baseline at `start` and a helper seen later was started after that.
+fn dom0_since(now: Dom0Cpu, before: Option<Dom0Cpu>) -> Dom0Cpu {
+    let before = before.unwrap_or_default();
+    Dom0Cpu {
+        cpu_s: round_us((now.cpu_s - before.cpu_s).max(0.0)),
+        save_helper_s: now
+            .save_helper_s
+            .map(|h| round_us((h - before.save_helper_s.unwrap_or(0.0)).max(0.0))),
+    }
+}
+
 /// Sleeps until `deadline`, waking early for a stop signal or a finished --exec command.
 fn wait_until(
     deadline: Instant,
@@ -251,5 +268,35 @@ pub fn describe_target(target: &crate::trace::Target) -> String {
     match target.pid {
         Some(pid) => format!("{pid} ({})", target.name),
         None => target.name.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dom0_per_epoch_is_the_difference_and_a_new_helper_counts_whole() {
+        let before = Dom0Cpu {
+            cpu_s: 100.0,
+            save_helper_s: None,
+        };
+        let now = Dom0Cpu {
+            cpu_s: 100.0125,
+            save_helper_s: Some(0.004),
+        };
+        assert_eq!(
+            dom0_since(now, Some(before)),
+            Dom0Cpu {
+                cpu_s: 0.0125,
+                save_helper_s: Some(0.004),
+            }
+        );
+        // A total that went down (a reused PID restarted its clock) gives 0, never less.
+        let later = Dom0Cpu {
+            cpu_s: 100.02,
+            save_helper_s: Some(0.001),
+        };
+        assert_eq!(dom0_since(later, Some(now)).save_helper_s, Some(0.0));
     }
 }

@@ -6,6 +6,7 @@
 //! per-page send time. What is not sent while paused is sent after the resume, then the backup
 //! acknowledges (one RTT): `T_ckpt = T_pause + T_send_after + RTT`.
 
+use super::dom0::checkpoint_cpu_s;
 use super::params::{Costs, PausePolicy};
 
 /// Bytes in a GiB, for the CLEAN walk's cost per GiB of guest memory.
@@ -32,7 +33,8 @@ pub struct Checkpoint {
     pub ckpt_s: f64,
     /// Bytes on the link: `D · P · r + W`.
     pub bytes: f64,
-    /// Dom-0 CPU seconds: `D · (c_page + c_send_cpu) + W · c_disk` (§7).
+    /// Dom-0 CPU seconds by the profile: `D · (c_page + c_send_cpu) + W · c_disk` (§7). The
+    /// prediction may use a measured per-page cost instead (`dom0`).
     pub dom0_cpu_s: f64,
     /// Guest time lost to log-dirty faults while running: `D · c_fault` (§5).
     pub fault_s: f64,
@@ -91,8 +93,12 @@ pub fn checkpoint(
         send_total_s: pages_send + disk_send + costs.rtt_s,
         ckpt_s: pause_s + send_after + costs.rtt_s,
         bytes: dirty_pages * guest.page_size * costs.compression_ratio + write_bytes,
-        dom0_cpu_s: dirty_pages * (costs.page_copy_s + costs.page_send_cpu_s)
-            + write_bytes * costs.disk_cpu_per_byte_s,
+        dom0_cpu_s: checkpoint_cpu_s(
+            costs.page_copy_s + costs.page_send_cpu_s,
+            costs,
+            dirty_pages,
+            write_bytes,
+        ),
         fault_s: dirty_pages * costs.fault_per_page_s(),
     }
 }

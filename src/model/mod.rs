@@ -11,11 +11,13 @@
 //! - pause `t_suspend + D·c_page` (Remus paper Figure 5: ≈0.6 ms + 3.7 µs/page) and the
 //!   stream-v2 policy of Xen ≥ 4.6 (xg_sr_save.c), CLEAN walk per GiB — `checkpoint`;
 //! - send time, bandwidth, output-commit latency (§4), log-dirty faults with/without PML
-//!   (§5), Dom-0 CPU and what pinning buys (§7) — `checkpoint`, `predict`;
+//!   (§5), Dom-0 CPU and what pinning buys (§7) — `checkpoint`, `predict`; the Dom-0 term
+//!   from the profile or measured in Dom-0 by a Xen trace — `dom0`;
 //! - the verdict: shortest interval meeting every limit — `verdict`.
 
 mod checkpoint;
 mod curve;
+mod dom0;
 mod epoch;
 mod params;
 mod predict;
@@ -26,6 +28,7 @@ mod verdict;
 
 pub use checkpoint::{checkpoint, Checkpoint, Guest};
 pub use curve::{Basis, DirtyCurve};
+pub use dom0::{Dom0Basis, Dom0Source, MIN_CALIBRATION_PAGES};
 pub use epoch::{epoch_length, steady_state, SteadyState};
 pub use params::{Costs, Dom0Placement, IntervalSemantics, Limits, PausePolicy};
 pub use report::{
@@ -92,8 +95,10 @@ pub fn predict(
     } else {
         0.0
     };
+    let dom0 = Dom0Basis::from_trace(trace, &profile.costs);
     let inputs = Inputs {
         costs: &profile.costs,
+        dom0: &dom0,
         limits: &profile.limits,
         guest,
         curve: &curve,
@@ -179,6 +184,7 @@ pub fn predict(
         },
         link_bytes_per_s: profile.costs.link_bytes_per_s,
         network_buffering: profile.limits.network_buffering,
+        dom0,
         warnings: warnings(trace, &intervals, &curve),
         intervals,
         recommended_interval_ms: verdict.recommended_interval_ms,

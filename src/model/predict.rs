@@ -2,6 +2,7 @@
 
 use super::checkpoint::{checkpoint, Guest};
 use super::curve::{Basis, DirtyCurve};
+use super::dom0::Dom0Basis;
 use super::epoch::{epoch_length, steady_state, SteadyState};
 use super::params::{Costs, Dom0Placement, IntervalSemantics, Limits};
 use super::report::{IntervalPrediction, LimitCheck, Stat};
@@ -10,6 +11,8 @@ use super::series::{quantile, IntervalSeries, Window};
 /// The measured windows of one interval and the curve they sit on.
 pub(super) struct Inputs<'a> {
     pub costs: &'a Costs,
+    /// The Dom-0 term's per-page cost and baseline (profile or measured).
+    pub dom0: &'a Dom0Basis,
     pub limits: &'a Limits,
     pub guest: Guest,
     pub curve: &'a DirtyCurve,
@@ -45,8 +48,14 @@ pub(super) fn predict_interval(
     );
     let per_window = distributions(inputs, interval_s, series, &pinned);
 
-    let throughput_pinned = throughput(&pinned, false);
-    let throughput_shared = throughput(&shared, true);
+    let dom0_s = |state: &SteadyState| {
+        inputs
+            .dom0
+            .checkpoint_cpu_s(costs, state.dirty_pages, state.write_bytes)
+    };
+    let throughput_pinned = throughput(&pinned, 0.0);
+    let throughput_shared = throughput(&shared, dom0_s(&shared));
+    let dom0_cpu = dom0_s(&pinned) / pinned.epoch_s;
     let bandwidth = pinned.checkpoint.bytes / pinned.epoch_s;
     let link_share = if costs.link_bytes_per_s.is_finite() && costs.link_bytes_per_s > 0.0 {
         bandwidth / costs.link_bytes_per_s
@@ -80,7 +89,8 @@ pub(super) fn predict_interval(
         throughput_pinned,
         bandwidth_bytes_per_s: bandwidth,
         link_share,
-        dom0_cpu: pinned.checkpoint.dom0_cpu_s / pinned.epoch_s,
+        dom0_cpu,
+        dom0_cpu_total: inputs.dom0.baseline_cores.map(|b| b + dom0_cpu),
         added_latency_ms,
         send_ms: pinned.checkpoint.send_total_s * 1e3,
         sustainable,
@@ -93,15 +103,13 @@ pub(super) fn predict_interval(
 }
 
 /// Share of unprotected throughput: running time less log-dirty faults, over the epoch; with
-/// shared cores the guest also loses the Dom-0 CPU that checkpointing burns (§7).
-fn throughput(state: &SteadyState, shared: bool) -> f64 {
+/// shared cores the guest also loses `dom0_cpu_s`, the Dom-0 CPU checkpointing burns per
+/// epoch (§7; 0 when Dom-0 is pinned apart).
+fn throughput(state: &SteadyState, dom0_cpu_s: f64) -> f64 {
     if !state.converged || state.epoch_s <= 0.0 {
         return 0.0;
     }
-    let mut value = (state.running_s - state.checkpoint.fault_s) / state.epoch_s;
-    if shared {
-        value -= state.checkpoint.dom0_cpu_s / state.epoch_s;
-    }
+    let value = (state.running_s - state.checkpoint.fault_s - dom0_cpu_s) / state.epoch_s;
     value.clamp(0.0, 1.0)
 }
 

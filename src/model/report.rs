@@ -6,6 +6,7 @@
 //! `recommended_interval_ms`. Add keys freely; rename none.
 
 use super::curve::Basis;
+use super::dom0::Dom0Basis;
 use crate::profile::Constant;
 use serde::Serialize;
 
@@ -48,8 +49,11 @@ pub struct IntervalPrediction {
     pub bandwidth_bytes_per_s: f64,
     /// `bandwidth_bytes_per_s` over the link's effective rate.
     pub link_share: f64,
-    /// Dom-0 CPU spent on checkpoints, in cores.
+    /// Dom-0 CPU spent on checkpoints, in cores (per page from `dom0.source`).
     pub dom0_cpu: f64,
+    /// `dom0_cpu` plus Dom-0's measured baseline load: what Dom-0's cores carry under Remus.
+    /// Null when the trace has no Dom-0 figures.
+    pub dom0_cpu_total: Option<f64>,
     /// Added network latency (output commit); null when the profile disables buffering.
     pub added_latency_ms: Option<Stat>,
     /// Time to ship one mean checkpoint and get the ack: `T_send` of model.md §4.
@@ -128,6 +132,8 @@ pub struct ModelReport {
     pub trace: TraceSummary,
     pub link_bytes_per_s: f64,
     pub network_buffering: bool,
+    /// Where the Dom-0 term came from: the profile, or measured in Dom-0 by the trace.
+    pub dom0: Dom0Basis,
     pub intervals: Vec<IntervalPrediction>,
     /// The shortest interval meeting every limit; null when none does.
     pub recommended_interval_ms: Option<u64>,

@@ -19,6 +19,7 @@ pub(crate) fn synthetic_trace(
         .map(|n| Epoch {
             flushes: None,
             cpu_classes: None,
+            dom0: None,
             n,
             start_s: n as f64 * base_s,
             end_s: (n + 1) as f64 * base_s,

@@ -21,7 +21,7 @@ impl TextReport for ModelReport {
             mib(self.trace.memory_bytes as f64),
         ));
         out.push_str(&format!(
-            "Profile: {} on host costs {}; link {:.1} MiB/s ({:.0} Mbit/s){}\n\n",
+            "Profile: {} on host costs {}; link {:.1} MiB/s ({:.0} Mbit/s){}\n",
             self.profile.name,
             self.profile.host,
             mib(self.link_bytes_per_s),
@@ -32,6 +32,7 @@ impl TextReport for ModelReport {
                 "; network buffering OFF"
             }
         ));
+        out.push_str(&format!("Dom-0: {}\n\n", self.dom0.note));
         out.push_str(&interval_table(&self.intervals));
         out.push('\n');
         out.push_str(&limit_table(&self.intervals));
@@ -107,6 +108,20 @@ pub fn interval_table(intervals: &[IntervalPrediction]) -> String {
             },
             if p.sustainable { "yes" } else { "NO" }.to_string(),
         ]);
+    }
+    // Only a trace that measured Dom-0 has a total: the column would be all dashes otherwise.
+    if intervals.iter().any(|p| p.dom0_cpu_total.is_some()) {
+        let at = rows[0]
+            .iter()
+            .position(|h| h == "dom0 cpu")
+            .map_or(0, |i| i + 1);
+        rows[0].insert(at, "dom0 total".to_string());
+        for (row, p) in rows[1..].iter_mut().zip(intervals) {
+            let total = p
+                .dom0_cpu_total
+                .map_or("-".to_string(), |t| format!("{t:.2}"));
+            row.insert(at, total);
+        }
     }
     let mut text = table(&rows);
     if intervals.iter().any(|p| p.basis != super::Basis::Measured) {

@@ -20,7 +20,10 @@ use serde::{Deserialize, Serialize};
 
 /// The value of the `schema` key: tells a trace from any other YAML file.
 pub const SCHEMA: &str = "remus-tune-trace";
-/// Bumped on any change a reader of the previous version would misread.
+/// Bumped on any change a reader of the previous version would misread. Optional fields a
+/// previous reader can skip do not bump it: readers ignore keys they do not know, and every
+/// added field has a `serde(default)`, so old traces read as "not measured". That is how
+/// `flushes`, `cpu_classes` and `dom0` came in, all at version 1.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Everything known before the first epoch.
@@ -127,6 +130,9 @@ pub struct Epoch {
     /// CPU time by thread class (QEMU guests: vCPU, iothread, emulator threads).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_classes: Option<CpuClasses>,
+    /// CPU time of the host's control domain (Xen guests: Dom-0, and libxl's save helper).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dom0: Option<Dom0Cpu>,
 }
 
 /// CPU seconds by kind of thread of a VM process.
@@ -135,6 +141,19 @@ pub struct CpuClasses {
     pub vcpu_s: f64,
     pub iothread_s: f64,
     pub emulator_s: f64,
+}
+
+/// CPU seconds Xen's Dom-0 spent in one epoch: the checkpoint work of Remus happens there
+/// (model.md §7), so the model's Dom-0 term can be fed from it.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Default)]
+pub struct Dom0Cpu {
+    /// All of Dom-0's vCPUs (the hypervisor's `cpu_time` of domain 0, what `xl vcpu-list`
+    /// sums to). Includes the save helper and remus-tune itself, which run in Dom-0.
+    pub cpu_s: f64,
+    /// The domain's `libxl-save-helper` (Remus, COLO, a save) once one has been seen: the
+    /// part of `cpu_s` that copies checkpoints into the stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub save_helper_s: Option<f64>,
 }
 
 /// A hypervisor's own dirty-rate figure, kept beside ours as a cross-check.

@@ -195,6 +195,7 @@ mod tests {
             },
             flushes: None,
             cpu_classes: None,
+            dom0: None,
         }
     }
 
@@ -229,6 +230,77 @@ mod tests {
         assert_eq!(trace.header, sample_header());
         assert_eq!(trace.epochs, (0..4).map(epoch).collect::<Vec<_>>());
         assert_eq!(trace.end, end(4));
+    }
+
+    #[test]
+    fn dom0_figures_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.trace.yaml");
+        let mut writer = TraceWriter::create(&path, &sample_header(), false).unwrap();
+        let epochs: Vec<Epoch> = (0..3)
+            .map(|n| Epoch {
+                dom0: Some(Dom0Cpu {
+                    cpu_s: round_us(0.0125 + n as f64 * 1e-3),
+                    // The helper appears in the second epoch.
+                    save_helper_s: (n > 0).then_some(0.004),
+                }),
+                ..epoch(n)
+            })
+            .collect();
+        for e in &epochs {
+            writer.append(e).unwrap();
+        }
+        writer.finish(&end(3)).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains(r#""dom0":{"cpu_s":0.0125}"#)
+                && text.contains(r#""dom0":{"cpu_s":0.0135,"save_helper_s":0.004}"#),
+            "{text}"
+        );
+        assert_eq!(read_trace(&path).unwrap().epochs, epochs);
+    }
+
+    /// A Xen trace as written before epochs had `dom0` (the figures went to a companion
+    /// file then): it reads, with no Dom-0 figures, and the summary says nothing of Dom-0.
+    #[test]
+    fn a_trace_from_before_dom0_still_reads() {
+        let old = r#"schema: remus-tune-trace
+schema_version: 1
+tool_version: 0.1.0
+target:
+  kind: xen-domain
+  name: Meine-VM
+  command:
+  - domid 1
+backend: xen
+method:
+  name: xen-logdirty
+  reason: exclusive
+  exact: true
+host:
+  hostname: dom0
+  kernel: 6.1.0-26-amd64
+  cpus: 2
+page_size: 4096
+base_epoch_ms: 25.0
+intervals_ms:
+- 25
+memory_bytes: 134217728
+start_time: 2026-11-26T12:00:00Z
+epochs:
+- {"n":0,"start_s":0.0,"end_s":0.025,"dirty_pages":100,"write_bytes":0,"syscw":0,"cpu_s":0.025,"scan_ms":0.3,"windows":[{"interval_ms":25,"dirty_pages":100}]}
+- {"n":1,"start_s":0.025,"end_s":0.05,"dirty_pages":100,"write_bytes":0,"syscw":0,"cpu_s":0.025,"scan_ms":0.3,"windows":[{"interval_ms":25,"dirty_pages":100}]}
+end:
+  reason: completed
+  message: measured the whole duration
+  epochs: 2
+  duration_s: 0.05
+  late_epochs: 0
+"#;
+        let trace = parse_trace(old, Path::new("old.trace.yaml")).unwrap();
+        assert_eq!(trace.epochs.len(), 2);
+        assert!(trace.epochs.iter().all(|e| e.dom0.is_none()));
+        assert_eq!(crate::summary::summarize(&trace, "old").dom0, None);
     }
 
     #[test]

@@ -64,6 +64,7 @@ pub fn write_trace(
             .append(&Epoch {
                 flushes: None,
                 cpu_classes: None,
+                dom0: None,
                 n,
                 start_s: n as f64 * base_s,
                 end_s: (n + 1) as f64 * base_s,

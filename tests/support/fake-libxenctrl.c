@@ -9,7 +9,11 @@
  *   ENABLE | ENABLE errno=N | CLEAN pages=P | PEEK pages=P bitmap=null | OFF | BADBUF ...
  * Knobs: FAKE_XENCTRL_ENABLE_ERRNO=N (ENABLE fails with N), FAKE_XENCTRL_FRAMES (default
  * 8192), FAKE_XENCTRL_DIRTY (frames dirtied per CLEAN, default 100; CLEAN k marks frames
- * 37k .. 37k+DIRTY-1), FAKE_XENCTRL_PEEK (dirty_count a stats-only PEEK reports, default 0).
+ * 37k .. 37k+DIRTY-1), FAKE_XENCTRL_PEEK (dirty_count a stats-only PEEK reports, default 0),
+ * FAKE_XENCTRL_PEEK_GROW=N (each PEEK reports N more than the last, and every 4th starts
+ * again from FAKE_XENCTRL_PEEK, as if Remus's CLEAN ran in between),
+ * FAKE_XENCTRL_DOM0_CORES (domain 0's cpu_time grows at this many cores, e.g. 0.5, as the
+ * sum of its vCPUs' times in `xl vcpu-list` would; default 1, like every other domain).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -33,7 +37,7 @@ typedef struct {
 } xc_shadow_op_stats_t;
 
 static int logdirty_on;
-static unsigned long cleans;
+static unsigned long cleans, peeks;
 static int handle;
 
 static unsigned long env_ul(const char *name, unsigned long dflt) {
@@ -137,7 +141,8 @@ long long xc_logdirty_control(void *xch, uint32_t domid, unsigned int sop, xc_hy
         }
         logline("PEEK pages=%lu bitmap=null", pages);
         if (stats) {
-            stats->dirty_count = (uint32_t)env_ul("FAKE_XENCTRL_PEEK", 0);
+            stats->dirty_count =
+                (uint32_t)(env_ul("FAKE_XENCTRL_PEEK", 0) + env_ul("FAKE_XENCTRL_PEEK_GROW", 0) * (peeks++ % 4));
             stats->fault_count = 0;
         }
         return (long long)pages;
@@ -169,6 +174,9 @@ int xc_domain_getinfolist(void *xch, uint32_t first, unsigned int max, void *inf
     uint32_t flags = (1u << 8) | (1u << 1) | (1u << 5); /* hap, hvm, running */
     uint64_t tot = env_ul("FAKE_XENCTRL_FRAMES", 8192) - 1024;
     uint64_t cpu = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    const char *cores = getenv("FAKE_XENCTRL_DOM0_CORES");
+    if (dom == 0 && cores && *cores)
+        cpu = (uint64_t)((double)cpu * strtod(cores, NULL));
     uint32_t vcpus = 1;
     memcpy(p, &dom, 2);
     memcpy(p + 4, &flags, 4);

@@ -254,6 +254,7 @@ impl QemuBackend {
                 iothread_s: self.cpu.iothread_s,
                 emulator_s: self.cpu.emulator_s,
             }),
+            dom0: None,
         }
     }
 

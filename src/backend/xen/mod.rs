@@ -11,8 +11,11 @@
 //!
 //! Which calls may be made is decided by [`ownership`], a pure state machine; the calls
 //! themselves are in [`libxenctrl`], loaded at run time. Host facts come from `xl`
-//! ([`domain`]), disks from [`blkback`], Dom-0's cost from [`dom0`]. Per-epoch host costs go
-//! to a companion file beside the trace ([`record`]).
+//! ([`domain`]), disks from [`blkback`], Dom-0's cost from [`dom0`]. Dom-0's and the save
+//! helper's CPU go into the trace's epochs (`dom0`), where the summary and the model read
+//! them. The raw `dirty_count` Xen reports is not kept per epoch: after a CLEAN it is the
+//! epoch's `dirty_pages`; in observe mode its drops (Remus's checkpoints) are summed up in the
+//! trace's `cross_check`.
 
 pub mod blkback;
 pub mod calibrate;
@@ -20,21 +23,19 @@ pub mod dom0;
 pub mod domain;
 pub mod libxenctrl;
 pub mod ownership;
-pub mod record;
 pub mod remus;
 pub mod savehelper;
 
 use crate::backend::{Backend, BackendError, Counters, EpochDetails, EpochSample};
 use crate::pageset::PageSet;
-use crate::trace::{round_us, MethodInfo, Target};
+use crate::trace::{CrossCheck, Dom0Cpu, MethodInfo, Target};
 use blkback::DiskWatch;
 use dom0::HelperCpu;
 use domain::XenDomain;
 use libxenctrl::{XenCtrl, XenLogDirty};
-use ownership::{Begin, CleanStats, EpochError, EpochReading, Refusal, Requested, Session};
-use record::{HostRecord, RecordWriter};
+use ownership::{Begin, EpochError, EpochReading, Refusal, Requested, Session};
 use savehelper::ProcWatch;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::rc::Rc;
 
 /// Xen's page size for guest frames.
@@ -45,8 +46,6 @@ pub const PAGE_SIZE: u64 = 4096;
 pub struct XenOptions {
     /// `--observe`: stats-only PEEK whatever runs.
     pub observe: bool,
-    /// Where the per-epoch host record goes (beside the trace).
-    pub record: Option<PathBuf>,
     /// /sys and /var/run/xen, normally.
     pub sysfs: PathBuf,
     pub run_dir: PathBuf,
@@ -56,7 +55,6 @@ impl Default for XenOptions {
     fn default() -> Self {
         Self {
             observe: false,
-            record: None,
             sysfs: PathBuf::from("/sys"),
             run_dir: PathBuf::from("/var/run/xen"),
         }
@@ -111,11 +109,8 @@ pub struct XenBackend {
     bitmap: Vec<u64>,
     disks: DiskWatch,
     helper_cpu: HelperCpu,
-    record: Option<RecordWriter>,
-    dom0_baseline_ns: Option<u64>,
-    /// Cumulative Dom-0 and helper CPU at the previous epoch, for per-epoch values.
-    last_cpu: (Option<f64>, f64),
-    epoch_n: u64,
+    /// Dom-0's CPU at `start`, from which the first epoch's is measured.
+    baseline_dom0: Option<Dom0Cpu>,
     stopped: bool,
 }
 
@@ -142,10 +137,7 @@ impl XenBackend {
             next_synthetic: 0,
             disks,
             helper_cpu: HelperCpu::default(),
-            record: None,
-            dom0_baseline_ns: None,
-            last_cpu: (Some(0.0), 0.0),
-            epoch_n: 0,
+            baseline_dom0: None,
             stopped: false,
             domain,
             options,
@@ -178,56 +170,41 @@ impl XenBackend {
         })
     }
 
-    /// Dom-0's CPU seconds since `start`, from the hypervisor.
-    fn dom0_cpu_s(&self) -> Option<f64> {
-        let now = self.ctrl.as_ref()?.domain_info(0).ok()?.cpu_time_ns;
-        Some(now.saturating_sub(self.dom0_baseline_ns?) as f64 * 1e-9)
+    /// Dom-0's CPU so far (cumulative, the measuring loop takes differences): all its vCPUs
+    /// from the hypervisor, and the domain's save helper once one has been seen. Read from
+    /// libxenctrl, not `xl vcpu-list`: the same sum in nanoseconds instead of 0.1 s, and
+    /// without starting `xl` once per epoch, which would itself cost Dom-0 CPU (dom0.rs).
+    fn dom0_cpu(&mut self) -> Option<Dom0Cpu> {
+        let helper = self.session.as_ref().and_then(|s| s.watch.last.as_ref());
+        let helper_total = self.helper_cpu.update(helper.map(|h| h.pid));
+        let ns = self.ctrl.as_ref()?.domain_info(0).ok()?.cpu_time_ns;
+        Some(Dom0Cpu {
+            cpu_s: ns as f64 * 1e-9,
+            save_helper_s: self.helper_cpu.any().then_some(helper_total),
+        })
     }
 
-    fn write_record(&mut self, stats: CleanStats, count_only: bool) {
-        let helper = self.session.as_ref().and_then(|s| s.watch.last.clone());
-        let helper_total = self.helper_cpu.update(helper.as_ref().map(|h| h.pid));
-        let dom0_total = self.dom0_cpu_s();
-        let (last_dom0, last_helper) = self.last_cpu;
-        self.last_cpu = (dom0_total.or(last_dom0), helper_total);
-        if let Some(writer) = self.record.as_mut() {
-            let record = HostRecord {
-                n: self.epoch_n,
-                dom0_cpu_s: dom0_total
-                    .zip(last_dom0)
-                    .map(|(now, before)| round_us((now - before).max(0.0))),
-                save_helper_cpu_s: self
-                    .helper_cpu
-                    .any()
-                    .then_some(round_us((helper_total - last_helper).max(0.0))),
-                save_helper: helper.map(|h| h.stream.to_string()),
-                dirty_count: stats.dirty_count,
-                count_only,
-            };
-            if let Err(err) = writer.append(&record) {
-                eprintln!("warning: cannot write the Xen host record: {err}");
-                self.record = None;
-            }
-        }
+    /// The checkpoints observe mode saw, in words: `None` before any was seen.
+    fn checkpoints_seen(&self) -> Option<String> {
+        let mut peaks = self.observe.peaks.clone();
+        peaks.sort_unstable();
+        let (median, max) = (peaks.get(peaks.len() / 2)?, peaks.last()?);
+        Some(format!(
+            "{} Remus checkpoints seen (drops of dirty_count); frames per checkpoint, at least: \
+             median {median}, max {max}",
+            peaks.len()
+        ))
     }
 
     /// The summary of observe mode, said at the end.
     fn observe_summary(&self) -> String {
         let o = &self.observe;
         let mut text = format!(
-            "observe mode: {} PEEKs; {} drops of dirty_count (Remus checkpoints seen)",
+            "observe mode: {} PEEKs; {}",
             o.epochs,
-            o.peaks.len()
+            self.checkpoints_seen()
+                .unwrap_or_else(|| "no drop of dirty_count (no Remus checkpoint seen)".into())
         );
-        if !o.peaks.is_empty() {
-            let mut peaks = o.peaks.clone();
-            peaks.sort_unstable();
-            text += &format!(
-                "; frames per checkpoint, at least: median {}, max {}",
-                peaks[peaks.len() / 2],
-                peaks[peaks.len() - 1]
-            );
-        }
         if o.zero_epochs == o.epochs && o.epochs > 0 {
             text += ". Every PEEK gave 0: log-dirty is probably not on (is Remus running?), \
                      so these zeros mean unknown, not idle";
@@ -327,13 +304,9 @@ impl Backend for XenBackend {
             Ok(_) => {}
             Err(refusal) => return Err(BackendError::Other(refusal.into())),
         }
-        self.dom0_baseline_ns = ctrl.domain_info(0).ok().map(|i| i.cpu_time_ns);
-        if let Some(path) = &self.options.record {
-            match RecordWriter::create(path, &self.domain) {
-                Ok(writer) => self.record = Some(writer),
-                Err(err) => eprintln!("warning: no Xen host record: {err:#}"),
-            }
-        }
+        // A save helper already running (observe mode) has CPU from before the run: the
+        // baseline holds it, so the first epoch gets only its own.
+        self.baseline_dom0 = self.dom0_cpu();
         if !self.disks.unread.is_empty() {
             eprintln!(
                 "warning: no write statistics for {} (only blkback and qdisk disks are read)",
@@ -371,8 +344,8 @@ impl Backend for XenBackend {
             Err(err) => return Err(BackendError::Other(err.into())),
         };
         let mut dirty = PageSet::new();
-        let (stats, count_only) = match reading {
-            EpochReading::Set(stats) => {
+        match reading {
+            EpochReading::Set(_) => {
                 for (w, word) in self.bitmap.iter().enumerate() {
                     let mut bits = *word;
                     while bits != 0 {
@@ -381,7 +354,6 @@ impl Backend for XenBackend {
                         bits &= bits - 1;
                     }
                 }
-                (stats, false)
             }
             EpochReading::Count(stats) => {
                 let grown = self.observe.push(stats.dirty_count);
@@ -390,18 +362,17 @@ impl Backend for XenBackend {
                     dirty.insert(page);
                 }
                 self.next_synthetic += grown;
-                (stats, true)
             }
-        };
+        }
         let counters = self.counters()?;
-        self.write_record(stats, count_only);
-        self.epoch_n += 1;
         Ok(EpochSample {
             dirty,
             scale: 1.0,
             counters,
-            // Dom-0's and the save helper's CPU go to the companion record (record.rs).
-            details: EpochDetails::default(),
+            details: EpochDetails {
+                dom0: self.dom0_cpu(),
+                ..EpochDetails::default()
+            },
         })
     }
 
@@ -409,14 +380,39 @@ impl Backend for XenBackend {
         self.observing.is_some()
     }
 
+    fn baseline_details(&self) -> EpochDetails {
+        EpochDetails {
+            dom0: self.baseline_dom0,
+            ..EpochDetails::default()
+        }
+    }
+
+    /// In observe mode, what Remus's own counter said: the last `dirty_count` before each
+    /// drop is (at least) the frames one of its checkpoints took. Kept in the trace so the
+    /// per-checkpoint sizes outlive the run; they are a lower bound, not our figure again.
+    fn cross_check(&self) -> Option<CrossCheck> {
+        self.observing.as_ref()?;
+        let seen = self.checkpoints_seen();
+        Some(CrossCheck {
+            source: "Xen dirty_count before Remus's CLEANs".into(),
+            status: if seen.is_some() {
+                "done".into()
+            } else {
+                "skipped: no drop of dirty_count seen (no Remus checkpoint between two PEEKs)"
+                    .into()
+            },
+            mode: Some("stats-only PEEK".into()),
+            window_ms: None,
+            dirty_pages_per_s: None,
+            note: seen.unwrap_or_default(),
+        })
+    }
+
     fn stop(&mut self) -> Result<(), BackendError> {
         if self.stopped {
             return Ok(());
         }
         self.stopped = true;
-        if let Some(record) = self.record.as_mut() {
-            let _ = record.flush();
-        }
         if self.observing.is_some() {
             eprintln!("{}", self.observe_summary());
         }
@@ -467,19 +463,6 @@ impl Drop for XenBackend {
     }
 }
 
-/// The companion record's path for a trace: `X.trace.yaml` → `X.xen.yaml`.
-pub fn record_path(trace: &Path) -> PathBuf {
-    let name = trace
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let stem = name
-        .strip_suffix(".trace.yaml")
-        .or_else(|| name.strip_suffix(".yaml"))
-        .unwrap_or(&name);
-    trace.with_file_name(format!("{stem}.xen.yaml"))
-}
-
 /// A refusal as an error (for callers that show it).
 pub fn refusal_error(refusal: Refusal) -> anyhow::Error {
     anyhow::Error::new(refusal)
@@ -501,17 +484,5 @@ mod tests {
         assert_eq!(o.push(0), 0);
         assert_eq!(o.peaks, vec![400, 30]);
         assert_eq!(o.zero_epochs, 1);
-    }
-
-    #[test]
-    fn record_sits_beside_the_trace() {
-        assert_eq!(
-            record_path(Path::new("/t/vm-1.trace.yaml")),
-            PathBuf::from("/t/vm-1.xen.yaml")
-        );
-        assert_eq!(
-            record_path(Path::new("x.yaml")),
-            PathBuf::from("x.xen.yaml")
-        );
     }
 }

@@ -1,6 +1,10 @@
 //! The per-interval summary of a trace: what `measure` prints at its end and `show` prints
 //! from a file. Computed only from the trace, so both always agree.
 
+mod dom0;
+
+pub use dom0::{CoreLoad, Dom0Summary};
+
 use crate::backend::process::sample::margin_95;
 use crate::output::{table, TextReport};
 use crate::trace::{CpuClasses, CrossCheck, EndReason, Trace};
@@ -90,6 +94,9 @@ pub struct Summary {
     /// Disk flushes per second, where the backend counts them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disk_flushes_per_s: Option<f64>,
+    /// Xen's Dom-0 CPU while measuring, in cores.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dom0: Option<Dom0Summary>,
     /// The hypervisor's own dirty rate beside ours.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cross_check: Option<CrossCheckSummary>,
@@ -153,6 +160,7 @@ pub fn summarize(trace: &Trace, path: &str) -> Summary {
                 epochs.iter().filter_map(|e| e.flushes).sum::<u64>() as f64
             ))
         }),
+        dom0: dom0::summarize(epochs),
         cross_check: trace
             .end
             .cross_check
@@ -242,6 +250,9 @@ impl TextReport for Summary {
                     .map(|f| format!("; disk flushes {f:.1}/s"))
                     .unwrap_or_default()
             ));
+        }
+        if let Some(d) = &self.dom0 {
+            out.push_str(&dom0::render(d));
         }
         if let Some(check) = &self.cross_check {
             let theirs = match check.theirs.dirty_pages_per_s {
