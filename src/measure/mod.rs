@@ -131,7 +131,14 @@ pub fn run(
         let collect_start = Instant::now();
         let sample = match guard.backend.collect() {
             Ok(sample) => sample,
-            Err(BackendError::TargetGone(why)) => break (EndReason::TargetExited, why),
+            Err(BackendError::TargetGone(why)) => {
+                // The command we launched can end between the wait above and the scan: that
+                // is its normal end, not a target dying under us.
+                if let Some(exited) = command_exited(command.as_deref_mut()) {
+                    break exited;
+                }
+                break (EndReason::TargetExited, why);
+            }
             Err(BackendError::Other(err)) => break (EndReason::Error, format!("{err:#}")),
         };
         let scan = collect_start.elapsed();
@@ -247,13 +254,8 @@ fn wait_until(
                 (EndReason::Terminated, "terminated by SIGTERM".into())
             });
         }
-        if let Some(child) = command.as_deref_mut() {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Some((
-                    EndReason::CommandExited,
-                    format!("the measured command exited ({status})"),
-                ));
-            }
+        if let Some(exited) = command_exited(command.as_deref_mut()) {
+            return Some(exited);
         }
         let now = Instant::now();
         if now >= deadline {
@@ -261,6 +263,15 @@ fn wait_until(
         }
         std::thread::sleep((deadline - now).min(POLL));
     }
+}
+
+/// The end of the run when the command launched by `--exec` has exited.
+fn command_exited(command: Option<&mut Child>) -> Option<(EndReason, String)> {
+    let status = command?.try_wait().ok()??;
+    Some((
+        EndReason::CommandExited,
+        format!("the measured command exited ({status})"),
+    ))
 }
 
 /// `1234 (postgres)` for a process, the name otherwise.
