@@ -53,6 +53,7 @@ pub fn checkpoint(
     interval_s: f64,
     shared: bool,
 ) -> Checkpoint {
+    let dirty_pages = dirty_pages + costs.suspend_pages;
     let page_send = costs.page_send_s(guest.page_size);
     let pages_send = if dirty_pages == 0.0 {
         0.0

@@ -36,6 +36,11 @@ pub enum PausePolicy {
 pub struct Costs {
     /// Suspending and resuming the guest (`t_suspend`, model.md §3).
     pub suspend_s: f64,
+    /// Pages the guest's own suspend and resume write at every checkpoint (driver and timer
+    /// state, stacks of frozen tasks): a measurement without checkpoints (log-dirty alone,
+    /// a process scan) cannot see them, Remus sends them every time. Added to every
+    /// checkpoint's dirty pages.
+    pub suspend_pages: f64,
     /// Device checkpoint hooks: network-buffer barrier, disk checkpoint (`t_devices`).
     pub devices_s: f64,
     /// Copying one dirty page into a buffer (`c_page`; 3.7 µs in the Remus paper, Fig. 5).

@@ -199,7 +199,8 @@ fn a_faster_link_never_predicts_more_slowdown() {
 
 #[test]
 fn no_dirty_pages_cost_only_suspend_and_clean() {
-    let p = profile("web", "xen-4.17");
+    let mut p = profile("web", "xen-4.17");
+    p.costs.suspend_pages = 0.0;
     let guest = Guest {
         page_size: 4096.0,
         memory_bytes: 4.0 * 1024.0 * 1024.0 * 1024.0,
@@ -214,9 +215,30 @@ fn no_dirty_pages_cost_only_suspend_and_clean() {
 }
 
 #[test]
+fn the_guests_own_suspend_pages_are_in_every_checkpoint() {
+    let guest = Guest {
+        page_size: 4096.0,
+        memory_bytes: 1024.0 * 1024.0 * 1024.0,
+    };
+    for host in ["xen-4.17", "remus-2008"] {
+        let mut with = profile("web", host);
+        with.costs.suspend_pages = 300.0;
+        let mut without = with.clone();
+        without.costs.suspend_pages = 0.0;
+        for dirty in [0.0, 100.0, 5000.0] {
+            let c = checkpoint(&with.costs, &guest, dirty, 1e5, 0.1, false);
+            let same = checkpoint(&without.costs, &guest, dirty + 300.0, 1e5, 0.1, false);
+            assert_eq!(c, same, "{host}, {dirty} pages");
+            assert!(c.bytes >= 300.0 * 4096.0, "{host}: {c:?}");
+        }
+    }
+}
+
+#[test]
 fn an_infinite_link_removes_the_send_term() {
     for host in ["xen-4.17", "remus-2008"] {
         let mut p = profile("web", host);
+        p.costs.suspend_pages = 0.0;
         p.costs.link_bytes_per_s = f64::INFINITY;
         p.costs.page_send_cpu_s = 0.0;
         let guest = Guest {
@@ -329,6 +351,8 @@ fn kernel_build_overhead_grows_linearly_with_frequency() {
 #[test]
 fn recommends_the_shortest_interval_meeting_every_limit() {
     let mut p = profile("web", "xen-4.17");
+    // About the choice of interval, not the costs: no per-checkpoint floor.
+    p.costs.suspend_pages = 0.0;
     p.limits.max_slowdown = Some(0.15);
     let report = model(&web_trace(0.3), &p);
     let recommended = report.recommended_interval_ms.expect(&report.verdict);

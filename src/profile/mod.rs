@@ -234,6 +234,8 @@ fn finish_costs(
     }
     Ok(Costs {
         suspend_s: need!(suspend).0,
+        // Optional, 0 when absent: profiles written before it existed keep their meaning.
+        suspend_pages: f64::from(raw.suspend_pages.unwrap_or(0)),
         devices_s: need!(devices).0,
         page_copy_s: need!(page_copy).0,
         page_send_cpu_s: need!(page_send_cpu).0,

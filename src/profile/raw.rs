@@ -137,6 +137,7 @@ pub struct RawLimits {
 #[serde(deny_unknown_fields)]
 pub struct RawCosts {
     pub suspend: Option<Secs>,
+    pub suspend_pages: Option<u32>,
     pub devices: Option<Secs>,
     pub page_copy: Option<Secs>,
     pub page_send_cpu: Option<Secs>,
@@ -167,6 +168,7 @@ pub const LIMIT_KEYS: &[&str] = &[
 /// Keys of `costs:`, for `--set` and for listing.
 pub const COST_KEYS: &[&str] = &[
     "suspend",
+    "suspend_pages",
     "devices",
     "page_copy",
     "page_send_cpu",
@@ -197,6 +199,7 @@ impl RawCosts {
             self,
             over,
             suspend,
+            suspend_pages,
             devices,
             page_copy,
             page_send_cpu,

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 /// Why a trace could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
-    #[error("cannot read {path}: {source}")]
+    // Not a `source`: the message already carries it, and anyhow's `{:#}` would print it twice.
+    #[error("cannot read {path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path} is not a valid trace: {detail}")]
     Corrupt { path: PathBuf, detail: String },
@@ -43,9 +44,9 @@ struct RawTrace {
 
 /// Reads and checks a trace file.
 pub fn read_trace(path: &Path) -> Result<Trace, TraceError> {
-    let text = std::fs::read_to_string(path).map_err(|source| TraceError::Io {
+    let text = std::fs::read_to_string(path).map_err(|error| TraceError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     parse_trace(&text, path)
 }
