@@ -344,5 +344,12 @@ fn model_writes_charts_and_a_report_whose_tables_match_the_json() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(std::fs::read_dir(&charts).unwrap().count(), 13);
     let v = json(&["model", &t, "--format", "json"]);
-    assert_tables_match(&std::fs::read_to_string(&html).unwrap(), &v);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_tables_match(&page, &v);
+    // A process trace has no Dom-0 figures: the report says the profile's cost was used.
+    assert_eq!(v["dom0"]["source"], "profile");
+    assert!(
+        page.contains("<p id=\"dom0\">Dom-0's cost per page (from the profile)"),
+        "no Dom-0 line in the report"
+    );
 }

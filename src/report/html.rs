@@ -3,7 +3,7 @@
 //! test) can check the tables against `remus-tune model --format json`.
 
 use crate::chart::{render_svg, ChartData, ChartKind};
-use crate::model::{describe_failure, IntervalPrediction, ModelReport};
+use crate::model::{describe_failure, Dom0Source, IntervalPrediction, ModelReport};
 use crate::trace::Trace;
 use crate::units::mib;
 use anyhow::Result;
@@ -84,6 +84,15 @@ pub fn render_html(input: &ReportInput) -> Result<String> {
         escape(&r.profile.host),
         mib(r.link_bytes_per_s),
         if r.network_buffering { "on" } else { "<b>off (unsafe)</b>" },
+    )?;
+    writeln!(
+        h,
+        "<p id=\"dom0\">Dom-0's cost per page ({}): {}</p>",
+        match r.dom0.source {
+            Dom0Source::Profile => "from the profile",
+            Dom0Source::SaveHelper => "measured from the save helper",
+        },
+        escape(&r.dom0.note)
     )?;
     intervals_table(&mut h, &r.intervals)?;
     limits_table(&mut h, r)?;
