@@ -65,6 +65,7 @@ fn one_hour_trace() -> Trace {
                 hostname: "bench".into(),
                 kernel: "bench".into(),
                 cpus: 2,
+                dom0_vcpus: None,
             },
             page_size: 4096,
             base_epoch_ms: BASE_MS as f64,

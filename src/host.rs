@@ -16,6 +16,7 @@ pub fn describe() -> Host {
         cpus: std::thread::available_parallelism()
             .map(|n| n.get() as u32)
             .unwrap_or(1),
+        dom0_vcpus: None,
     }
 }
 

@@ -252,6 +252,8 @@ fn exclusive_mode_enables_cleans_each_epoch_and_switches_off() {
         "{dom0_s} s in {seconds} s"
     );
     assert!(!env.path("vm.xen.yaml").exists());
+    // Dom-0's vCPUs, as the hypervisor reports them, to compare its load with.
+    assert_eq!(trace.header.host.dom0_vcpus, Some(1));
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mean = summary["dom0"]["cores"]["mean"].as_f64().unwrap();
     assert!((mean - 0.5).abs() < 0.05, "{summary}");
@@ -267,6 +269,9 @@ fn exclusive_mode_enables_cleans_each_epoch_and_switches_off() {
         let own = i["dom0_cpu"].as_f64().unwrap();
         assert!((total - baseline - own).abs() < 1e-9, "{i}");
     }
+    // Half a core fits Dom-0's one vCPU: no warning about Dom-0 being short of CPUs.
+    let warnings = model["warnings"].to_string();
+    assert!(!warnings.contains("Dom-0 has"), "{warnings}");
 }
 
 /// `remus-tune model vm.trace.yaml --format json`, which must succeed.

@@ -72,6 +72,10 @@ pub trait Backend {
     fn start(&mut self) -> Result<Counters, BackendError>;
     /// Pages dirtied since the previous call, and the cumulative counters now.
     fn collect(&mut self) -> Result<EpochSample, BackendError>;
+    /// Dom-0's vCPUs, when the target is a Xen domain.
+    fn dom0_vcpus(&self) -> Option<u32> {
+        None
+    }
     /// True when `collect` can give only a count per epoch, not the set of pages (Xen's
     /// observe mode): then only the base-epoch interval can be measured, since a union
     /// cannot be taken of counts.

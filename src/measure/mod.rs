@@ -15,8 +15,8 @@ use crate::backend::{Backend, BackendError};
 use crate::host::{describe, UtcTime};
 use crate::sys::signals::StopSignal;
 use crate::trace::{
-    round_us, CpuClasses, Dom0Cpu, End, EndReason, Epoch, TraceHeader, TraceWriter, WindowCount,
-    SCHEMA, SCHEMA_VERSION,
+    round_us, CpuClasses, Dom0Cpu, End, EndReason, Epoch, Host, TraceHeader, TraceWriter,
+    WindowCount, SCHEMA, SCHEMA_VERSION,
 };
 use crate::windows::IntervalWindows;
 use anyhow::Result;
@@ -100,7 +100,10 @@ pub fn run(
         target: guard.backend.target(),
         backend: guard.backend.kind().into(),
         method,
-        host: describe(),
+        host: Host {
+            dom0_vcpus: guard.backend.dom0_vcpus(),
+            ..describe()
+        },
         page_size: guard.backend.page_size(),
         base_epoch_ms: plan.epoch.as_secs_f64() * 1e3,
         intervals_ms: intervals.iter().map(|&(ms, _)| ms).collect(),

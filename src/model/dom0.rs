@@ -206,6 +206,25 @@ mod tests {
     }
 
     #[test]
+    fn a_dom0_short_of_vcpus_is_warned_about() {
+        let p = profile();
+        let dom0_warning = |vcpus: Option<u32>| {
+            let mut measured = with_dom0(trace(), 1.5, None);
+            measured.header.host.dom0_vcpus = vcpus;
+            let report = predict(&measured, &p, &ModelOptions::default()).unwrap();
+            report
+                .warnings
+                .into_iter()
+                .find(|w| w.starts_with("Dom-0 has"))
+        };
+        let warning = dom0_warning(Some(1)).expect("1.5 cores of load on 1 vCPU");
+        assert!(warning.contains("Dom-0 has 1 vCPU(s)"), "{warning}");
+        assert_eq!(dom0_warning(Some(4)), None);
+        // Unknown vCPU count (older trace): nothing to compare with.
+        assert_eq!(dom0_warning(None), None);
+    }
+
+    #[test]
     fn the_save_helper_calibrates_the_per_page_cost() {
         let p = profile();
         let profile_per_page = p.costs.page_copy_s + p.costs.page_send_cpu_s;

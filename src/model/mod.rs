@@ -229,6 +229,22 @@ fn warnings(trace: &Trace, intervals: &[IntervalPrediction], curve: &DirtyCurve)
             p.interval_ms
         ));
     }
+    if let Some(vcpus) = trace.header.host.dom0_vcpus {
+        let short: Vec<String> = intervals
+            .iter()
+            .filter_map(|p| Some((p.interval_ms, p.dom0_cpu_total?)))
+            .filter(|&(_, total)| total > f64::from(vcpus))
+            .map(|(ms, total)| format!("{ms} ms ({total:.2})"))
+            .collect();
+        if !short.is_empty() {
+            out.push(format!(
+                "Dom-0 has {vcpus} vCPU(s) but would need more cores than that under Remus at {}: \
+                 checkpoints will queue behind Dom-0's own work; give Dom-0 more CPUs \
+                 (dom0_max_vcpus, `remus-tune pin --dom0-cpus`)",
+                short.join(", ")
+            ));
+        }
+    }
     out
 }
 

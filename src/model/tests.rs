@@ -63,6 +63,7 @@ pub(crate) fn synthetic_trace(
                 hostname: "test".into(),
                 kernel: "test".into(),
                 cpus: 2,
+                dom0_vcpus: None,
             },
             page_size: 4096,
             base_epoch_ms: base_ms as f64,

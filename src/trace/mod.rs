@@ -102,6 +102,10 @@ pub struct Host {
     pub hostname: String,
     pub kernel: String,
     pub cpus: u32,
+    /// Dom-0's vCPUs, on a Xen host: what Dom-0's measured load is to be compared with.
+    /// Optional like the other later fields, so older traces still read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dom0_vcpus: Option<u32>,
 }
 
 /// One base epoch, with its real (not nominal) start and end.

@@ -167,6 +167,7 @@ mod tests {
                 hostname: "h".into(),
                 kernel: "6.1".into(),
                 cpus: 2,
+                dom0_vcpus: Some(2),
             },
             page_size: 4096,
             base_epoch_ms: 25.0,

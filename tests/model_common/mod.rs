@@ -40,6 +40,7 @@ pub fn write_trace(
             hostname: "test".into(),
             kernel: "6.1".into(),
             cpus: 2,
+            dom0_vcpus: None,
         },
         page_size: 4096,
         base_epoch_ms: base_ms as f64,

@@ -380,6 +380,11 @@ impl Backend for XenBackend {
         self.observing.is_some()
     }
 
+    fn dom0_vcpus(&self) -> Option<u32> {
+        let info = self.ctrl.as_ref()?.domain_info(0).ok()?;
+        Some(info.online_vcpus)
+    }
+
     fn baseline_details(&self) -> EpochDetails {
         EpochDetails {
             dom0: self.baseline_dom0,
