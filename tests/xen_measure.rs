@@ -28,6 +28,46 @@ fn calls(env: &XenEnv) -> Vec<String> {
         .collect()
 }
 
+/// `remus-tune measure ARGS` against the fake libxenctrl, with its `FAKE_XENCTRL_*` settings.
+fn measure(env: &XenEnv, fake: &[(&str, &str)], args: &[&str]) -> Output {
+    env.cmd_with_lib()
+        .envs(fake.iter().copied())
+        .arg("measure")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `measure Meine-VM --backend xen` at 25 ms into vm.trace.yaml, running in the background.
+fn spawn_measure(env: &XenEnv, duration: &str) -> std::process::Child {
+    env.cmd_with_lib()
+        .args([
+            "measure",
+            "Meine-VM",
+            "--backend",
+            "xen",
+            "--duration",
+            duration,
+        ])
+        .args(["--intervals", "25ms", "-o", "vm.trace.yaml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Asserts the run failed with `code` and said every one of `needles`.
+fn assert_fails_saying(out: &Output, code: i32, needles: &[&str]) {
+    assert_eq!(out.status.code(), Some(code), "{}", text(out));
+    for needle in needles {
+        assert!(
+            text(out).contains(needle),
+            "no {needle:?} in:\n{}",
+            text(out)
+        );
+    }
+}
+
 #[test]
 fn no_xen_on_this_host_is_a_clear_error() {
     if std::process::Command::new("xl")
@@ -175,28 +215,24 @@ fn old_or_foreign_libraries_are_refused() {
 fn exclusive_mode_enables_cleans_each_epoch_and_switches_off() {
     let env = XenEnv::new();
     env.set_vbd(1000, 80_000);
-    let out = env
-        .cmd_with_lib()
-        // Dom-0's vCPUs (their sum in `xl vcpu-list`) busy at half a core.
-        .env("FAKE_XENCTRL_DOM0_CORES", "0.5")
-        .args([
-            "measure",
+    // Dom-0's vCPUs (their CPU time from the hypervisor) busy at half a core.
+    let out = measure(
+        &env,
+        &[("FAKE_XENCTRL_DOM0_CORES", "0.5")],
+        &[
             "Meine-VM",
             "--duration",
             "500ms",
             "--epoch",
             "25ms",
-        ])
-        .args([
             "--intervals",
             "25ms,50ms,100ms",
             "-o",
             "vm.trace.yaml",
             "--format",
             "json",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("backend auto"), "{}", text(&out));
     // Live placement from the recorded `xl vcpu-list` (during Remus, lab).
@@ -326,21 +362,7 @@ impl Drop for BusyProcess {
 fn disk_writes_come_from_blkback_and_survive_a_counter_reset() {
     let env = XenEnv::new();
     env.set_vbd(1000, 80_000);
-    let child = env
-        .cmd_with_lib()
-        .args([
-            "measure",
-            "Meine-VM",
-            "--backend",
-            "xen",
-            "--duration",
-            "1500ms",
-        ])
-        .args(["--intervals", "25ms", "-o", "vm.trace.yaml"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_measure(&env, "1500ms");
     std::thread::sleep(Duration::from_millis(500));
     env.set_vbd(1010, 80_800); // +10 requests, +800 sectors
     std::thread::sleep(Duration::from_millis(300));
@@ -359,21 +381,7 @@ fn disk_writes_come_from_blkback_and_survive_a_counter_reset() {
 
 fn interrupted_run_switches_off(signal: i32, code: i32, reason: EndReason) {
     let env = XenEnv::new();
-    let child = env
-        .cmd_with_lib()
-        .args([
-            "measure",
-            "Meine-VM",
-            "--backend",
-            "xen",
-            "--duration",
-            "60s",
-        ])
-        .args(["--intervals", "25ms", "-o", "vm.trace.yaml"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_measure(&env, "60s");
     let t0 = Instant::now();
     while !calls(&env).iter().any(|c| c.starts_with("CLEAN")) {
         assert!(t0.elapsed() < Duration::from_secs(20), "never cleaned");
@@ -403,11 +411,11 @@ fn sigterm_switches_log_dirty_off() {
 #[test]
 fn log_dirty_already_on_cleans_nothing_and_offers_observe() {
     let env = XenEnv::new();
-    let out = env
-        .cmd_with_lib()
-        .env("FAKE_XENCTRL_ENABLE_ERRNO", libc::EINVAL.to_string())
-        .args([
-            "measure",
+    let einval = libc::EINVAL.to_string();
+    let out = measure(
+        &env,
+        &[("FAKE_XENCTRL_ENABLE_ERRNO", &einval)],
+        &[
             "Meine-VM",
             "--backend",
             "xen",
@@ -415,15 +423,9 @@ fn log_dirty_already_on_cleans_nothing_and_offers_observe() {
             "1s",
             "-o",
             "vm.trace.yaml",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        text(&out).contains("already on") && text(&out).contains("--observe"),
-        "{}",
-        text(&out)
+        ],
     );
+    assert_fails_saying(&out, 1, &["already on", "--observe"]);
     assert_eq!(calls(&env), vec!["ENABLE errno=22"]);
 }
 
@@ -432,29 +434,16 @@ fn pv_guest_without_shadow_paging_is_explained() {
     // The recorded guest (xl-list-l-pv.json) is PV, as in the lab where Debian's Xen 4.17
     // answered 95 (EOPNOTSUPP) to ENABLE.
     let env = XenEnv::new();
-    let out = env
-        .cmd_with_lib()
-        .env("FAKE_XENCTRL_ENABLE_ERRNO", libc::EOPNOTSUPP.to_string())
-        .args([
-            "measure",
-            "Meine-VM",
-            "--backend",
-            "xen",
-            "--duration",
-            "1s",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        text(&out).contains("PV guest") && text(&out).contains("shadow paging"),
-        "{}",
-        text(&out)
+    let eopnotsupp = libc::EOPNOTSUPP.to_string();
+    let out = measure(
+        &env,
+        &[("FAKE_XENCTRL_ENABLE_ERRNO", &eopnotsupp)],
+        &["Meine-VM", "--backend", "xen", "--duration", "1s"],
     );
-    assert!(
-        text(&out).contains("Neither remus-tune nor Remus"),
-        "{}",
-        text(&out)
+    assert_fails_saying(
+        &out,
+        1,
+        &["PV guest", "shadow paging", "Neither remus-tune nor Remus"],
     );
     assert_eq!(calls(&env), vec!["ENABLE errno=95"]);
 }
@@ -462,20 +451,18 @@ fn pv_guest_without_shadow_paging_is_explained() {
 #[test]
 fn observe_mode_only_peeks_stats() {
     let env = XenEnv::new();
-    let out = env
-        .cmd_with_lib()
-        .env("FAKE_XENCTRL_PEEK", "0")
-        .args([
-            "measure",
+    let out = measure(
+        &env,
+        &[("FAKE_XENCTRL_PEEK", "0")],
+        &[
             "Meine-VM",
             "--observe",
             "--duration",
             "300ms",
             "-o",
             "vm.trace.yaml",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let calls = calls(&env);
     assert!(!calls.is_empty());
@@ -502,21 +489,15 @@ fn remus_running_switches_to_observe_by_itself() {
     let env = XenEnv::new();
     let helper = BusyProcess::start();
     env.add_save_helper(helper.0.id(), 1, 1);
-    let out = env
-        .cmd_with_lib()
-        .env("FAKE_XENCTRL_PEEK", "300")
-        // Remus's dirty_count grows by 500 frames per epoch, its CLEAN every 4th.
-        .env("FAKE_XENCTRL_PEEK_GROW", "500")
-        .args([
-            "measure",
-            "Meine-VM",
-            "--duration",
-            "500ms",
-            "-o",
-            "vm.trace.yaml",
-        ])
-        .output()
-        .unwrap();
+    // Remus's dirty_count grows by 500 frames per epoch, its CLEAN every 4th.
+    let out = measure(
+        &env,
+        &[
+            ("FAKE_XENCTRL_PEEK", "300"),
+            ("FAKE_XENCTRL_PEEK_GROW", "500"),
+        ],
+        &["Meine-VM", "--duration", "500ms", "-o", "vm.trace.yaml"],
+    );
     drop(helper);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
@@ -563,39 +544,15 @@ fn remus_running_switches_to_observe_by_itself() {
 fn a_plain_save_in_progress_is_refused() {
     let env = XenEnv::new();
     env.add_save_helper(150, 1, 0);
-    let out = env
-        .cmd_with_lib()
-        .args(["measure", "Meine-VM", "--duration", "300ms"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        text(&out).contains("a save or live migration is running"),
-        "{}",
-        text(&out)
-    );
+    let out = measure(&env, &[], &["Meine-VM", "--duration", "300ms"]);
+    assert_fails_saying(&out, 1, &["a save or live migration is running"]);
     assert!(calls(&env).is_empty());
 }
 
 #[test]
 fn a_save_helper_appearing_mid_run_stops_cleaning_and_never_calls_off() {
     let env = XenEnv::new();
-    let child = env
-        .cmd_with_lib()
-        .args([
-            "measure",
-            "Meine-VM",
-            "--duration",
-            "30s",
-            "--intervals",
-            "25ms",
-            "-o",
-            "vm.trace.yaml",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_measure(&env, "30s");
     let t0 = Instant::now();
     while calls(&env)
         .iter()
@@ -638,80 +595,46 @@ fn a_save_helper_appearing_mid_run_stops_cleaning_and_never_calls_off() {
 #[test]
 fn dom0_is_not_measured() {
     let env = XenEnv::new();
-    let out = env
-        .cmd_with_lib()
-        .args([
-            "measure",
-            "--backend",
-            "xen",
-            "Domain-0",
-            "--duration",
-            "1s",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("is Dom-0"), "{}", text(&out));
+    let out = measure(
+        &env,
+        &[],
+        &["--backend", "xen", "Domain-0", "--duration", "1s"],
+    );
+    assert_fails_saying(&out, 1, &["is Dom-0"]);
     assert!(calls(&env).is_empty());
 }
 
 #[test]
 fn xen_older_than_4_16_is_refused() {
     let env = XenEnv::new();
-    let out = env
-        .cmd_with_lib()
-        .env(
-            "FAKE_XEN_INFO",
-            xen_env::fixtures().join("synthetic-xl-info-xen-4.15.txt"),
-        )
-        .args([
-            "measure",
-            "--backend",
-            "xen",
-            "Meine-VM",
-            "--duration",
-            "1s",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        text(&out).contains("Xen 4.15") && text(&out).contains("4.16 or later"),
-        "{}",
-        text(&out)
+    let info = xen_env::fixtures().join("synthetic-xl-info-xen-4.15.txt");
+    let out = measure(
+        &env,
+        &[("FAKE_XEN_INFO", info.to_str().unwrap())],
+        &["--backend", "xen", "Meine-VM", "--duration", "1s"],
     );
+    assert_fails_saying(&out, 1, &["Xen 4.15", "4.16 or later"]);
     assert!(calls(&env).is_empty());
 }
 
 #[test]
 fn the_remus_backup_copy_is_named_for_what_it_is() {
     let env = XenEnv::new();
-    let out = env
-        .cmd_with_lib()
-        .env(
-            "FAKE_XEN_VCPU_LIST",
-            xen_env::fixtures().join("synthetic-vcpu-list-remus-backup.txt"),
-        )
-        .args([
-            "measure",
-            "--backend",
-            "xen",
-            "Backup-VM",
-            "--duration",
-            "1s",
-        ])
-        .output()
-        .unwrap();
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{t}");
-    // xl's own words, verbatim, then what this host holds and what to do.
-    assert!(
-        t.contains("Can't get domid of domain name 'Backup-VM'"),
-        "{t}"
+    let vcpus = xen_env::fixtures().join("synthetic-vcpu-list-remus-backup.txt");
+    let out = measure(
+        &env,
+        &[("FAKE_XEN_VCPU_LIST", vcpus.to_str().unwrap())],
+        &["--backend", "xen", "Backup-VM", "--duration", "1s"],
     );
-    assert!(
-        t.contains("Backup-VM--incoming") && t.contains("Remus backup"),
-        "{t}"
+    // xl's own words, verbatim, then what this host holds and what to do.
+    assert_fails_saying(
+        &out,
+        1,
+        &[
+            "Can't get domid of domain name 'Backup-VM'",
+            "Backup-VM--incoming",
+            "Remus backup",
+        ],
     );
     assert!(calls(&env).is_empty());
 }
