@@ -6,7 +6,7 @@
 #[path = "support/xen_env.rs"]
 mod xen_env;
 
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use xen_env::{support, XenEnv};
 
@@ -135,23 +135,13 @@ fn value(text: &str, key: &str, unit: &str) -> f64 {
     v.trim_end_matches(unit).parse().unwrap()
 }
 
-#[test]
-fn ctrl_c_stops_remus_cleanly_and_checks_the_guest() {
-    let env = XenEnv::new();
-    let child = env
-        .cmd()
+/// Runs a trial that is interrupted with Ctrl-C during its first step, with the stand-in
+/// Remus leaving the guest suspended; returns (stdout, stderr) after checking the clean stop.
+fn interrupted_trial(env: &XenEnv, mut command: Command) -> (String, String) {
+    let child = command
         .env("FAKE_XEN_SUSPEND_ON_INT", "1")
-        .args([
-            "trial",
-            "Meine-VM",
-            "--yes",
-            "--intervals",
-            "100ms,200ms",
-            "--step",
-            "60s",
-            "--settle",
-            "1s",
-        ])
+        .args(["trial", "Meine-VM", "--yes", "--intervals", "100ms,200ms"])
+        .args(["--step", "60s", "--settle", "1s"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -168,8 +158,8 @@ fn ctrl_c_stops_remus_cleanly_and_checks_the_guest() {
     // SAFETY: kill(2) has no memory-safety preconditions; the PID is our own unreaped child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
     assert!(t0.elapsed() < Duration::from_secs(30));
     let log = env.xl_log();
@@ -184,9 +174,50 @@ fn ctrl_c_stops_remus_cleanly_and_checks_the_guest() {
         .position(|l| l == "remus got SIGINT")
         .expect("Remus was stopped");
     assert!(log[int..].iter().any(|l| l == "list Meine-VM"), "{log:?}");
+    (stdout, stderr)
+}
+
+#[test]
+fn ctrl_c_stops_remus_cleanly_and_checks_the_guest() {
+    let env = XenEnv::new();
+    let (stdout, stderr) = interrupted_trial(&env, env.cmd());
     // The stand-in left the guest suspended and there is no libxenguest here: say so loudly.
     assert!(stderr.contains("left suspended"), "{stderr}");
     assert!(stdout.contains("GUEST NOT RECOVERED"), "{stdout}");
+}
+
+#[test]
+fn a_guest_left_suspended_is_resumed_and_xenstored_told() {
+    let env = XenEnv::new();
+    let (stdout, stderr) = interrupted_trial(&env, env.cmd_with_tools());
+    // xc_domain_resume, then XS_RESUME, as libxl_domain_resume does: without the second,
+    // the guest's next suspend times out (the Xen lab's resume-without-xs-resume step).
+    let calls: Vec<String> = env
+        .xenctrl_log()
+        .into_iter()
+        .filter(|l| l.contains("RESUME"))
+        .collect();
+    assert_eq!(
+        calls,
+        ["RESUME domid=1 fast=1", "XS_RESUME domid=1"],
+        "{stderr}"
+    );
+    assert!(stderr.contains("resuming it"), "{stderr}");
+    assert!(
+        stdout.contains("xenstored told (XS_RESUME)"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(!stdout.contains("GUEST NOT RECOVERED"), "{stdout}");
+}
+
+#[test]
+fn without_xenstored_the_resume_says_what_may_follow() {
+    let env = XenEnv::new();
+    let mut command = env.cmd_with_tools();
+    command.env("FAKE_XENSTORE_DOWN", "1");
+    let (_, stderr) = interrupted_trial(&env, command);
+    assert!(stderr.contains("xenstored was not told"), "{stderr}");
+    assert!(stderr.contains("may time out"), "{stderr}");
 }
 
 #[test]

@@ -39,6 +39,26 @@ pub fn fake_libxenctrl() -> &'static Path {
     })
 }
 
+/// Builds the fake libxenguest and libxenstore once per test binary, beside the fake
+/// libxenctrl (whose soname tells remus-tune which libxenguest to load); returns their
+/// directory, for LD_LIBRARY_PATH.
+pub fn fake_tool_libraries() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = fake_libxenctrl().parent().unwrap().to_path_buf();
+        for name in ["libxenguest.so.4.17", "libxenstore.so.4"] {
+            let status = Command::new("cc")
+                .args(["-shared", "-fPIC", "-O1", "-o"])
+                .arg(dir.join(name))
+                .arg(support("fake-libxen-tools.c"))
+                .status()
+                .expect("a C compiler (cc) builds the fake Xen tool libraries");
+            assert!(status.success(), "cc failed on fake-libxen-tools.c");
+        }
+        dir
+    })
+}
+
 /// One stand-in host in a temporary directory.
 pub struct XenEnv {
     pub dir: tempfile::TempDir,
@@ -79,6 +99,13 @@ impl XenEnv {
     pub fn cmd_with_lib(&self) -> Command {
         let mut c = self.cmd();
         c.env("REMUS_TUNE_LIBXENCTRL", fake_libxenctrl());
+        c
+    }
+
+    /// As `cmd_with_lib`, with the fake libxenguest and libxenstore loadable too.
+    pub fn cmd_with_tools(&self) -> Command {
+        let mut c = self.cmd_with_lib();
+        c.env("LD_LIBRARY_PATH", fake_tool_libraries());
         c
     }
 

@@ -25,6 +25,7 @@ pub mod libxenctrl;
 pub mod ownership;
 pub mod remus;
 pub mod savehelper;
+pub mod xenstore;
 
 use crate::backend::{Backend, BackendError, Counters, EpochDetails, EpochSample};
 use crate::pageset::PageSet;

@@ -11,8 +11,8 @@
 //! seen in the lab); the first checkpoint is a full live migration and is left out of every
 //! per-epoch figure (interfaces.md §0 item 8). Interrupting xl mid-checkpoint can leave the
 //! guest suspended (state `---ss-`, seen in the lab), so after every stop the guest's state
-//! is read and, if it was left suspended, resumed the way Remus itself does
-//! (`xc_domain_resume(domid, fast=1)`).
+//! is read and, if it was left suspended, resumed the way libxl itself does
+//! (`xc_domain_resume(domid, fast=1)`, then XS_RESUME to xenstored).
 
 use crate::xl::Xl;
 use anyhow::{Context, Result};
@@ -237,12 +237,25 @@ pub fn check_and_recover(xl: &Xl, domain: &str, domid: u32) -> Result<String> {
     })?;
     match ctrl.resume_fast(domid) {
         Some(Ok(())) => {
+            // As libxl_domain_resume does: without XS_RESUME the next suspend (the next
+            // trial step's Remus) times out (xenstore.rs).
+            let xenstore = match super::xenstore::tell_resumed(domid) {
+                Ok(()) => "xenstored told (XS_RESUME)".to_string(),
+                Err(why) => {
+                    eprintln!(
+                        "warning: {domain} runs again, but xenstored was not told ({why}): \
+                         the next suspend of it may time out; if Remus then fails with \
+                         \"guest did not suspend\", restart the domain"
+                    );
+                    format!("xenstored NOT told: {why}")
+                }
+            };
             let after = xl
                 .run(&["list", domain])
                 .ok()
                 .and_then(|t| parse_list_state(&t))
                 .unwrap_or_else(|| "?".into());
-            Ok(format!("{state} → resumed → {after}"))
+            Ok(format!("{state} → resumed ({xenstore}) → {after}"))
         }
         Some(Err(err)) => anyhow::bail!(
             "{domain} is left suspended ({state}) and resuming it failed: {err}. Check it with \
