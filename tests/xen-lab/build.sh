@@ -97,7 +97,7 @@ lab_build_resume_helper() {
     src="$(dirname "${BASH_SOURCE[0]}")/lab-resume.c"
     if [ ! -x "$d/lab-resume" ] || [ "$src" -nt "$d/lab-resume" ]; then
         log "building lab-resume (libxl client)"
-        gcc -O2 -Wall -o "$d/lab-resume" "$src" -lxenlight -lxentoollog
+        gcc -O2 -Wall -o "$d/lab-resume" "$src" -lxenlight -lxenguest -lxenctrl -lxentoollog
     fi
 }
 

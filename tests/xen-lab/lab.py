@@ -128,7 +128,8 @@ def build_initrds(args, conf, steps, work):
     # The overlay on Dom-0's cached root: /init, /lab/bin tools, the guest, the steps.
     ov = os.path.join(work, "dom0-overlay")
     install(os.path.join(HERE, "dom0/init"), f"{ov}/init")
-    for tool in ("runstep", "lab-remus", "lab-ckstats", "lab-block", "lab-guest-rate", "lab-probe"):
+    for tool in ("runstep", "lab-remus", "lab-ckstats", "lab-block", "lab-guest-rate", "lab-probe",
+                 "lab-guest-load", "lab-fresh-guest", "lab-xen-means"):
         install(os.path.join(HERE, "dom0", tool), f"{ov}/lab/bin/{tool}")
     install(args.binary, f"{ov}/lab/bin/remus-tune")
     copy_missing_libraries(args.binary, os.path.join(args.cache, "dom0-root"), ov)
@@ -144,6 +145,7 @@ def build_initrds(args, conf, steps, work):
         "PATH": "/lab/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/xen-4.17/bin",
         "OUT": "/lab/out", "RT": "/lab/bin/remus-tune", "DOMU": lab["domu"],
         "GUEST_SWEEP": lab["guest_sweep"], "GUEST_RATE": lab["guest_rate"],
+        "GUEST_SEGMENT_S": lab["guest_segment_s"],
         "DOM0_SWEEP": lab["dom0_sweep"], "DOM0_RATE": lab["dom0_rate"],
         "REMUS_INTERVAL_MS": lab["remus_interval_ms"], "TERM": "dumb",
     }
@@ -242,32 +244,63 @@ def parse_metrics(text):
     return metrics
 
 
+def mean_rate(path, interval_ms):
+    """Mean distinct pages per real second over the windows of interval_ms, and the summary."""
+    with open(path) as f:
+        summary = json.load(f)
+    iv = next(i for i in summary["intervals"] if i["interval_ms"] == interval_ms)
+    return iv["dirty_mib_per_s"] * (1 << 20) / summary["page_size"], summary
+
+
 def rate_check(spec, lab, outdir, step_output, metrics):
     """Measured dirty rate (pages per real second of the windows at interval_ms) against the
     configured rate and against the rate the workload says it achieved (`workload: N sweep
-    writes ... in T s` on its stderr), when it said so."""
+    writes ... in T s` on its stderr), when it said so. With a baseline (the same measurement
+    of the idle guest), what is checked is loaded - idle; with several intervals, each one."""
     known = float(lab[spec["known"].lower()])
-    path = os.path.join(outdir, spec["file"])
     tol = spec.get("tolerance", 0.3)
-    res = {"known_pages_per_s": known, "interval_ms": spec["interval_ms"], "tolerance": tol}
+    ivs = spec["interval_ms"] if isinstance(spec["interval_ms"], list) else [spec["interval_ms"]]
+    res = {"known_pages_per_s": known, "interval_ms": ivs[0], "tolerance": tol}
     m = re.search(r"workload: (\d+) sweep writes, .*? in ([\d.]+) s", step_output or "")
     if m:
         res["workload_achieved_pages_per_s"] = round(int(m.group(1)) / float(m.group(2)), 1)
     if "workload_achieved_pages_per_s" in metrics:  # the guest's, from lab-guest-rate
         res["workload_achieved_pages_per_s"] = metrics["workload_achieved_pages_per_s"]
+    # the known rate of what the difference leaves: the workload's, less the baseline's own
+    want = known - float(spec.get("baseline_known", 0)) if "baseline" in spec else known
+    res["known_pages_per_s"] = want
+    per_interval = []
     try:
-        with open(path) as f:
-            summary = json.load(f)
-        iv = next(i for i in summary["intervals"] if i["interval_ms"] == spec["interval_ms"])
-        measured = iv["dirty_mib_per_s"] * (1 << 20) / summary["page_size"]
+        for iv in ivs:
+            loaded, summary = mean_rate(os.path.join(outdir, spec["file"]), iv)
+            row = {"interval_ms": iv, "loaded_pages_per_s": round(loaded, 1)}
+            measured = loaded
+            if "baseline" in spec:
+                base, _ = mean_rate(os.path.join(outdir, spec["baseline"]), iv)
+                measured = loaded - base
+                row.update(baseline_pages_per_s=round(base, 1))
+            if "also_baseline" in spec:  # recorded beside the check, not checked
+                other, _ = mean_rate(os.path.join(outdir, spec["also_baseline"]), iv)
+                row.update(also_baseline_pages_per_s=round(other, 1),
+                           net_of_also_baseline_pages_per_s=round(loaded - other, 1),
+                           net_of_also_baseline_relative_error=round((loaded - other - known) / known, 3))
+            err = (measured - want) / want
+            row.update(measured_pages_per_s=round(measured, 1), relative_error=round(err, 3),
+                       ok=abs(err) <= tol)
+            per_interval.append(row)
         res["method"] = summary.get("method")
         res["late_epochs"] = f"{summary.get('late_epochs')}/{summary.get('base_epochs')}"
     except (OSError, ValueError, KeyError, StopIteration) as e:
         res.update(ok=False, error=f"cannot read the measured rate from {spec['file']}: {e}")
         return res
-    err = (measured - known) / known
-    res.update(measured_pages_per_s=round(measured, 1), relative_error=round(err, 3),
-               ok=abs(err) <= tol)
+    first = per_interval[0]
+    res.update(measured_pages_per_s=first["measured_pages_per_s"],
+               relative_error=first["relative_error"], ok=all(r["ok"] for r in per_interval))
+    if "baseline" in spec:
+        res.update(net_of=spec["baseline"], loaded_pages_per_s=first["loaded_pages_per_s"],
+                   baseline_pages_per_s=first["baseline_pages_per_s"])
+    if len(per_interval) > 1 or "baseline" in spec:
+        res["intervals"] = per_interval
     return res
 
 
@@ -462,11 +495,24 @@ def main():
              f"{'step':34} {'status':28} {'secs':>7}  details"]
     for r in results:
         det = []
+        st_rate = by_name.get(r["name"], {}).get("rate", {})
         if "rate" in r and "measured_pages_per_s" in r["rate"]:
             rt = r["rate"]
-            det.append(f"measured {rt['measured_pages_per_s']:.0f} vs known "
-                       f"{rt['known_pages_per_s']:.0f} pages/s ({rt['relative_error']:+.0%}, "
-                       f"{rt.get('method')}, late epochs {rt.get('late_epochs')}"
+            what = "measured"
+            if rt.get("net_of"):
+                base = os.path.splitext(os.path.basename(rt["net_of"]))[0]
+                what = (f"loaded {rt['loaded_pages_per_s']:.0f} - {base} "
+                        f"{rt['baseline_pages_per_s']:.0f} = net")
+            det.append(f"{what} {rt['measured_pages_per_s']:.0f} vs known "
+                       f"{rt['known_pages_per_s']:.0f} pages/s ({rt['relative_error']:+.0%} at "
+                       f"{rt['interval_ms']} ms"
+                       + "".join(f", {i['relative_error']:+.0%} at {i['interval_ms']} ms"
+                                 for i in rt.get("intervals", [])[1:])
+                       + "".join(f"; net of {os.path.splitext(os.path.basename(st_rate.get('also_baseline', '')))[0]} "
+                                 f"{i['net_of_also_baseline_pages_per_s']:.0f} pages/s "
+                                 f"({i['net_of_also_baseline_relative_error']:+.0%}) at {i['interval_ms']} ms"
+                                 for i in rt.get("intervals", []) if "net_of_also_baseline_pages_per_s" in i)
+                       + f", {rt.get('method')}, late epochs {rt.get('late_epochs')}"
                        + (f", workload achieved {rt['workload_achieved_pages_per_s']:.0f}/s"
                           if "workload_achieved_pages_per_s" in rt else "") + ")")
         det += [f"{k}={v}" for k, v in r.get("metrics", {}).items()]
