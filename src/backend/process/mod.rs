@@ -64,9 +64,11 @@ impl ProcessBackend {
         ))
     }
 
-    /// Turns a failure into TargetGone when the reason is that the process ended.
+    /// Turns a failure into TargetGone when the reason is that the process ended. An exiting
+    /// process drops its memory before /proc shows it as a zombie: reads then fail with ESRCH
+    /// while it still looks alive, so ESRCH counts as gone too.
     fn classify(&self, err: anyhow::Error) -> BackendError {
-        if is_gone(self.target.pid) {
+        if says_no_such_process(&err) || is_gone(self.target.pid) {
             self.gone()
         } else {
             BackendError::Other(err)
@@ -85,6 +87,16 @@ impl ProcessBackend {
                 .with_context(|| format!("cannot read the CPU time of process {pid}"))?,
         })
     }
+}
+
+/// True when an OS error in `err`'s chain is ESRCH ("no such process").
+fn says_no_such_process(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+            == Some(libc::ESRCH)
+    })
 }
 
 /// Fails with what to do when this user may not read the target's memory or I/O counters.
@@ -180,5 +192,25 @@ impl Backend for ProcessBackend {
         // write; hash and sample change nothing. Dropping the scanner closes our files.
         self.scanner = None;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::says_no_such_process;
+    use anyhow::Context;
+
+    #[test]
+    fn esrch_under_context_means_the_process_is_gone() {
+        let read: std::io::Result<()> = Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+        let err = read
+            .context("cannot read the memory of process 42")
+            .unwrap_err();
+        assert!(says_no_such_process(&err));
+        let denied: std::io::Result<()> = Err(std::io::Error::from_raw_os_error(libc::EPERM));
+        assert!(!says_no_such_process(&denied.context("x").unwrap_err()));
+        assert!(!says_no_such_process(&anyhow::anyhow!(
+            "no OS error at all"
+        )));
     }
 }
