@@ -2,7 +2,7 @@
  * TEST DOUBLES of the two Xen tool libraries remus-tune's `trial` uses to resume a guest that
  * an interrupted `xl remus` left suspended, for remus-tune's tests only. Not Xen. Built twice
  * by the tests with `cc -shared -fPIC`: once as libxenguest.so.4.17 (xc_domain_resume) and once
- * as libxenstore.so.4 (xs_open, xs_resume, xs_close), with the prototypes of xenguest.h and
+ * as libxenstore.so.4 (xs_open, xs_resume_domain, xs_close), with the prototypes of xenguest.h and
  * xenstore.h @4.17.
  *
  * Calls are appended to $FAKE_XENCTRL_LOG: `RESUME domid=D fast=F`, `XS_RESUME domid=D`.
@@ -54,7 +54,7 @@ void *xs_open(unsigned long flags) {
     return &handle;
 }
 
-bool xs_resume(void *h, unsigned int domid) {
+bool xs_resume_domain(void *h, unsigned int domid) {
     (void)h;
     logline("XS_RESUME", domid, -1);
     return true;
