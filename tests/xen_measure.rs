@@ -8,7 +8,7 @@
 mod xen_env;
 
 use remus_tune::trace::{read_trace, EndReason};
-use std::process::{Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use xen_env::{XenEnv, BIN};
 
@@ -30,13 +30,18 @@ fn calls(env: &XenEnv) -> Vec<String> {
 
 /// `remus-tune measure ARGS` against the fake libxenctrl, with its `FAKE_XENCTRL_*` settings.
 fn measure(env: &XenEnv, fake: &[(&str, &str)], args: &[&str]) -> Output {
-    env.cmd_with_lib()
-        .envs(fake.iter().copied())
-        .arg("measure")
-        .args(args)
-        .output()
-        .unwrap()
+    let mut command = env.cmd_with_lib();
+    command.envs(fake.iter().copied());
+    measure_with(command, args)
 }
+
+/// `measure --backend xen Meine-VM --duration 1s` from `command`, e.g. with another library.
+fn measure_with(mut command: Command, args: &[&str]) -> Output {
+    command.arg("measure").args(args).output().unwrap()
+}
+
+/// The arguments most refusal tests give.
+const MEINE_VM_1S: &[&str] = &["--backend", "xen", "Meine-VM", "--duration", "1s"];
 
 /// `measure Meine-VM --backend xen` at 25 ms into vm.trace.yaml, running in the background.
 fn spawn_measure(env: &XenEnv, duration: &str) -> std::process::Child {
@@ -110,28 +115,13 @@ fn no_xen_on_this_host_is_a_clear_error() {
 fn libxenctrl_absent_is_a_clear_error_not_a_crash() {
     // The stand-in xl finds the domain; the library path given does not exist.
     let env = XenEnv::new();
-    let out = env
-        .cmd()
-        .env(
-            "REMUS_TUNE_LIBXENCTRL",
-            env.path("nowhere/libxenctrl.so.4.17"),
-        )
-        .args([
-            "measure",
-            "--backend",
-            "xen",
-            "Meine-VM",
-            "--duration",
-            "1s",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(69), "{}", text(&out));
-    assert!(
-        text(&out).contains("libxenctrl") && text(&out).contains("not installed"),
-        "{}",
-        text(&out)
+    let mut command = env.cmd();
+    command.env(
+        "REMUS_TUNE_LIBXENCTRL",
+        env.path("nowhere/libxenctrl.so.4.17"),
     );
+    let out = measure_with(command, MEINE_VM_1S);
+    assert_fails_saying(&out, 69, &["libxenctrl", "not installed"]);
     assert!(calls(&env).is_empty());
 }
 
@@ -143,18 +133,7 @@ fn this_hosts_own_libxenctrl_or_its_absence_is_a_clear_error() {
         return; // a real Xen host
     }
     let env = XenEnv::new();
-    let out = env
-        .cmd()
-        .args([
-            "measure",
-            "--backend",
-            "xen",
-            "Meine-VM",
-            "--duration",
-            "1s",
-        ])
-        .output()
-        .unwrap();
+    let out = measure_with(env.cmd(), MEINE_VM_1S);
     assert_eq!(out.status.code(), Some(69), "{}", text(&out));
     let t = text(&out);
     assert!(t.contains("no Xen here"), "{t}");
@@ -173,41 +152,15 @@ fn old_or_foreign_libraries_are_refused() {
     let env = XenEnv::new();
     let old = env.path("libxenctrl.so.4.15");
     std::fs::copy(xen_env::fake_libxenctrl(), &old).unwrap();
-    let out = env
-        .cmd()
-        .env("REMUS_TUNE_LIBXENCTRL", &old)
-        .args([
-            "measure",
-            "--backend",
-            "xen",
-            "Meine-VM",
-            "--duration",
-            "1s",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        text(&out).contains("Xen 4.15") && text(&out).contains("4.16 or later"),
-        "{}",
-        text(&out)
-    );
+    let mut command = env.cmd();
+    command.env("REMUS_TUNE_LIBXENCTRL", &old);
+    let out = measure_with(command, MEINE_VM_1S);
+    assert_fails_saying(&out, 1, &["Xen 4.15", "4.16 or later"]);
     // A library without the 4.16 log-dirty call (here: the C library itself).
-    let out = env
-        .cmd()
-        .env("REMUS_TUNE_LIBXENCTRL", "libc.so.6")
-        .args([
-            "measure",
-            "--backend",
-            "xen",
-            "Meine-VM",
-            "--duration",
-            "1s",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("xc_logdirty_control"), "{}", text(&out));
+    let mut command = env.cmd();
+    command.env("REMUS_TUNE_LIBXENCTRL", "libc.so.6");
+    let out = measure_with(command, MEINE_VM_1S);
+    assert_fails_saying(&out, 1, &["xc_logdirty_control"]);
     assert!(calls(&env).is_empty());
 }
 
@@ -611,7 +564,7 @@ fn xen_older_than_4_16_is_refused() {
     let out = measure(
         &env,
         &[("FAKE_XEN_INFO", info.to_str().unwrap())],
-        &["--backend", "xen", "Meine-VM", "--duration", "1s"],
+        MEINE_VM_1S,
     );
     assert_fails_saying(&out, 1, &["Xen 4.15", "4.16 or later"]);
     assert!(calls(&env).is_empty());
