@@ -6,10 +6,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use remus_tune::model::{interval_series, predict, ModelOptions};
 use remus_tune::profile::{load, ProfileRequest};
-use remus_tune::trace::{
-    End, EndReason, Epoch, Host, MethodInfo, Target, Trace, TraceHeader, WindowCount, SCHEMA,
-    SCHEMA_VERSION,
-};
+use remus_tune::trace::{End, EndReason, Epoch, Trace, TraceHeader, WindowCount};
 use std::hint::black_box;
 
 const BASE_MS: u64 = 10;
@@ -44,35 +41,7 @@ fn one_hour_trace() -> Trace {
         })
         .collect();
     Trace {
-        header: TraceHeader {
-            schema: SCHEMA.into(),
-            schema_version: SCHEMA_VERSION,
-            tool_version: "bench".into(),
-            target: Target {
-                kind: "process".into(),
-                name: "bench".into(),
-                pid: None,
-                command: vec![],
-            },
-            backend: "process".into(),
-            method: MethodInfo {
-                name: "hash".into(),
-                reason: "bench".into(),
-                exact: true,
-                sample: None,
-            },
-            host: Host {
-                hostname: "bench".into(),
-                kernel: "bench".into(),
-                cpus: 2,
-                dom0_vcpus: None,
-            },
-            page_size: 4096,
-            base_epoch_ms: BASE_MS as f64,
-            intervals_ms: INTERVALS.to_vec(),
-            memory_bytes: 8 << 30,
-            start_time: "2026-11-26T12:00:00Z".into(),
-        },
+        header: TraceHeader::synthetic("bench", BASE_MS, &INTERVALS, 8 << 30),
         epochs,
         end: End {
             cross_check: None,

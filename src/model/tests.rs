@@ -2,9 +2,7 @@
 
 use super::*;
 use crate::profile::{load, ProfileRequest};
-use crate::trace::{
-    End, EndReason, Epoch, Host, MethodInfo, Target, Trace, TraceHeader, WindowCount,
-};
+use crate::trace::{End, EndReason, Epoch, Trace, TraceHeader, WindowCount};
 
 /// A trace at `base_ms` whose window of `t` ms dirties `dirty(t)` pages, for `epochs` epochs.
 pub(crate) fn synthetic_trace(
@@ -42,35 +40,7 @@ pub(crate) fn synthetic_trace(
         .collect::<Vec<_>>();
     let count = epochs.len() as u64;
     Trace {
-        header: TraceHeader {
-            schema: crate::trace::SCHEMA.into(),
-            schema_version: crate::trace::SCHEMA_VERSION,
-            tool_version: "test".into(),
-            target: Target {
-                kind: "process".into(),
-                name: "synthetic".into(),
-                pid: None,
-                command: vec![],
-            },
-            backend: "process".into(),
-            method: MethodInfo {
-                name: "hash".into(),
-                reason: "test".into(),
-                exact: true,
-                sample: None,
-            },
-            host: Host {
-                hostname: "test".into(),
-                kernel: "test".into(),
-                cpus: 2,
-                dom0_vcpus: None,
-            },
-            page_size: 4096,
-            base_epoch_ms: base_ms as f64,
-            intervals_ms: intervals.to_vec(),
-            memory_bytes: 4 << 30,
-            start_time: "2026-11-26T12:00:00Z".into(),
-        },
+        header: TraceHeader::synthetic("synthetic", base_ms, intervals, 4 << 30),
         epochs,
         end: End {
             cross_check: None,

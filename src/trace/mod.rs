@@ -48,6 +48,47 @@ pub struct TraceHeader {
     pub start_time: String,
 }
 
+impl TraceHeader {
+    /// A header for a synthetic trace of a process measured with `hash`, with placeholder
+    /// host facts: for the traces tests and benches make up, which then set what they need.
+    pub fn synthetic(
+        name: &str,
+        base_epoch_ms: u64,
+        intervals_ms: &[u64],
+        memory_bytes: u64,
+    ) -> Self {
+        Self {
+            schema: SCHEMA.into(),
+            schema_version: SCHEMA_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            target: Target {
+                kind: "process".into(),
+                name: name.into(),
+                pid: None,
+                command: vec![],
+            },
+            backend: "process".into(),
+            method: MethodInfo {
+                name: "hash".into(),
+                reason: "requested".into(),
+                exact: true,
+                sample: None,
+            },
+            host: Host {
+                hostname: "synthetic".into(),
+                kernel: "synthetic".into(),
+                cpus: 2,
+                dom0_vcpus: None,
+            },
+            page_size: 4096,
+            base_epoch_ms: base_epoch_ms as f64,
+            intervals_ms: intervals_ms.to_vec(),
+            memory_bytes,
+            start_time: "2026-11-26T12:00:00Z".into(),
+        }
+    }
+}
+
 /// What was measured.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Target {

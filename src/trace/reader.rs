@@ -146,35 +146,12 @@ mod tests {
     use std::path::Path;
 
     pub(crate) fn sample_header() -> TraceHeader {
-        TraceHeader {
-            schema: SCHEMA.into(),
-            schema_version: SCHEMA_VERSION,
-            tool_version: "0.1.0".into(),
-            target: Target {
-                kind: "process".into(),
-                name: "demo".into(),
-                pid: Some(42),
-                command: vec!["demo".into(), "--fast".into()],
-            },
-            backend: "process".into(),
-            method: MethodInfo {
-                name: "hash".into(),
-                reason: "requested".into(),
-                exact: true,
-                sample: None,
-            },
-            host: Host {
-                hostname: "h".into(),
-                kernel: "6.1".into(),
-                cpus: 2,
-                dom0_vcpus: Some(2),
-            },
-            page_size: 4096,
-            base_epoch_ms: 25.0,
-            intervals_ms: vec![25, 50],
-            memory_bytes: 1 << 20,
-            start_time: "2026-11-26T12:00:00Z".into(),
-        }
+        let mut header = TraceHeader::synthetic("demo", 25, &[25, 50], 1 << 20);
+        // Every optional field set, so the round trip covers them.
+        header.target.pid = Some(42);
+        header.target.command = vec!["demo".into(), "--fast".into()];
+        header.host.dom0_vcpus = Some(2);
+        header
     }
 
     fn epoch(n: u64) -> Epoch {

@@ -2,10 +2,7 @@
 
 #![allow(dead_code)]
 
-use remus_tune::trace::{
-    End, EndReason, Epoch, Host, MethodInfo, Target, TraceHeader, TraceWriter, WindowCount, SCHEMA,
-    SCHEMA_VERSION,
-};
+use remus_tune::trace::{End, EndReason, Epoch, TraceHeader, TraceWriter, WindowCount};
 use std::path::{Path, PathBuf};
 
 /// Writes a trace at `base_ms` for `epochs` epochs whose window of k base epochs dirties
@@ -19,35 +16,7 @@ pub fn write_trace(
     write_bytes: u64,
 ) -> PathBuf {
     let intervals: Vec<u64> = [1, 2, 4, 8, 16].iter().map(|k| k * base_ms).collect();
-    let header = TraceHeader {
-        schema: SCHEMA.into(),
-        schema_version: SCHEMA_VERSION,
-        tool_version: "test".into(),
-        target: Target {
-            kind: "process".into(),
-            name: "test-web".into(),
-            pid: Some(4242),
-            command: vec![],
-        },
-        backend: "process".into(),
-        method: MethodInfo {
-            name: "hash".into(),
-            reason: "requested".into(),
-            exact: true,
-            sample: None,
-        },
-        host: Host {
-            hostname: "test".into(),
-            kernel: "6.1".into(),
-            cpus: 2,
-            dom0_vcpus: None,
-        },
-        page_size: 4096,
-        base_epoch_ms: base_ms as f64,
-        intervals_ms: intervals.clone(),
-        memory_bytes: 1 << 30,
-        start_time: "2026-11-26T12:00:00Z".into(),
-    };
+    let header = TraceHeader::synthetic("test-web", base_ms, &intervals, 1 << 30);
     let mut writer = TraceWriter::create(path, &header, true).unwrap();
     let base_s = base_ms as f64 / 1000.0;
     for n in 0..epochs {
