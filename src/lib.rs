@@ -18,6 +18,7 @@ pub mod pageset;
 pub mod pin;
 pub mod profile;
 pub mod report;
+pub mod settings;
 pub mod summary;
 pub mod sys;
 pub mod topology;

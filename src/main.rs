@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Measure(args) => commands::measure::run(args),
         Command::Show(args) => commands::show::run(args).map(|()| ExitCode::SUCCESS),
-        Command::Workload(args) => remus_tune::workload::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Workload(args) => commands::workload::run(args).map(|()| ExitCode::SUCCESS),
         Command::Advise(args) => commands::advise::run(args),
         Command::Pin(args) => commands::pin::run(args),
         Command::Topology(args) => commands::topology::run(args),

@@ -2,9 +2,20 @@
 //! scripts. A result type implements `TextReport` for the table and `Serialize` for the rest,
 //! so the three formats cannot drift apart.
 
-use crate::cli::Format;
 use anyhow::Result;
 use serde::Serialize;
+
+/// How results are printed on stdout (`--format`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Aligned tables for people.
+    #[default]
+    Text,
+    /// One JSON object, for scripts.
+    Json,
+    /// The same data as YAML.
+    Yaml,
+}
 
 /// The human-readable rendering of a result.
 pub trait TextReport {

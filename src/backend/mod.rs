@@ -1,16 +1,32 @@
 //! Backends: things whose memory and disk we can observe per epoch.
 //!
-//! One trait, one implementation per kind of target (a Linux process today; QEMU guests and
-//! Xen domains plug in the same way). A backend owns every OS and hypervisor detail; the
-//! measuring loop above it only sees page sets and counters, and never knows which it is.
+//! One trait, one implementation per kind of target: `process` (any Linux process), `qemu`
+//! (a QEMU/KVM guest through QMP or libvirt) and `xen` (a Xen domain through `xl` and
+//! libxenctrl). `select` is the one factory that turns a name into one of them. A backend
+//! owns every OS and hypervisor detail; the measuring loop above it only sees page sets and
+//! counters, and never knows which it is.
 
 pub mod process;
 pub mod qemu;
 pub mod regions;
+pub mod select;
 pub mod xen;
 
 use crate::pageset::PageSet;
 use crate::trace::{CpuClasses, CrossCheck, Dom0Cpu, MethodInfo, Target};
+
+/// How dirty pages are found (`--method`), for the backends that can choose: process and
+/// QEMU. Xen always uses the hypervisor's log-dirty bitmap.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum MethodChoice {
+    /// soft-dirty if the kernel supports it, else hash if one scan fits well inside the
+    /// epoch, else sample.
+    #[default]
+    Auto,
+    SoftDirty,
+    Hash,
+    Sample,
+}
 
 /// Why a backend could not go on.
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,7 @@
 use super::Format;
-use crate::units::{parse_duration, HumanDuration};
-use clap::ValueEnum;
+pub use crate::backend::select::BackendChoice;
+pub use crate::backend::MethodChoice;
+use crate::units::parse_duration;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -102,44 +103,3 @@ Methods:
               summary gives the 95 % confidence margin.
 
 Needs root, or the target's owner with ptrace allowed (kernel.yama.ptrace_scope).";
-
-/// `--method`.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MethodChoice {
-    /// soft-dirty if the kernel supports it, else hash if one scan fits well inside the
-    /// epoch, else sample.
-    Auto,
-    SoftDirty,
-    Hash,
-    Sample,
-}
-
-/// `--backend`.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BackendChoice {
-    /// Pick the backend that finds TARGET, and say which.
-    Auto,
-    /// A Linux process.
-    Process,
-    /// A QEMU/KVM guest: a QMP socket, a QEMU PID or a libvirt domain name.
-    Qemu,
-    /// A Xen domain (name or domid), measured from Dom-0 through libxenctrl.
-    Xen,
-}
-
-impl MeasureArgs {
-    /// The defaults as a person would type them, for messages.
-    pub fn describe_timing(&self) -> String {
-        let intervals: Vec<String> = self
-            .intervals
-            .iter()
-            .map(|d| HumanDuration(*d).to_string())
-            .collect();
-        format!(
-            "base epoch {}, intervals {}, duration {}",
-            HumanDuration(self.epoch),
-            intervals.join(","),
-            HumanDuration(self.duration)
-        )
-    }
-}

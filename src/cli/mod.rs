@@ -20,7 +20,7 @@ pub use topology::{TopologyArgs, TopologySource};
 pub use trial::TrialArgs;
 pub use workload::WorkloadArgs;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 /// Measure, model and pin VMs for Remus-style checkpoint replication.
 ///
@@ -59,17 +59,8 @@ pub enum Command {
     Trial(TrialArgs),
 }
 
-/// How results are printed on stdout.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Format {
-    /// Aligned tables for people.
-    #[default]
-    Text,
-    /// One JSON object, for scripts.
-    Json,
-    /// The same data as YAML.
-    Yaml,
-}
+/// `--format`: declared by its owner, the output layer.
+pub use crate::output::Format;
 
 /// `remus-tune advise`.
 #[derive(clap::Args, Debug)]

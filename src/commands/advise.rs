@@ -2,12 +2,17 @@
 //! workload, whose true dirty counts are known, so the first run shows both what the tool
 //! reports and that it is right.
 
-use super::measure::{exit_code, measure_backend, report_end, terminate, MeasureRequest};
-use super::target::{self, BackendSettings, Resolved};
+use super::measure::{
+    exit_code, measure_resolved, report_end, terminate, MeasureRequest, NO_XEN_HINT,
+};
+use super::target::or_no_xen;
 use crate::backend::process::sample::SampleSize;
 use crate::backend::process::target::ProcessTarget;
-use crate::cli::{AdviseArgs, BackendChoice, MethodChoice};
+use crate::backend::select::{self, BackendChoice, BuildOptions, Resolved};
+use crate::backend::MethodChoice;
+use crate::cli::AdviseArgs;
 use crate::output::{emit, table, TextReport};
+use crate::settings::Timing;
 use crate::summary::Summary;
 use crate::sys::signals::StopSignal;
 use crate::trace::{read_trace, Trace};
@@ -24,6 +29,7 @@ pub const DEMO_RATE: f64 = 4000.0;
 pub const DEMO_HOT_PAGES: u64 = 256;
 pub const DEMO_DISK_RATE: &str = "1MB/s";
 const DEMO_INTERVALS_MS: [u64; 5] = [25, 50, 100, 200, 400];
+const DEMO_EPOCH: Duration = Duration::from_millis(25);
 
 /// The report: the measured summary and, for the demo, the known truth beside it.
 #[derive(Serialize)]
@@ -146,13 +152,22 @@ fn truth_rows(trace: &Trace, summary: &Summary) -> Vec<TruthRow> {
 }
 
 pub fn run(args: &AdviseArgs) -> Result<ExitCode> {
+    or_no_xen(advise_command(args), NO_XEN_HINT)
+}
+
+fn advise_command(args: &AdviseArgs) -> Result<ExitCode> {
+    let intervals: Vec<Duration> = DEMO_INTERVALS_MS
+        .iter()
+        .map(|&ms| Duration::from_millis(ms))
+        .collect();
+    let timing = Timing::new(DEMO_EPOCH, &intervals, args.duration)?;
     let stop = StopSignal::install()?;
     let mut demo = if args.demo {
         Some(start_demo_workload()?)
     } else {
         None
     };
-    let result = advise(args, &stop, demo.as_mut());
+    let result = advise(args, timing, &stop, demo.as_mut());
     if let Some(child) = demo.as_mut() {
         terminate(child);
     }
@@ -193,10 +208,10 @@ pub fn run(args: &AdviseArgs) -> Result<ExitCode> {
 
 fn advise(
     args: &AdviseArgs,
+    timing: Timing,
     stop: &StopSignal,
     demo: Option<&mut Child>,
 ) -> Result<(crate::measure::MeasureOutcome, Summary)> {
-    let epoch = Duration::from_millis(25);
     let (resolved, why) = match &demo {
         Some(child) => {
             let target =
@@ -206,33 +221,29 @@ fn advise(
                 "the built-in workload".to_string(),
             )
         }
-        None => target::resolve(
+        None => select::resolve(
             args.target.as_deref().unwrap_or_default(),
             BackendChoice::Auto,
             None,
         )?,
     };
     eprintln!("remus-tune advise: {why}");
-    let mut backend = resolved.build(BackendSettings {
+    let options = BuildOptions {
         method: MethodChoice::Auto,
-        epoch,
+        epoch: timing.epoch,
         sample: SampleSize::new(4096, 2048),
-    })?;
+        observe: false,
+    };
     let output = args.output.clone().or_else(|| {
         args.demo
             .then(|| super::measure::default_output("remus-tune-demo"))
     });
     let request = MeasureRequest {
-        epoch,
-        intervals: DEMO_INTERVALS_MS
-            .iter()
-            .map(|&ms| (ms, (ms / 25) as u32))
-            .collect(),
-        duration: args.duration,
+        timing,
         output,
         overwrite: false,
     };
-    measure_backend(backend.as_mut(), request, stop, demo)
+    measure_resolved(resolved, options, Duration::ZERO, request, stop, demo)
 }
 
 /// Launches this binary's own `workload` with the demo settings and waits for it to be ready.

@@ -1,18 +1,20 @@
-//! `remus-tune measure`: validate the timing, find or launch the target, run the measuring
-//! loop, print the summary, and exit with a code that says how the run ended.
+//! `remus-tune measure`: validate the settings, find or launch the target (through the one
+//! backend factory, `backend::select`), run the measuring loop, print the summary, and exit
+//! with a code that says how the run ended.
 
-use super::target::{self, BackendSettings, Resolved};
+use super::target::or_no_xen;
 use crate::backend::process::sample::SampleSize;
 use crate::backend::process::target::ProcessTarget;
+use crate::backend::select::{self, BackendChoice, BuildOptions, Resolved};
 use crate::backend::Backend;
 use crate::cli::MeasureArgs;
 use crate::host::UtcTime;
 use crate::measure::{self, MeasureOutcome, MeasurePlan};
-use crate::output::emit;
+use crate::output::{emit, Format};
+use crate::settings::{check_new_file, Timing};
 use crate::summary::{summarize, Summary};
 use crate::sys::signals::StopSignal;
 use crate::trace::{read_trace, EndReason};
-use crate::units::HumanDuration;
 use anyhow::{bail, Context, Result};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
@@ -33,39 +35,6 @@ pub fn exit_code(reason: EndReason) -> ExitCode {
     })
 }
 
-/// Checks that every interval is a whole number of base epochs; returns (ms, epochs) pairs.
-pub fn plan_intervals(epoch: Duration, intervals: &[Duration]) -> Result<Vec<(u64, u32)>> {
-    if epoch < Duration::from_millis(1) {
-        bail!(
-            "--epoch must be at least 1ms (got {})",
-            HumanDuration(epoch)
-        );
-    }
-    if intervals.is_empty() {
-        bail!("--intervals is empty: give at least one interval, e.g. 25ms,100ms");
-    }
-    let epoch_us = epoch.as_micros();
-    let mut planned = Vec::new();
-    for interval in intervals {
-        let us = interval.as_micros();
-        if us == 0 || us % epoch_us != 0 || us % 1000 != 0 {
-            bail!(
-                "interval {} is not a multiple of the base epoch {}: every interval is built \
-                 from whole epochs; use multiples such as {}, {}, {}",
-                HumanDuration(*interval),
-                HumanDuration(epoch),
-                HumanDuration(epoch),
-                HumanDuration(epoch * 2),
-                HumanDuration(epoch * 4)
-            );
-        }
-        planned.push(((us / 1000) as u64, (us / epoch_us) as u32));
-    }
-    planned.sort_unstable();
-    planned.dedup();
-    Ok(planned)
-}
-
 /// Where the trace goes by default: `<name>-<timestamp>.trace.yaml` in the current directory.
 pub fn default_output(name: &str) -> PathBuf {
     let safe: String = name
@@ -83,9 +52,7 @@ pub fn default_output(name: &str) -> PathBuf {
 
 /// How long and how often to measure, after validation; shared by `measure` and `advise`.
 pub struct MeasureRequest {
-    pub epoch: Duration,
-    pub intervals: Vec<(u64, u32)>,
-    pub duration: Duration,
+    pub timing: Timing,
     /// Trace file; default `<target name>-<timestamp>.trace.yaml`.
     pub output: Option<PathBuf>,
     pub overwrite: bool,
@@ -102,9 +69,9 @@ pub fn measure_backend(
         .output
         .unwrap_or_else(|| default_output(&backend.target().name));
     let plan = MeasurePlan {
-        epoch: request.epoch,
-        intervals: request.intervals,
-        duration: request.duration,
+        epoch: request.timing.epoch,
+        intervals: request.timing.interval_pairs(),
+        duration: request.timing.duration,
         output,
         overwrite: request.overwrite,
     };
@@ -115,49 +82,67 @@ pub fn measure_backend(
     Ok((outcome, summary))
 }
 
+/// What `measure` and `advise` say after "no Xen here".
+pub const NO_XEN_HINT: &str = "The Xen backend measures a domain from Dom-0 of a Xen host. On \
+     this host, measure a Linux process with --backend process.";
+
 pub fn run(args: &MeasureArgs) -> Result<ExitCode> {
-    let intervals = plan_intervals(args.epoch, &args.intervals)?;
-    if args.duration < args.epoch {
+    or_no_xen(measure_command(args), NO_XEN_HINT)
+}
+
+fn measure_command(args: &MeasureArgs) -> Result<ExitCode> {
+    let timing = Timing::new(args.epoch, &args.intervals, args.duration)?;
+    check_new_file(args.output.as_deref(), args.force)?;
+    if args.exec && args.backend == BackendChoice::Xen {
         bail!(
-            "--duration {} is shorter than one --epoch {}",
-            HumanDuration(args.duration),
-            HumanDuration(args.epoch)
+            "--exec launches a process, not a Xen domain: drop --backend xen, or name the domain"
         );
     }
-    if let Some(output) = args
-        .output
-        .as_ref()
-        .filter(|path| !args.force && path.exists())
-    {
-        // Checked before anything is launched or scanned; the writer checks again atomically.
-        bail!(
-            "{} already exists: choose another -o/--output, or pass --force to replace it",
-            output.display()
-        );
+    if args.observe {
+        // Observing is beside Remus, which only Xen runs: refuse before resolving anything.
+        let target = args.target.as_deref().filter(|_| args.qmp.is_none());
+        let xen = match args.backend {
+            BackendChoice::Xen => true,
+            BackendChoice::Process | BackendChoice::Qemu => false,
+            BackendChoice::Auto => target.is_some_and(select::names_xen_domain),
+        };
+        if !xen || target.is_none() {
+            bail!("{}", observe_needs_xen(target.unwrap_or("--exec")));
+        }
     }
     // Handlers first: a Ctrl-C from here on ends the run cleanly instead of killing us.
     let stop = StopSignal::install()?;
-    if let Some(code) = super::measure_xen::dispatch(args, &intervals, &stop)? {
-        return Ok(code);
-    }
     let mut child = if args.exec {
         Some(launch(&args.command)?)
     } else {
         None
     };
-    let result = measure_launched(args, intervals, &stop, child.as_mut());
+    let result = measure_launched(args, timing, &stop, child.as_mut());
     if let Some(child) = child.as_mut() {
         terminate(child);
     }
     let (outcome, summary) = result?;
-    emit(&summary, args.format)?;
-    report_end(&outcome);
+    finish(&outcome, &summary, args.format)
+}
+
+/// The end of every measuring command: the summary on stdout, how it ended on stderr, and
+/// the exit code for that.
+pub fn finish(outcome: &MeasureOutcome, summary: &Summary, format: Format) -> Result<ExitCode> {
+    emit(summary, format)?;
+    report_end(outcome);
     Ok(exit_code(outcome.end.reason))
+}
+
+fn observe_needs_xen(target: &str) -> String {
+    format!(
+        "--observe is for Xen domains (measure beside Remus); `{target}` was not found as one: \
+         check `xl list`, or drop --observe"
+    )
 }
 
 fn measure_launched(
     args: &MeasureArgs,
-    intervals: Vec<(u64, u32)>,
+    timing: Timing,
     stop: &StopSignal,
     child: Option<&mut Child>,
 ) -> Result<(MeasureOutcome, Summary)> {
@@ -167,29 +152,45 @@ fn measure_launched(
             let why = format!("launched process {} ({})", target.pid, target.name);
             (Resolved::Process(target), why)
         }
-        None => target::resolve(
+        None => select::resolve(
             args.target.as_deref().unwrap_or_default(),
             args.backend,
             args.qmp.as_deref(),
         )?,
     };
-    eprintln!("remus-tune measure: {why}; {}", args.describe_timing());
-    let settle = Instant::now() + args.warmup;
-    while Instant::now() < settle && stop.received().is_none() {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let mut backend = resolved.build(BackendSettings {
+    eprintln!("remus-tune measure: {why}; {}", timing.describe());
+    let options = BuildOptions {
         method: args.method,
         epoch: args.epoch,
         sample: SampleSize::new(args.sample_per_gib, args.sample_min),
-    })?;
+        observe: args.observe,
+    };
     let request = MeasureRequest {
-        epoch: args.epoch,
-        intervals,
-        duration: args.duration,
+        timing,
         output: args.output.clone(),
         overwrite: args.force,
     };
+    measure_resolved(resolved, options, args.warmup, request, stop, child)
+}
+
+/// Says where the target runs, lets it settle for `warmup`, builds its backend and measures
+/// it: the one way every command measures a resolved target.
+pub fn measure_resolved(
+    resolved: Resolved,
+    options: BuildOptions,
+    warmup: Duration,
+    request: MeasureRequest,
+    stop: &StopSignal,
+    child: Option<&mut Child>,
+) -> Result<(MeasureOutcome, Summary)> {
+    for line in resolved.placement() {
+        eprintln!("{line}");
+    }
+    let settle = Instant::now() + warmup;
+    while Instant::now() < settle && stop.received().is_none() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut backend = resolved.build(options)?;
     measure_backend(backend.as_mut(), request, stop, child)
 }
 
@@ -247,22 +248,6 @@ pub fn terminate(child: &mut Child) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn intervals_must_be_multiples() {
-        let ms = Duration::from_millis;
-        assert_eq!(
-            plan_intervals(ms(25), &[ms(100), ms(25), ms(50)]).unwrap(),
-            vec![(25, 1), (50, 2), (100, 4)]
-        );
-        let err = plan_intervals(ms(25), &[ms(60)]).unwrap_err().to_string();
-        assert!(
-            err.contains("not a multiple") && err.contains("60ms"),
-            "{err}"
-        );
-        assert!(plan_intervals(ms(25), &[]).is_err());
-        assert!(plan_intervals(Duration::from_micros(10), &[ms(1)]).is_err());
-    }
 
     #[test]
     fn default_names_are_file_safe() {

@@ -2,7 +2,6 @@
 
 pub mod advise;
 pub mod measure;
-pub mod measure_xen;
 pub mod model;
 pub mod pin;
 pub mod profiles;
@@ -10,3 +9,4 @@ pub mod show;
 pub mod target;
 pub mod topology;
 pub mod trial;
+pub mod workload;

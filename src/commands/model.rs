@@ -8,7 +8,7 @@ use crate::output::{emit, TextReport};
 use crate::profile::{load, ProfileRequest};
 use crate::report::{write_html, ReportInput};
 use crate::trace::{read_trace, Trace};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use std::path::Path;
 
 /// Reads `path` and models it: the one call `advise` needs before charts and report.
@@ -24,29 +24,14 @@ pub fn model_trace(
     Ok((trace, report))
 }
 
-/// Intervals from the command line, in whole milliseconds.
-fn interval_list(intervals: &Option<Vec<std::time::Duration>>) -> Result<Option<Vec<u64>>> {
-    let Some(list) = intervals else {
-        return Ok(None);
-    };
-    let mut out = Vec::new();
-    for d in list {
-        let ms = d.as_secs_f64() * 1e3;
-        if ms < 1.0 || (ms - ms.round()).abs() > 1e-6 {
-            bail!(
-                "--intervals: {} is not a whole number of milliseconds (at least 1ms)",
-                crate::units::HumanDuration(*d)
-            );
-        }
-        out.push(ms.round() as u64);
-    }
-    Ok(Some(out))
-}
-
 /// `remus-tune model`.
 pub fn run(args: &ModelArgs) -> Result<()> {
     let options = ModelOptions {
-        intervals: interval_list(&args.intervals)?,
+        intervals: args
+            .intervals
+            .as_deref()
+            .map(crate::settings::whole_milliseconds)
+            .transpose()?,
         interpolate: args.interpolate,
     };
     let (trace, report) = model_trace(&args.trace, &args.profile.request(), &options)?;
@@ -112,7 +97,7 @@ pub fn run_chart(args: &ChartArgs) -> Result<()> {
         &ModelOptions::default(),
     )?;
     let charts = write_all(&trace, &report, &args.output, &args.format)?;
-    emit(&ChartList { charts }, crate::cli::Format::Text)
+    emit(&ChartList { charts }, crate::output::Format::Text)
 }
 
 /// What `advise_from_trace` wrote.

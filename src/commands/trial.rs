@@ -4,17 +4,17 @@
 //! user-given probe), stop Remus cleanly, then fit this host's suspend and per-page costs
 //! into a host profile. Nothing runs without `--yes`, and never on a domain nobody named.
 
+use crate::backend::select;
 use crate::backend::xen::calibrate::{self, StepResult};
 use crate::backend::xen::dom0::{dom0_cpu_seconds, HelperCpu};
-use crate::backend::xen::domain;
 use crate::backend::xen::remus::{self, RemusRun};
 use crate::backend::xen::savehelper::ProcWatch;
 use crate::cli::TrialArgs;
-use crate::commands::measure_xen::EXIT_NO_XEN;
+use crate::commands::target::or_no_xen;
 use crate::host::UtcTime;
 use crate::output::{emit, table, TextReport};
 use crate::sys::signals::StopSignal;
-use crate::xl::{parse_vcpu_list, Xl, XlError};
+use crate::xl::{parse_vcpu_list, Xl};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use std::os::unix::process::CommandExt;
@@ -92,16 +92,8 @@ impl TextReport for TrialReport {
 }
 
 pub fn run(args: &TrialArgs) -> Result<ExitCode> {
-    let mut intervals_ms = Vec::new();
-    for d in &args.intervals {
-        if d.as_micros() % 1000 != 0 || d.is_zero() {
-            bail!("xl remus takes whole milliseconds: {d:?} is not one");
-        }
-        intervals_ms.push(d.as_millis() as u64);
-    }
-    if intervals_ms.is_empty() {
-        bail!("--intervals is empty: give at least one, e.g. 100ms,200ms");
-    }
+    // xl remus -i takes whole milliseconds.
+    let intervals_ms = crate::settings::whole_milliseconds(&args.intervals)?;
     let probe: Option<Vec<String>> = args
         .probe
         .as_deref()
@@ -131,17 +123,11 @@ pub fn run(args: &TrialArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_NOT_CONFIRMED));
     }
     let xl = Xl::from_env();
-    let (name, domid) = match domain::domid_of(&xl, &args.domain) {
+    let (name, domid) = match select::xen_domid(&xl, &args.domain) {
         Ok(found) => found,
         Err(err) => {
-            if let Some(XlError::NotFound { .. }) = err.downcast_ref::<XlError>() {
-                eprintln!(
-                    "error: no Xen here: {err}\n  `remus-tune trial` runs real `xl remus` in \
-                     Dom-0 of a Xen host."
-                );
-                return Ok(ExitCode::from(EXIT_NO_XEN));
-            }
-            return Err(err.context(format!("cannot find Xen domain `{}`", args.domain)));
+            let hint = "`remus-tune trial` runs real `xl remus` in Dom-0 of a Xen host.";
+            return or_no_xen(Err(err), hint);
         }
     };
     if domid == 0 {

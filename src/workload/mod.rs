@@ -7,13 +7,34 @@
 mod buffer;
 mod disk;
 
-use crate::cli::WorkloadArgs;
 use crate::sys::signals::StopSignal;
 use anyhow::{bail, Result};
 use buffer::PageBuffer;
 use disk::DiskWriter;
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+/// What the workload writes, and for how long (`remus-tune workload --help` has the truth
+/// each setting gives).
+#[derive(Debug, Clone)]
+pub struct WorkloadSpec {
+    /// Pages of the region walked at `rate`, a new value into each in turn.
+    pub sweep: u64,
+    /// Pages per second the sweep writes.
+    pub rate: f64,
+    /// Pages rewritten, all of them, every `hot_period`.
+    pub hot: u64,
+    pub hot_period: Duration,
+    /// Bytes per second written to a file, with fdatasync after each write.
+    pub disk_rate: Option<f64>,
+    /// File for `disk_rate` (default: a new file in $TMPDIR, removed at exit).
+    pub disk_file: Option<PathBuf>,
+    /// Stop after this long (default: run until SIGINT or SIGTERM).
+    pub duration: Option<Duration>,
+    /// Write as fast as possible and report writes/s instead of keeping to a rate.
+    pub throughput: bool,
+}
 
 /// How often the paced loop wakes up.
 const TICK: Duration = Duration::from_millis(1);
@@ -21,7 +42,7 @@ const TICK: Duration = Duration::from_millis(1);
 const STALL_GRACE: Duration = Duration::from_millis(10);
 
 /// Runs the workload until its duration ends or a signal arrives.
-pub fn run(args: &WorkloadArgs) -> Result<()> {
+pub fn run(args: &WorkloadSpec) -> Result<()> {
     validate(args)?;
     let stop = StopSignal::install()?;
     let page_size = crate::sys::page_size();
@@ -125,7 +146,7 @@ pub fn run(args: &WorkloadArgs) -> Result<()> {
     Ok(())
 }
 
-fn validate(args: &WorkloadArgs) -> Result<()> {
+fn validate(args: &WorkloadSpec) -> Result<()> {
     if args.sweep == 0 && args.hot == 0 && args.disk_rate.is_none() {
         bail!("nothing to do: give --sweep PAGES --rate N, --hot PAGES and/or --disk-rate RATE");
     }

@@ -14,7 +14,7 @@ pub mod softdirty;
 pub mod target;
 
 use super::{Backend, BackendError, Counters, EpochSample};
-use crate::cli::MethodChoice;
+use crate::backend::MethodChoice;
 use crate::trace::{MethodInfo, Target};
 use anyhow::{anyhow, Context};
 use memory::ProcessMemory;

@@ -5,7 +5,7 @@ use super::sample::{SampleScanner, SampleSize};
 use super::softdirty::{self, SoftDirtyScanner};
 use super::target::criu_running;
 use crate::backend::regions::RegionSource;
-use crate::cli::MethodChoice;
+use crate::backend::MethodChoice;
 use crate::pageset::PageSet;
 use crate::trace::{MethodInfo, SampleInfo};
 use anyhow::{bail, Result};

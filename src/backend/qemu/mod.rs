@@ -38,7 +38,7 @@ use super::process::sample::SampleSize;
 use super::process::scanner::{self, DirtyScanner};
 use super::process::target::is_gone;
 use super::{Backend, BackendError, Counters, EpochDetails, EpochSample};
-use crate::cli::MethodChoice;
+use crate::backend::MethodChoice;
 use crate::trace::{self, CpuClasses, MethodInfo, Target};
 
 /// Validated options of the QEMU backend.
