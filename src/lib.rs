@@ -19,6 +19,7 @@ pub mod pin;
 pub mod profile;
 pub mod report;
 pub mod settings;
+pub mod stats;
 pub mod summary;
 pub mod sys;
 pub mod topology;

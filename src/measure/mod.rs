@@ -76,7 +76,7 @@ pub fn run(
     eprintln!(
         "measuring {} {} with method {}: {}",
         guard.backend.kind(),
-        describe_target(&guard.backend.target()),
+        guard.backend.target().describe(),
         method.name,
         method.reason
     );
@@ -275,14 +275,6 @@ fn command_exited(command: Option<&mut Child>) -> Option<(EndReason, String)> {
         EndReason::CommandExited,
         format!("the measured command exited ({status})"),
     ))
-}
-
-/// `1234 (postgres)` for a process, the name otherwise.
-pub fn describe_target(target: &crate::trace::Target) -> String {
-    match target.pid {
-        Some(pid) => format!("{pid} ({})", target.name),
-        None => target.name.clone(),
-    }
 }
 
 #[cfg(test)]

@@ -108,26 +108,5 @@ pub fn interval_series(trace: &Trace) -> Vec<IntervalSeries> {
     out
 }
 
-/// The `q` quantile (0..=1) of `values` by nearest rank; 0 for no values.
-pub fn quantile(values: &mut [f64], q: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    let rank = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len()) - 1;
-    let (_, value, _) = values.select_nth_unstable_by(rank, |a, b| a.total_cmp(b));
-    *value
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quantiles_by_nearest_rank() {
-        let mut v: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(quantile(&mut v, 0.5), 50.0);
-        assert_eq!(quantile(&mut v, 0.95), 95.0);
-        assert_eq!(quantile(&mut v, 1.0), 100.0);
-        assert_eq!(quantile(&mut [], 0.5), 0.0);
-    }
-}
+/// Nearest-rank quantiles, shared with the summary.
+pub use crate::stats::quantile;

@@ -5,8 +5,8 @@ mod dom0;
 
 pub use dom0::{CoreLoad, Dom0Summary};
 
-use crate::backend::process::sample::margin_95;
 use crate::output::{table, TextReport};
+use crate::stats::{margin_95, quantile};
 use crate::trace::{CpuClasses, CrossCheck, EndReason, Trace};
 use crate::units::mib;
 use serde::Serialize;
@@ -26,15 +26,12 @@ impl Stats {
         if values.is_empty() {
             return Self::default();
         }
-        let mut sorted = values.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        let rank =
-            |p: f64| sorted[((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1];
+        let mut values = values.to_vec();
         Self {
-            mean: round3(sorted.iter().sum::<f64>() / sorted.len() as f64),
-            p50: rank(0.50),
-            p95: rank(0.95),
-            max: sorted[sorted.len() - 1],
+            mean: round3(values.iter().sum::<f64>() / values.len() as f64),
+            p50: quantile(&mut values, 0.50),
+            p95: quantile(&mut values, 0.95),
+            max: quantile(&mut values, 1.0),
         }
     }
 }
@@ -121,7 +118,7 @@ pub fn summarize(trace: &Trace, path: &str) -> Summary {
         .map(|&interval_ms| interval_summary(trace, interval_ms))
         .collect();
     Summary {
-        target: crate::measure::describe_target(&header.target),
+        target: header.target.describe(),
         backend: header.backend.clone(),
         method: header.method.name.clone(),
         method_reason: header.method.reason.clone(),

@@ -101,6 +101,16 @@ pub struct Target {
     pub command: Vec<String>,
 }
 
+impl Target {
+    /// `1234 (postgres)` for a process, the name otherwise.
+    pub fn describe(&self) -> String {
+        match self.pid {
+            Some(pid) => format!("{pid} ({})", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
 /// How dirty pages were found, and why that way.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct MethodInfo {

@@ -3,7 +3,7 @@
 //!
 //! The sample is drawn once, at the baseline, from the pages resident then (one page at
 //! random from each of n equal slices of them); each epoch reads only those pages. A count of k dirty sampled pages out of n estimates k·F/n dirty pages of
-//! the F-page frame. Cheap, but statistical: `margin_95` gives the 95 % confidence margin.
+//! the F-page frame. Cheap, but statistical: `stats::margin_95` gives the 95 % confidence margin.
 
 use super::pagehash::page_hash;
 use super::scanner::DirtyScanner;
@@ -94,18 +94,6 @@ pub fn sample_count(size: SampleSize, frame_pages: u64, page_size: u64) -> u64 {
     ((size.per_gib as f64 * gib).ceil() as u64)
         .max(size.min)
         .min(frame_pages)
-}
-
-/// 95 % confidence margin, in pages, of an estimate from `hits` dirty pages out of `n`
-/// sampled from a frame of `frame` pages (normal approximation to the hypergeometric, with
-/// the finite-population correction: a sample of the whole frame has no error).
-pub fn margin_95(hits: f64, n: u64, frame: u64) -> f64 {
-    if n == 0 || frame <= 1 {
-        return 0.0;
-    }
-    let p = (hits / n as f64).clamp(0.0, 1.0);
-    let fpc = (frame - n.min(frame)) as f64 / (frame - 1) as f64;
-    1.96 * frame as f64 * (p * (1.0 - p) / n as f64 * fpc).sqrt()
 }
 
 /// splitmix64: a small, well-mixed generator; the sample needs spread, not cryptography.
@@ -209,14 +197,6 @@ mod tests {
         assert_eq!(sample_count(size, 1 << 20, 4096), 2048);
         assert_eq!(sample_count(size, 1000, 4096), 100);
         assert_eq!(sample_count(size, 50, 4096), 50);
-    }
-
-    #[test]
-    fn margin_shrinks_with_sample_and_vanishes_for_a_census() {
-        let wide = margin_95(10.0, 100, 100_000);
-        let narrow = margin_95(100.0, 1000, 100_000);
-        assert!(narrow < wide);
-        assert_eq!(margin_95(50.0, 1000, 1000), 0.0);
     }
 
     #[test]
