@@ -117,6 +117,8 @@ pub fn measure_backend(
 
 pub fn run(args: &MeasureArgs) -> Result<ExitCode> {
     let intervals = plan_intervals(args.epoch, &args.intervals)?;
+    let sample = SampleSize::from_options(args.sample_per_gib, args.sample_min)
+        .map_err(anyhow::Error::msg)?;
     if args.duration < args.epoch {
         bail!(
             "--duration {} is shorter than one --epoch {}",
@@ -145,7 +147,7 @@ pub fn run(args: &MeasureArgs) -> Result<ExitCode> {
     } else {
         None
     };
-    let result = measure_launched(args, intervals, &stop, child.as_mut());
+    let result = measure_launched(args, intervals, sample, &stop, child.as_mut());
     if let Some(child) = child.as_mut() {
         terminate(child);
     }
@@ -158,6 +160,7 @@ pub fn run(args: &MeasureArgs) -> Result<ExitCode> {
 fn measure_launched(
     args: &MeasureArgs,
     intervals: Vec<(u64, u32)>,
+    sample: SampleSize,
     stop: &StopSignal,
     child: Option<&mut Child>,
 ) -> Result<(MeasureOutcome, Summary)> {
@@ -181,7 +184,7 @@ fn measure_launched(
     let mut backend = resolved.build(BackendSettings {
         method: args.method,
         epoch: args.epoch,
-        sample: SampleSize::new(args.sample_per_gib, args.sample_min),
+        sample,
     })?;
     let request = MeasureRequest {
         epoch: args.epoch,
