@@ -236,7 +236,7 @@ mod tests {
                     assert!(err.to_string().contains("max_duration (30 days)"), "{err}")
                 }
                 // `1e300s` is not how we write numbers: refused as such, also without a panic.
-                Err(UnitError::NotANumber { .. }) => assert_eq!(text, "1e300s"),
+                Err(UnitError::UnknownUnit { .. }) => assert_eq!(text, "1e300s"),
                 other => panic!("{text}: {other:?}"),
             }
         }
