@@ -2,7 +2,10 @@
 //! loop, print the summary, and exit with a code that says how the run ended.
 
 use super::target::{self, BackendSettings, Resolved};
+use crate::backend::process::exec;
 use crate::backend::process::sample::SampleSize;
+use crate::backend::process::tree::TreeBackend;
+use crate::backend::process::ProcessOptions;
 use crate::backend::process::target::ProcessTarget;
 use crate::backend::Backend;
 use crate::cli::MeasureArgs;
@@ -14,9 +17,8 @@ use crate::sys::signals::StopSignal;
 use crate::trace::{read_trace, EndReason};
 use crate::units::HumanDuration;
 use anyhow::{bail, Context, Result};
-use std::os::fd::AsFd;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitCode};
+use std::process::{Child, ExitCode};
 use std::time::{Duration, Instant};
 
 /// Exit code when the target went away before the run's end.
@@ -126,16 +128,14 @@ pub fn run(args: &MeasureArgs) -> Result<ExitCode> {
             HumanDuration(args.epoch)
         );
     }
-    if let Some(output) = args
-        .output
-        .as_ref()
-        .filter(|path| !args.force && path.exists())
-    {
+    if let Some(output) = &args.output {
         // Checked before anything is launched or scanned; the writer checks again atomically.
-        bail!(
-            "{} already exists: choose another -o/--output, or pass --force to replace it",
-            output.display()
-        );
+        let program = args.command.first().map(std::path::Path::new);
+        let mut inputs = vec![];
+        inputs.extend(args.qmp.as_deref().map(|q| ("the QMP socket", q)));
+        inputs.extend(program.map(|p| ("the command to run", p)));
+        crate::outfile::check_output(output, args.force, &inputs)
+            .context("-o/--output is refused")?;
     }
     // Handlers first: a Ctrl-C from here on ends the run cleanly instead of killing us.
     let stop = StopSignal::install()?;
@@ -143,18 +143,47 @@ pub fn run(args: &MeasureArgs) -> Result<ExitCode> {
         return Ok(code);
     }
     let mut child = if args.exec {
-        Some(launch(&args.command)?)
+        Some(exec::launch(&args.command)?)
     } else {
         None
     };
     let result = measure_launched(args, intervals, sample, &stop, child.as_mut());
     if let Some(child) = child.as_mut() {
-        terminate(child);
+        exec::stop_tree(child);
+        if let Some(code) = exited_before_measuring(child, &args.command, &result) {
+            return Ok(code);
+        }
     }
     let (outcome, summary) = result?;
     emit(&summary, args.format)?;
     report_end(&outcome);
     Ok(exit_code(outcome.end.reason))
+}
+
+/// The one outcome of an `--exec` command that ends before its first epoch was measured
+/// (`--exec -- true`): however far measuring got (no backend yet, or a trace of no epochs),
+/// nothing was measured, so it says so, leaves no trace, and exits 3 like any target that
+/// went away; `None` for every other run.
+fn exited_before_measuring(
+    child: &mut Child,
+    command: &[String],
+    result: &Result<(MeasureOutcome, Summary)>,
+) -> Option<ExitCode> {
+    let status = child.try_wait().ok()??;
+    match result {
+        Ok((outcome, _)) if outcome.end.epochs == 0 => {
+            let _ = std::fs::remove_file(&outcome.trace);
+        }
+        Err(_) => {}
+        Ok(_) => return None,
+    }
+    eprintln!(
+        "error: `{}` exited ({status}) before its first epoch was measured: nothing was \
+         measured and no trace was written. --exec needs a command that runs for at least one \
+         --epoch; to measure a short job, make it last longer (or loop it)",
+        command.join(" ")
+    );
+    Some(ExitCode::from(EXIT_TARGET_GONE))
 }
 
 fn measure_launched(
@@ -181,11 +210,23 @@ fn measure_launched(
     while Instant::now() < settle && stop.received().is_none() {
         std::thread::sleep(Duration::from_millis(10));
     }
-    let mut backend = resolved.build(BackendSettings {
+    let settings = BackendSettings {
         method: args.method,
         epoch: args.epoch,
         sample,
-    })?;
+    };
+    // A launched command is measured with everything it starts (see backend/process/tree.rs).
+    let mut backend: Box<dyn Backend> = match (resolved, child.is_some()) {
+        (Resolved::Process(target), true) => Box::new(TreeBackend::new(
+            target,
+            ProcessOptions {
+                method: settings.method,
+                epoch: settings.epoch,
+                sample: settings.sample,
+            },
+        )?),
+        (resolved, _) => resolved.build(settings)?,
+    };
     let request = MeasureRequest {
         epoch: args.epoch,
         intervals,
@@ -208,25 +249,6 @@ pub fn report_end(outcome: &MeasureOutcome) {
     } else {
         eprintln!("trace written to {}", outcome.trace.display());
     }
-}
-
-/// Starts the --exec command directly (no shell). Its stdout goes to our stderr, so that
-/// stdout carries only the summary (which scripts parse as JSON or YAML).
-fn launch(command: &[String]) -> Result<Child> {
-    let (program, rest) = command
-        .split_first()
-        .context("--exec needs a command after `--`")?;
-    let stderr = std::io::stderr()
-        .as_fd()
-        .try_clone_to_owned()
-        .context("cannot pass stderr to the command")?;
-    Command::new(program)
-        .args(rest)
-        .stdout(stderr)
-        .spawn()
-        .with_context(|| {
-            format!("cannot run `{program}`: check the path and that it is executable")
-        })
 }
 
 /// Stops a child we launched: SIGTERM, then SIGKILL if it does not go within 3 s.
