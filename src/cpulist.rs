@@ -6,6 +6,7 @@
 //! and kept out of the plain parser. The `^` and `node:` forms of `xl vcpu-pin` are input-only
 //! conveniences that we never need to read back, so they are rejected with a clear message.
 
+use crate::limits::{check_cpu_id, DEFAULT_MAX_CPU_ID};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -21,6 +22,8 @@ pub enum CpuListError {
     Backwards { text: String, item: String },
     #[error("`{text}` says `all`, which needs the host's CPU count: give the CPUs explicitly")]
     AllWithoutHost { text: String },
+    #[error(transparent)]
+    Limit(#[from] crate::limits::LimitError),
 }
 
 /// An ordered set of CPU numbers (physical CPUs on Xen, Linux CPUs elsewhere).
@@ -32,18 +35,24 @@ impl CpuList {
         Self::default()
     }
 
-    /// Parses `0,8`, `2-3,10-11` or an empty string / `none` (the empty set).
+    /// Parses `0,8`, `2-3,10-11` or an empty string / `none` (the empty set). CPU numbers
+    /// above [`DEFAULT_MAX_CPU_ID`] are refused before any range is expanded.
     pub fn parse(text: &str) -> Result<Self, CpuListError> {
-        Self::parse_inner(text, None)
+        Self::parse_inner(text, None, DEFAULT_MAX_CPU_ID)
+    }
+
+    /// Like [`CpuList::parse`], with the host's own highest CPU id as the limit.
+    pub fn parse_with_max(text: &str, max_cpu_id: u32) -> Result<Self, CpuListError> {
+        Self::parse_inner(text, None, max_cpu_id.min(DEFAULT_MAX_CPU_ID))
     }
 
     /// Like [`CpuList::parse`], but also accepts `all` (and xl ≤ 4.3's `any cpu`) as every
     /// CPU from 0 to `cpu_count - 1`, as `xl`'s `print_bitmap` means it.
     pub fn parse_with_all(text: &str, cpu_count: u32) -> Result<Self, CpuListError> {
-        Self::parse_inner(text, Some(cpu_count))
+        Self::parse_inner(text, Some(cpu_count), DEFAULT_MAX_CPU_ID)
     }
 
-    fn parse_inner(text: &str, all: Option<u32>) -> Result<Self, CpuListError> {
+    fn parse_inner(text: &str, all: Option<u32>, max: u32) -> Result<Self, CpuListError> {
         let trimmed = text.trim();
         let mut set = BTreeSet::new();
         if trimmed.is_empty() || trimmed == "none" {
@@ -51,14 +60,24 @@ impl CpuList {
         }
         if trimmed == "all" || trimmed == "any cpu" {
             return match all {
-                Some(n) => Ok(Self((0..n).collect())),
+                Some(n) => {
+                    if n > 0 {
+                        check_cpu_id(u64::from(n) - 1, DEFAULT_MAX_CPU_ID, text)?;
+                    }
+                    Ok(Self((0..n).collect()))
+                }
                 None => Err(CpuListError::AllWithoutHost { text: text.into() }),
             };
         }
         let syntax = || CpuListError::Syntax { text: text.into() };
         for item in trimmed.split(',') {
             let item = item.trim();
-            let number = |s: &str| s.trim().parse::<u32>().map_err(|_| syntax());
+            // Parsed wide and checked against the limit before a range is expanded: a
+            // hostile `0-4000000000` must cost nothing.
+            let number = |s: &str| -> Result<u32, CpuListError> {
+                let wide = s.trim().parse::<u64>().map_err(|_| syntax())?;
+                Ok(check_cpu_id(wide, max, text)?)
+            };
             match item.split_once('-') {
                 Some((lo, hi)) => {
                     let (lo, hi) = (number(lo)?, number(hi)?);
@@ -174,12 +193,16 @@ impl<'de> Deserialize<'de> for CpuList {
         enum Raw {
             Text(String),
             One(u32),
-            Many(Vec<u32>),
+            Many(Vec<u64>),
         }
+        let checked = |cpu: u64| {
+            check_cpu_id(cpu, DEFAULT_MAX_CPU_ID, &cpu.to_string())
+                .map_err(serde::de::Error::custom)
+        };
         match Raw::deserialize(deserializer)? {
             Raw::Text(text) => CpuList::parse(&text).map_err(serde::de::Error::custom),
-            Raw::One(cpu) => Ok(std::iter::once(cpu).collect()),
-            Raw::Many(cpus) => Ok(cpus.into_iter().collect()),
+            Raw::One(cpu) => Ok(std::iter::once(checked(cpu.into())?).collect()),
+            Raw::Many(cpus) => cpus.into_iter().map(checked).collect(),
         }
     }
 }
@@ -231,6 +254,24 @@ mod tests {
             CpuList::parse("node:0"),
             Err(CpuListError::Syntax { .. })
         ));
+    }
+
+    #[test]
+    fn huge_ranges_are_refused_before_expansion() {
+        let started = std::time::Instant::now();
+        for text in ["0-4000000000", "4096", "1,99999999999", "0-4294967295"] {
+            let err = CpuList::parse(text).unwrap_err().to_string();
+            assert!(err.contains("max_cpu_id (4095"), "{text}: {err}");
+        }
+        assert_eq!(CpuList::parse("0-4095").unwrap().len(), 4096);
+        let err = CpuList::parse_with_max("0-8", 7).unwrap_err().to_string();
+        assert!(err.contains("CPU 8") && err.contains("this host"), "{err}");
+        assert!(CpuList::parse_with_all("all", 4_000_000_000).is_err());
+        let err = yaml_serde::from_str::<CpuList>("[1, 4000000000]").unwrap_err();
+        assert!(err.to_string().contains("max_cpu_id"), "{err}");
+        let err = yaml_serde::from_str::<CpuList>("'0-4000000000'").unwrap_err();
+        assert!(err.to_string().contains("max_cpu_id"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]

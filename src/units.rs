@@ -29,6 +29,10 @@ pub enum UnitError {
     },
     #[error("`{text}` is negative: {what} cannot be below zero")]
     Negative { text: String, what: &'static str },
+    #[error(transparent)]
+    Limit(#[from] crate::limits::LimitError),
+    #[error("`{text}` is above 100%: {what} is a share of a whole")]
+    OverWhole { text: String, what: &'static str },
 }
 
 const DURATION_UNITS: &str = "ns, us, ms, s, m or h (e.g. 25ms)";
@@ -96,7 +100,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
             })
         }
     };
-    Ok(Duration::from_secs_f64(seconds))
+    // Checked before the conversion, which panics on values a Duration cannot hold.
+    Ok(crate::limits::check_duration_secs(seconds, text)?)
 }
 
 /// Parses a byte size such as `4KiB`, `16GiB`, `100MB`.
@@ -220,6 +225,22 @@ mod tests {
             parse_duration("ms"),
             Err(UnitError::NotANumber { .. })
         ));
+    }
+
+    #[test]
+    fn huge_durations_are_errors_not_panics() {
+        let nines = format!("{}s", "9".repeat(300));
+        for text in ["99999999999999999999h", "721h", nines.as_str(), "1e300s"] {
+            match parse_duration(text) {
+                Err(UnitError::Limit(err)) => {
+                    assert!(err.to_string().contains("max_duration (30 days)"), "{err}")
+                }
+                // `1e300s` is not how we write numbers: refused as such, also without a panic.
+                Err(UnitError::UnknownUnit { .. }) => assert_eq!(text, "1e300s"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        assert_eq!(parse_duration("720h").unwrap(), Duration::from_secs(30 * 86_400));
     }
 
     #[test]

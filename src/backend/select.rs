@@ -8,6 +8,7 @@
 
 use crate::backend::process::sample::SampleSize;
 use crate::backend::process::target::{resolve as resolve_process, ProcessTarget};
+use crate::backend::process::tree::TreeBackend;
 use crate::backend::process::{ProcessBackend, ProcessOptions};
 use crate::backend::qemu::{libvirt, peer, QemuBackend, QemuOptions, QemuTarget};
 use crate::backend::xen::domain::{self, XenDomain};
@@ -42,6 +43,8 @@ pub struct NoXen(pub String);
 /// A resolved target, before its backend is built.
 pub enum Resolved {
     Process(ProcessTarget),
+    /// A command `--exec` launched: measured with every process it starts (its tree).
+    Launched(ProcessTarget),
     Qemu(QemuTarget),
     Xen(Box<XenDomain>),
 }
@@ -185,7 +188,7 @@ impl Resolved {
     /// A short name for default file names.
     pub fn name(&self) -> String {
         match self {
-            Resolved::Process(target) => target.name.clone(),
+            Resolved::Process(target) | Resolved::Launched(target) => target.name.clone(),
             Resolved::Qemu(QemuTarget::Socket(path)) => path
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
@@ -232,6 +235,14 @@ impl Resolved {
     pub fn build(self, options: BuildOptions) -> Result<Box<dyn Backend>> {
         Ok(match self {
             Resolved::Process(target) => Box::new(ProcessBackend::new(
+                target,
+                ProcessOptions {
+                    method: options.method,
+                    epoch: options.epoch,
+                    sample: options.sample,
+                },
+            )?),
+            Resolved::Launched(target) => Box::new(TreeBackend::new(
                 target,
                 ProcessOptions {
                     method: options.method,

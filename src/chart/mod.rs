@@ -153,32 +153,59 @@ pub fn render_png(kind: ChartKind, data: &ChartData) -> Result<Vec<u8>> {
     Ok(png)
 }
 
-/// Writes every chart of `trace` and `report` into `dir` in each of `formats`.
+/// The file each chart of `formats` goes to in `dir`.
+pub fn chart_paths(dir: &Path, formats: &[ChartFormat]) -> Vec<(ChartKind, ChartFormat, PathBuf)> {
+    ChartKind::ALL
+        .iter()
+        .flat_map(|&kind| {
+            formats.iter().map(move |&format| {
+                let path = dir.join(format!("{}.{}", kind.stem(), format.extension()));
+                (kind, format, path)
+            })
+        })
+        .collect()
+}
+
+/// Checks, before anything is drawn, that the charts may go to `dir`: a directory (or none
+/// yet), none of the chart files already there unless `force`, none of them an input.
+pub fn check_outputs(
+    dir: &Path,
+    formats: &[ChartFormat],
+    force: bool,
+    inputs: &[(&str, &Path)],
+) -> Result<()> {
+    crate::outfile::check_output_dir(dir)?;
+    for (_, _, path) in chart_paths(dir, formats) {
+        crate::outfile::check_output(&path, force, inputs)?;
+    }
+    Ok(())
+}
+
+/// Writes every chart of `trace` and `report` into `dir` in each of `formats`, each file
+/// whole or not at all; an existing chart is replaced only with `force`.
 pub fn write_all(
     trace: &Trace,
     report: &ModelReport,
     dir: &Path,
     formats: &[ChartFormat],
+    force: bool,
 ) -> Result<Vec<WrittenChart>> {
+    crate::outfile::check_output_dir(dir)?;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the chart directory {}", dir.display()))?;
     let data = ChartData::new(trace, report);
     let mut written = Vec::new();
-    for kind in ChartKind::ALL {
-        for &format in formats {
-            let bytes = match format {
-                ChartFormat::Svg => render_svg(kind, &data)?.into_bytes(),
-                ChartFormat::Png => render_png(kind, &data)?,
-            };
-            let path = dir.join(format!("{}.{}", kind.stem(), format.extension()));
-            std::fs::write(&path, &bytes)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            written.push(WrittenChart {
-                title: kind.title().to_string(),
-                path,
-                bytes: bytes.len() as u64,
-            });
-        }
+    for (kind, format, path) in chart_paths(dir, formats) {
+        let bytes = match format {
+            ChartFormat::Svg => render_svg(kind, &data)?.into_bytes(),
+            ChartFormat::Png => render_png(kind, &data)?,
+        };
+        crate::outfile::write_atomic(&path, &bytes, force)?;
+        written.push(WrittenChart {
+            title: kind.title().to_string(),
+            path,
+            bytes: bytes.len() as u64,
+        });
     }
     Ok(written)
 }

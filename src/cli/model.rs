@@ -62,6 +62,10 @@ pub struct ModelArgs {
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
 
+    /// Replace existing charts and report (never the trace itself).
+    #[arg(long)]
+    pub force: bool,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -84,6 +88,10 @@ pub struct ChartArgs {
     /// Directory to write the charts into.
     #[arg(short, long, default_value = ".", value_name = "DIR")]
     pub output: PathBuf,
+
+    /// Replace charts already in the directory.
+    #[arg(long)]
+    pub force: bool,
 
     /// Chart formats to write: svg, png, or both (the default), e.g. --format svg.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [ChartFormat::Svg, ChartFormat::Png])]

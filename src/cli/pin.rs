@@ -86,9 +86,10 @@ fn parse_domain(text: &str) -> Result<(String, u32), String> {
     if name.is_empty() {
         return Err(format!("`{text}` has no domain name before `=`"));
     }
-    let vcpus: u32 = vcpus
+    let vcpus: u64 = vcpus
         .parse()
         .map_err(|_| format!("`{vcpus}` in `{text}` is not a vCPU count"))?;
+    let vcpus = crate::limits::check_vcpus(vcpus, text).map_err(|e| e.to_string())?;
     if vcpus == 0 {
         return Err(format!("`{text}`: a domain has at least one vCPU"));
     }
@@ -105,10 +106,12 @@ fn parse_pid(text: &str) -> Result<(u32, Option<u32>), String> {
         .map_err(|_| format!("`{pid}` is not a process id"))?;
     let vcpus = vcpus
         .map(|v| {
-            v.parse::<u32>()
+            let n = v
+                .parse::<u64>()
                 .ok()
                 .filter(|&n| n > 0)
-                .ok_or_else(|| format!("`{v}` is not a vCPU count"))
+                .ok_or_else(|| format!("`{v}` is not a vCPU count"))?;
+            crate::limits::check_vcpus(n, text).map_err(|e| e.to_string())
         })
         .transpose()?;
     Ok((pid, vcpus))

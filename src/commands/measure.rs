@@ -3,6 +3,7 @@
 //! with a code that says how the run ended.
 
 use super::target::or_no_xen;
+use crate::backend::process::exec;
 use crate::backend::process::sample::SampleSize;
 use crate::backend::process::target::ProcessTarget;
 use crate::backend::select::{self, BackendChoice, BuildOptions, Resolved};
@@ -11,14 +12,13 @@ use crate::cli::MeasureArgs;
 use crate::host::UtcTime;
 use crate::measure::{self, MeasureOutcome, MeasurePlan};
 use crate::output::{emit, Format};
-use crate::settings::{check_new_file, Timing};
+use crate::settings::Timing;
 use crate::summary::{summarize, Summary};
 use crate::sys::signals::StopSignal;
 use crate::trace::{read_trace, EndReason};
 use anyhow::{bail, Context, Result};
-use std::os::fd::AsFd;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitCode};
+use std::process::{Child, ExitCode};
 use std::time::{Duration, Instant};
 
 /// Exit code when the target went away before the run's end.
@@ -92,7 +92,17 @@ pub fn run(args: &MeasureArgs) -> Result<ExitCode> {
 
 fn measure_command(args: &MeasureArgs) -> Result<ExitCode> {
     let timing = Timing::new(args.epoch, &args.intervals, args.duration)?;
-    check_new_file(args.output.as_deref(), args.force)?;
+    let sample = SampleSize::from_options(args.sample_per_gib, args.sample_min)
+        .map_err(anyhow::Error::msg)?;
+    if let Some(output) = &args.output {
+        // Checked before anything is launched or scanned; the writer checks again atomically.
+        let program = args.command.first().map(std::path::Path::new);
+        let mut inputs = vec![];
+        inputs.extend(args.qmp.as_deref().map(|q| ("the QMP socket", q)));
+        inputs.extend(program.map(|p| ("the command to run", p)));
+        crate::outfile::check_output(output, args.force, &inputs)
+            .context("-o/--output is refused")?;
+    }
     if args.exec && args.backend == BackendChoice::Xen {
         bail!(
             "--exec launches a process, not a Xen domain: drop --backend xen, or name the domain"
@@ -113,13 +123,16 @@ fn measure_command(args: &MeasureArgs) -> Result<ExitCode> {
     // Handlers first: a Ctrl-C from here on ends the run cleanly instead of killing us.
     let stop = StopSignal::install()?;
     let mut child = if args.exec {
-        Some(launch(&args.command)?)
+        Some(exec::launch(&args.command)?)
     } else {
         None
     };
-    let result = measure_launched(args, timing, &stop, child.as_mut());
+    let result = measure_launched(args, timing, sample, &stop, child.as_mut());
     if let Some(child) = child.as_mut() {
-        terminate(child);
+        exec::stop_tree(child);
+        if let Some(code) = exited_before_measuring(child, &args.command, &result) {
+            return Ok(code);
+        }
     }
     let (outcome, summary) = result?;
     finish(&outcome, &summary, args.format)
@@ -133,6 +146,32 @@ pub fn finish(outcome: &MeasureOutcome, summary: &Summary, format: Format) -> Re
     Ok(exit_code(outcome.end.reason))
 }
 
+/// The one outcome of an `--exec` command that ends before its first epoch was measured
+/// (`--exec -- true`): however far measuring got (no backend yet, or a trace of no epochs),
+/// nothing was measured, so it says so, leaves no trace, and exits 3 like any target that
+/// went away; `None` for every other run.
+fn exited_before_measuring(
+    child: &mut Child,
+    command: &[String],
+    result: &Result<(MeasureOutcome, Summary)>,
+) -> Option<ExitCode> {
+    let status = child.try_wait().ok()??;
+    match result {
+        Ok((outcome, _)) if outcome.end.epochs == 0 => {
+            let _ = std::fs::remove_file(&outcome.trace);
+        }
+        Err(_) => {}
+        Ok(_) => return None,
+    }
+    eprintln!(
+        "error: `{}` exited ({status}) before its first epoch was measured: nothing was \
+         measured and no trace was written. --exec needs a command that runs for at least one \
+         --epoch; to measure a short job, make it last longer (or loop it)",
+        command.join(" ")
+    );
+    Some(ExitCode::from(EXIT_TARGET_GONE))
+}
+
 fn observe_needs_xen(target: &str) -> String {
     format!(
         "--observe is for Xen domains (measure beside Remus); `{target}` was not found as one: \
@@ -143,14 +182,18 @@ fn observe_needs_xen(target: &str) -> String {
 fn measure_launched(
     args: &MeasureArgs,
     timing: Timing,
+    sample: SampleSize,
     stop: &StopSignal,
     child: Option<&mut Child>,
 ) -> Result<(MeasureOutcome, Summary)> {
     let (resolved, why) = match &child {
         Some(child) => {
             let target = ProcessTarget::launched(child.id() as i32, &args.command);
-            let why = format!("launched process {} ({})", target.pid, target.name);
-            (Resolved::Process(target), why)
+            let why = format!(
+                "launched process {} ({}) and every process it starts",
+                target.pid, target.name
+            );
+            (Resolved::Launched(target), why)
         }
         None => select::resolve(
             args.target.as_deref().unwrap_or_default(),
@@ -162,7 +205,7 @@ fn measure_launched(
     let options = BuildOptions {
         method: args.method,
         epoch: args.epoch,
-        sample: SampleSize::new(args.sample_per_gib, args.sample_min),
+        sample,
         observe: args.observe,
     };
     let request = MeasureRequest {
@@ -206,25 +249,6 @@ pub fn report_end(outcome: &MeasureOutcome) {
     } else {
         eprintln!("trace written to {}", outcome.trace.display());
     }
-}
-
-/// Starts the --exec command directly (no shell). Its stdout goes to our stderr, so that
-/// stdout carries only the summary (which scripts parse as JSON or YAML).
-fn launch(command: &[String]) -> Result<Child> {
-    let (program, rest) = command
-        .split_first()
-        .context("--exec needs a command after `--`")?;
-    let stderr = std::io::stderr()
-        .as_fd()
-        .try_clone_to_owned()
-        .context("cannot pass stderr to the command")?;
-    Command::new(program)
-        .args(rest)
-        .stdout(stderr)
-        .spawn()
-        .with_context(|| {
-            format!("cannot run `{program}`: check the path and that it is executable")
-        })
 }
 
 /// Stops a child we launched: SIGTERM, then SIGKILL if it does not go within 3 s.

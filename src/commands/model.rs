@@ -1,7 +1,7 @@
 //! `remus-tune model` and `remus-tune chart`: read a trace, load the profile, run the model,
 //! and write what was asked (table/JSON/YAML, charts, HTML report).
 
-use crate::chart::{write_all, ChartFormat, WrittenChart};
+use crate::chart::{check_outputs, write_all, ChartFormat, WrittenChart};
 use crate::cli::{ChartArgs, ModelArgs};
 use crate::model::{predict, ModelOptions, ModelReport};
 use crate::output::{emit, TextReport};
@@ -10,6 +10,8 @@ use crate::report::{write_html, ReportInput};
 use crate::trace::{read_trace, Trace};
 use anyhow::{Context, Result};
 use std::path::Path;
+
+const BOTH_FORMATS: [ChartFormat; 2] = [ChartFormat::Svg, ChartFormat::Png];
 
 /// Reads `path` and models it: the one call `advise` needs before charts and report.
 pub fn model_trace(
@@ -34,9 +36,17 @@ pub fn run(args: &ModelArgs) -> Result<()> {
             .transpose()?,
         interpolate: args.interpolate,
     };
+    // Every output is checked before the model runs: nothing is half done when one is refused.
+    let inputs = [("the trace being modelled", args.trace.as_path())];
+    if let Some(dir) = &args.charts {
+        check_outputs(dir, &BOTH_FORMATS, args.force, &inputs)?;
+    }
+    if let Some(path) = &args.html {
+        crate::outfile::check_output(path, args.force, &inputs)?;
+    }
     let (trace, report) = model_trace(&args.trace, &args.profile.request(), &options)?;
     if let Some(dir) = &args.charts {
-        let written = write_all(&trace, &report, dir, &[ChartFormat::Svg, ChartFormat::Png])?;
+        let written = write_all(&trace, &report, dir, &BOTH_FORMATS, args.force)?;
         eprintln!("wrote {} charts to {}", written.len(), dir.display());
     }
     if let Some(path) = &args.html {
@@ -48,6 +58,7 @@ pub fn run(args: &ModelArgs) -> Result<()> {
                 report: &report,
                 extra_html: "",
             },
+            args.force,
         )?;
         eprintln!("wrote the report {}", path.display());
     }
@@ -91,12 +102,18 @@ impl TextReport for ChartList {
 
 /// `remus-tune chart`.
 pub fn run_chart(args: &ChartArgs) -> Result<()> {
+    check_outputs(
+        &args.output,
+        &args.format,
+        args.force,
+        &[("the trace being charted", args.trace.as_path())],
+    )?;
     let (trace, report) = model_trace(
         &args.trace,
         &args.profile.request(),
         &ModelOptions::default(),
     )?;
-    let charts = write_all(&trace, &report, &args.output, &args.format)?;
+    let charts = write_all(&trace, &report, &args.output, &args.format, args.force)?;
     emit(&ChartList { charts }, crate::output::Format::Text)
 }
 
@@ -132,12 +149,9 @@ pub fn advise_from_trace(
     let dir = trace_path.parent().unwrap_or(Path::new("."));
     let chart_dir = dir.join(format!("{stem}.charts"));
     let html_path = dir.join(format!("{stem}.report.html"));
-    let charts = write_all(
-        &trace,
-        &report,
-        &chart_dir,
-        &[ChartFormat::Svg, ChartFormat::Png],
-    )?;
+    // The trace was just written under a new name, so files named after it are leftovers of
+    // an earlier run: they are not replaced (the error says so), as everywhere else.
+    let charts = write_all(&trace, &report, &chart_dir, &BOTH_FORMATS, false)?;
     write_html(
         &html_path,
         &ReportInput {
@@ -146,6 +160,7 @@ pub fn advise_from_trace(
             report: &report,
             extra_html,
         },
+        false,
     )?;
     Ok(AdviseOutput {
         report,

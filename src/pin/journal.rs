@@ -165,10 +165,12 @@ impl Journal {
 
     pub fn load(path: &Path) -> Result<Self, JournalError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| JournalError::Read {
-            path: shown.clone(),
-            source,
-        })?;
+        let text = crate::limits::read_yaml(path, crate::limits::FileKind::PinJournal).map_err(
+            |source| JournalError::Read {
+                path: shown.clone(),
+                source,
+            },
+        )?;
         let journal: Journal = yaml_serde::from_str(&text).map_err(|e| JournalError::Invalid {
             path: shown.clone(),
             message: e.to_string(),

@@ -37,8 +37,13 @@ fn kind(key: &str) -> Kind {
 
 const TOP_KEYS: &[&str] = &["kind", "description", "host", "limits", "costs"];
 
+/// Limits that are shares of a whole: above 100 % they could never fail, so such a value is
+/// a typo (`200%` for `20%`), not a policy.
+const SHARE_LIMITS: &[&str] = &["limits.max_slowdown", "limits.max_link_share"];
+
 /// The first problem in `text`, as "line N, key `k`: what is wrong".
 pub fn check(text: &str) -> Result<(), String> {
+    empty_values(text)?;
     let mut lines: Vec<_> = value_lines(text).into_iter().collect();
     lines.sort_by_key(|(_, line)| line.line);
     for (key, line) in lines {
@@ -60,7 +65,15 @@ pub fn check(text: &str) -> Result<(), String> {
         let value = line.value.as_str();
         let result = match kind(&key) {
             Kind::Duration => parse_duration(value).map(|_| ()),
-            Kind::Fraction => parse_fraction(value).map(|_| ()),
+            Kind::Fraction => match parse_fraction(value) {
+                Ok(share) if share > 1.0 && SHARE_LIMITS.contains(&key.as_str()) => {
+                    return Err(format!(
+                        "{at}: `{value}` is above 100%: {key} is a share of the whole, so it \
+                         could never be exceeded; give at most 100%"
+                    ))
+                }
+                other => other.map(|_| ()),
+            },
             Kind::Bytes => parse_bytes(value).map(|_| ()),
             Kind::Rate => match parse_rate(value) {
                 Ok(rate) if rate <= 0.0 => {
@@ -75,4 +88,50 @@ pub fn check(text: &str) -> Result<(), String> {
         result.map_err(|err| format!("{at}: {err}"))?;
     }
     Ok(())
+}
+
+/// A key of `limits:` or `costs:` written without a value reads as "not set", which would
+/// silently drop what the user meant to set: an error instead.
+fn empty_values(text: &str) -> Result<(), String> {
+    let mut section = "";
+    for (index, raw) in text.lines().enumerate() {
+        let body = raw.split(" #").next().unwrap_or("");
+        if body.trim_start().starts_with('#') || body.trim().is_empty() {
+            continue;
+        }
+        let Some((key, value)) = body.split_once(':') else {
+            continue;
+        };
+        let indented = raw.starts_with(' ') || raw.starts_with('\t');
+        if !indented {
+            section = key.trim();
+        } else if value.trim().is_empty() && (section == "limits" || section == "costs") {
+            return Err(format!(
+                "line {}, key `{section}.{}`: no value: write one (e.g. `max_slowdown: 10%`), \
+                 or remove the line to keep the default",
+                index + 1,
+                key.trim()
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check;
+
+    #[test]
+    fn empty_values_and_shares_over_100_percent_are_errors() {
+        let err = check("limits:\n  max_slowdown:\n").unwrap_err();
+        assert!(err.contains("line 2, key `limits.max_slowdown`: no value"), "{err}");
+        let err = check("limits:\n  max_slowdown: 200%\n").unwrap_err();
+        assert!(err.contains("above 100%"), "{err}");
+        let err = check("limits:\n  max_link_share: 100.5%\n").unwrap_err();
+        assert!(err.contains("above 100%"), "{err}");
+        assert!(check("limits:\n  max_slowdown: 100%\n").is_ok());
+        // A compressed size above 100 % is odd but possible (incompressible data plus headers).
+        assert!(check("costs:\n  compressed_size: 110%\n").is_ok());
+        assert!(check("limits:  # the SLO\n  max_pause: 20ms\n").is_ok());
+    }
 }

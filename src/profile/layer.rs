@@ -5,6 +5,7 @@ use super::check;
 use super::notes::{value_lines, ValueLine};
 use super::raw::{RawProfile, COST_KEYS, LIMIT_KEYS};
 use super::{ProfileError, BUILTIN};
+use crate::limits::FileKind;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -80,8 +81,9 @@ fn describe_error(err: &yaml_serde::Error, text: &str) -> String {
     }
 }
 
-/// Reads a built-in profile by name, or a file by path.
-pub(super) fn read_layer(name_or_path: &str) -> Result<Layer, ProfileError> {
+/// Reads a built-in profile by name, or a file by path (a regular file within the size and
+/// YAML limits of `kind`, see `crate::limits`).
+pub(super) fn read_layer(name_or_path: &str, kind: FileKind) -> Result<Layer, ProfileError> {
     if let Some((name, text)) = BUILTIN.iter().find(|(name, _)| *name == name_or_path) {
         return parse_layer(text, name);
     }
@@ -99,7 +101,7 @@ pub(super) fn read_layer(name_or_path: &str) -> Result<Layer, ProfileError> {
                 .join(", "),
         });
     }
-    let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Io {
+    let text = crate::limits::read_yaml(path, kind).map_err(|source| ProfileError::Io {
         path: name_or_path.to_string(),
         source,
     })?;
@@ -121,6 +123,12 @@ pub(super) fn parse_sets(sets: &[String]) -> Result<Option<Layer>, ProfileError>
         let (key, value) = arg
             .split_once('=')
             .ok_or_else(|| bad("write it as KEY=VALUE, e.g. max_slowdown=15%".into()))?;
+        if value.trim().is_empty() {
+            return Err(bad(format!(
+                "no value after `=`: write it as {}=VALUE, e.g. max_slowdown=15%",
+                key.trim()
+            )));
+        }
         let line = format!("  {}: {}\n", key.trim(), value.trim());
         let section = if LIMIT_KEYS.contains(&key.trim()) {
             &mut limits

@@ -17,6 +17,7 @@ mod raw;
 pub use notes::{value_lines, ValueLine};
 pub use raw::{COST_KEYS, LIMIT_KEYS};
 
+use crate::limits::FileKind;
 use crate::model::{Costs, Dom0Placement, IntervalSemantics, Limits, PausePolicy};
 use layer::{parse_layer, parse_sets, read_layer, Layer};
 use raw::{Kind, RawCosts, RawDom0, RawLimits, RawPausePolicy, RawSemantics};
@@ -61,6 +62,12 @@ pub enum ProfileError {
     },
     #[error("--set {arg}: {detail}")]
     BadSet { arg: String, detail: String },
+    #[error(
+        "profile {file} sets no limits (none of {keys}): every interval would pass a verdict \
+         against nothing; add at least one limit to it, give one with --set (e.g. --set \
+         max_slowdown=10%), or use a built-in profile (web, database, batch)"
+    )]
+    NoLimits { file: String, keys: String },
 }
 
 /// One constant the model used, traceable to where it was set.
@@ -131,7 +138,7 @@ pub fn builtin_list() -> Vec<ProfileListing> {
 /// Loads the profile `request` describes.
 pub fn load(request: &ProfileRequest) -> Result<Profile, ProfileError> {
     let name = request.profile.as_deref().unwrap_or(DEFAULT_PROFILE);
-    let limits_layer = read_layer(name)?;
+    let limits_layer = read_layer(name, FileKind::Profile)?;
     if limits_layer.raw.kind == Some(Kind::Host) {
         return Err(ProfileError::WrongKind {
             file: limits_layer.name,
@@ -147,7 +154,7 @@ pub fn load(request: &ProfileRequest) -> Result<Profile, ProfileError> {
         .clone()
         .or_else(|| limits_layer.raw.host.clone())
         .unwrap_or_else(|| "xen-4.17".to_string());
-    let host_layer = read_layer(&host_name)?;
+    let host_layer = read_layer(&host_name, FileKind::HostProfile)?;
     if host_layer.raw.kind == Some(Kind::Limits) {
         return Err(ProfileError::WrongKind {
             file: host_layer.name,
@@ -187,6 +194,12 @@ pub fn load(request: &ProfileRequest) -> Result<Profile, ProfileError> {
     };
     let costs = finish_costs(&costs, &missing)?;
     let limits = finish_limits(&limits);
+    if !sets_a_limit(&limits) {
+        return Err(ProfileError::NoLimits {
+            file: limits_layer.name.clone(),
+            keys: CHECKED_LIMITS.join(", "),
+        });
+    }
     Ok(Profile {
         name: limits_layer.name.clone(),
         description: limits_layer.raw.description.clone().unwrap_or_default(),
@@ -258,6 +271,22 @@ fn finish_costs(
             RawPausePolicy::Staging => PausePolicy::Staging,
         },
     })
+}
+
+/// The limits a verdict checks; a profile must set at least one of them.
+const CHECKED_LIMITS: &[&str] = &[
+    "max_slowdown",
+    "max_added_latency",
+    "max_pause",
+    "max_link_share",
+];
+
+/// True when `limits` gives the verdict something to check.
+fn sets_a_limit(limits: &Limits) -> bool {
+    limits.max_slowdown.is_some()
+        || limits.max_added_latency_s.is_some()
+        || limits.max_pause_s.is_some()
+        || limits.max_link_share.is_some()
 }
 
 fn finish_limits(raw: &RawLimits) -> Limits {

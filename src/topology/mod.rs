@@ -175,10 +175,12 @@ impl Topology {
 
     /// Reads a saved `xl info -n` output or hwloc XML, telling them apart by content.
     pub fn from_file(path: &Path) -> Result<Self, TopologyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| TopologyError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = crate::limits::read_text(path, crate::limits::FileKind::Topology).map_err(
+            |source| TopologyError::Read {
+                path: path.display().to_string(),
+                source,
+            },
+        )?;
         let head = text.trim_start();
         if head.starts_with("<?xml") || head.starts_with("<topology") {
             hwloc::from_xml(&text, &path.display().to_string())

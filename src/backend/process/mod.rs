@@ -5,6 +5,7 @@
 //! clock. Nothing is switched on in the target except, for soft-dirty, write-protection that
 //! the kernel lifts page by page on the next write; nothing needs switching off.
 
+pub mod exec;
 pub mod hash;
 pub mod memory;
 pub mod pagehash;
@@ -12,6 +13,7 @@ pub mod sample;
 pub mod scanner;
 pub mod softdirty;
 pub mod target;
+pub mod tree;
 
 use super::{Backend, BackendError, Counters, EpochSample};
 use crate::backend::MethodChoice;

@@ -32,6 +32,20 @@ impl SampleSize {
             seed: DEFAULT_SEED,
         }
     }
+
+    /// The size from `--sample-per-gib` and `--sample-min`, refused when it samples
+    /// nothing: a sample of no pages reports 0 dirty pages ±0, a wrong answer that looks sure.
+    pub fn from_options(per_gib: u64, min: u64) -> Result<Self, String> {
+        if per_gib == 0 && min == 0 {
+            return Err(
+                "--sample-per-gib 0 with --sample-min 0 samples no pages at all, which would \
+                 report 0 dirty pages ±0: give at least one of them a positive value (the \
+                 defaults are 4096 and 2048)"
+                    .into(),
+            );
+        }
+        Ok(Self::new(per_gib, min))
+    }
 }
 
 /// A fixed sample of pages and their last hashes.

@@ -62,6 +62,11 @@ pub enum QmpError {
     Io { path: PathBuf, source: io::Error },
     #[error("unexpected QMP message on {path}: {detail}")]
     Protocol { path: PathBuf, detail: String },
+    #[error("{path} is not a QMP socket: {source}")]
+    LineTooLong {
+        path: PathBuf,
+        source: crate::limits::LimitError,
+    },
 }
 
 impl QmpError {
@@ -303,14 +308,26 @@ impl Qmp {
                     path: self.path.clone(),
                     source,
                 })?;
-            match self.reader.read_until(b'\n', &mut self.partial) {
+            // One buffer's worth at a time (not `read_until`, which would keep reading for as
+            // long as a peer sends bytes without a newline): the deadline and the line limit
+            // are checked between reads.
+            match self.read_some() {
                 Ok(0) => {
                     return Err(QmpError::Gone {
                         path: self.path.clone(),
                         what: what.to_string(),
                     })
                 }
-                Ok(_) if self.partial.ends_with(b"\n") => {
+                Ok(_) if self.partial.len() > crate::limits::MAX_QMP_LINE => {
+                    return Err(QmpError::LineTooLong {
+                        path: self.path.clone(),
+                        source: crate::limits::LimitError::QmpLineTooLong {
+                            max: crate::limits::MAX_QMP_LINE,
+                        },
+                    })
+                }
+                Ok(_) if !self.partial.ends_with(b"\n") => continue,
+                Ok(_) => {
                     let line = std::mem::take(&mut self.partial);
                     let text = String::from_utf8_lossy(&line);
                     let text = text.trim();
@@ -321,13 +338,6 @@ impl Qmp {
                         path: self.path.clone(),
                         detail: format!("not JSON ({e}): {}", truncate(text, 120)),
                     });
-                }
-                // EOF in the middle of a line.
-                Ok(_) => {
-                    return Err(QmpError::Gone {
-                        path: self.path.clone(),
-                        what: what.to_string(),
-                    })
                 }
                 Err(e)
                     if e.kind() == io::ErrorKind::WouldBlock
@@ -350,6 +360,22 @@ impl Qmp {
                 }
             }
         }
+    }
+
+    /// Moves what the socket has (up to the end of the first line in it) into `partial`;
+    /// 0 means the peer closed the connection (a partial line then is lost with it).
+    fn read_some(&mut self) -> io::Result<usize> {
+        let available = self.reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok(0);
+        }
+        let take = match available.iter().position(|&b| b == b'\n') {
+            Some(newline) => newline + 1,
+            None => available.len(),
+        };
+        self.partial.extend_from_slice(&available[..take]);
+        self.reader.consume(take);
+        Ok(take)
     }
 
     fn timeout_error(&self, what: &str) -> QmpError {
@@ -524,6 +550,43 @@ mod tests {
         assert!(matches!(err, QmpError::Timeout { .. }), "{err}");
         assert!(err.to_string().contains("another client"), "{err}");
         assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    /// A peer that sends bytes without a newline, as fast as it can, until we hang up.
+    fn flood(pause: Duration) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flood.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        thread::spawn(move || {
+            if let Ok((mut stream, _)) = listener.accept() {
+                let chunk = vec![b'x'; 64 * 1024];
+                while stream.write_all(&chunk).is_ok() {
+                    thread::sleep(pause);
+                }
+            }
+        });
+        (dir, path)
+    }
+
+    #[test]
+    fn a_peer_without_newlines_hits_the_line_limit() {
+        let (_dir, path) = flood(Duration::ZERO);
+        let started = Instant::now();
+        let err = Qmp::connect(&path, Duration::from_secs(30)).unwrap_err();
+        assert!(matches!(err, QmpError::LineTooLong { .. }), "{err}");
+        assert!(err.to_string().contains("max_qmp_line"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(20));
+    }
+
+    #[test]
+    fn a_slow_peer_without_newlines_hits_the_greeting_timeout() {
+        // 64 KiB every 20 ms never reaches the line limit in 0.5 s, and every read returns
+        // data, so only a deadline checked between reads ends it.
+        let (_dir, path) = flood(Duration::from_millis(20));
+        let started = Instant::now();
+        let err = Qmp::connect(&path, Duration::from_millis(500)).unwrap_err();
+        assert!(matches!(err, QmpError::Timeout { .. }), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
     }
 
     #[test]

@@ -156,7 +156,7 @@ fn report_drift(drift: Vec<Drift>) -> Result<ExitCode> {
 }
 
 fn load_plan(path: &std::path::Path) -> Result<Plan> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::limits::read_yaml(path, crate::limits::FileKind::PinPlan)
         .with_context(|| format!("cannot read the plan {}", path.display()))?;
     yaml_serde::from_str(&text).map_err(|e| {
         anyhow!(
