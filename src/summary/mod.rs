@@ -378,7 +378,9 @@ impl TextReport for Summary {
             ));
         }
         out.push_str(&format!("trace    {}\n", self.trace));
-        if self.ended.is_early() {
+        if self.ended == EndReason::Truncated {
+            out.push_str(&format!("PARTIAL TRACE: {}\n", self.end_message));
+        } else if self.ended.is_early() {
             out.push_str(&format!("ENDED EARLY: {}\n", self.end_message));
         }
         out.push('\n');
