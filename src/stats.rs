@@ -13,6 +13,25 @@ pub fn quantile(values: &mut [f64], q: f64) -> f64 {
     *value
 }
 
+/// The `q` quantile of weighted values (each standing for `weight` values) by nearest rank;
+/// the same as `quantile` when every weight is 1.
+pub fn weighted_quantile(values: &mut [(f64, u64)], q: f64) -> f64 {
+    let total: u64 = values.iter().map(|v| v.1).sum();
+    if total == 0 {
+        return 0.0;
+    }
+    let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
+    values.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut seen = 0;
+    for &(value, weight) in values.iter() {
+        seen += weight;
+        if seen >= rank {
+            return value;
+        }
+    }
+    values.last().map_or(0.0, |v| v.0)
+}
+
 /// 95 % confidence margin, in pages, of an estimate from `hits` dirty pages out of `n`
 /// sampled from a frame of `frame` pages (normal approximation to the hypergeometric, with
 /// the finite-population correction: a sample of the whole frame has no error).

@@ -13,9 +13,9 @@ use crate::host::UtcTime;
 use crate::measure::{self, MeasureOutcome, MeasurePlan};
 use crate::output::{emit, Format};
 use crate::settings::Timing;
-use crate::summary::{summarize, Summary};
+use crate::summary::Summary;
 use crate::sys::signals::StopSignal;
-use crate::trace::{read_trace, EndReason};
+use crate::trace::EndReason;
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 use std::process::{Child, ExitCode};
@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 
 /// Exit code when the target went away before the run's end.
 pub const EXIT_TARGET_GONE: u8 = 3;
+/// Exit code when epochs could not be written to the trace. // exit_codes.rs table
+pub const EXIT_TRACE_IO: u8 = 74;
 
 /// The exit code for how a run ended.
 pub fn exit_code(reason: EndReason) -> ExitCode {
@@ -30,8 +32,9 @@ pub fn exit_code(reason: EndReason) -> ExitCode {
         EndReason::Completed | EndReason::CommandExited => 0,
         EndReason::Interrupted => 130,
         EndReason::Terminated => 143,
+        EndReason::HangUp => 129, // exit_codes.rs table
         EndReason::TargetExited => EXIT_TARGET_GONE,
-        EndReason::Error => 1,
+        EndReason::Error | EndReason::Truncated => 1,
     })
 }
 
@@ -76,9 +79,7 @@ pub fn measure_backend(
         overwrite: request.overwrite,
     };
     let outcome = measure::run(backend, &plan, stop, command)?;
-    let trace = read_trace(&outcome.trace)
-        .with_context(|| "the trace just written cannot be read back".to_string())?;
-    let summary = summarize(&trace, &outcome.trace.display().to_string());
+    let summary = outcome.summary.clone();
     Ok((outcome, summary))
 }
 
@@ -143,6 +144,9 @@ fn measure_command(args: &MeasureArgs) -> Result<ExitCode> {
 pub fn finish(outcome: &MeasureOutcome, summary: &Summary, format: Format) -> Result<ExitCode> {
     emit(summary, format)?;
     report_end(outcome);
+    if outcome.write_failure.is_some() {
+        return Ok(ExitCode::from(EXIT_TRACE_IO));
+    }
     Ok(exit_code(outcome.end.reason))
 }
 
@@ -239,6 +243,18 @@ pub fn measure_resolved(
 
 /// Says on stderr how an early end happened (the summary on stdout has the numbers).
 pub fn report_end(outcome: &MeasureOutcome) {
+    if let Some(failure) = &outcome.write_failure {
+        eprintln!(
+            "error: {} epoch(s) lost: the trace {} could not be written from epoch {} on ({}); \
+             the summary above covers every epoch measured, and the file reads up to its last \
+             whole epoch with `remus-tune show --partial`",
+            failure.lost,
+            outcome.trace.display(),
+            failure.first_lost,
+            failure.error
+        );
+        return;
+    }
     if outcome.end.reason.is_early() && outcome.end.reason != EndReason::CommandExited {
         eprintln!(
             "measuring ended early after {} epochs: {}; the trace {} holds everything measured",

@@ -3,11 +3,13 @@
 
 use crate::chart::{check_outputs, write_all, ChartFormat, WrittenChart};
 use crate::cli::{ChartArgs, ModelArgs};
-use crate::model::{predict, ModelOptions, ModelReport};
+use crate::model::{
+    predict, predict_figures, FiguresBuilder, ModelOptions, ModelReport, TraceFigures,
+};
 use crate::output::{emit, TextReport};
 use crate::profile::{load, ProfileRequest};
 use crate::report::{write_html, ReportInput};
-use crate::trace::{read_trace, Trace};
+use crate::trace::{read_trace, ReadOptions, Trace, TraceReader};
 use anyhow::{Context, Result};
 use std::path::Path;
 
@@ -26,6 +28,20 @@ pub fn model_trace(
     Ok((trace, report))
 }
 
+/// What the model needs from the trace at `path`, read in one pass.
+fn read_figures(path: &Path) -> Result<TraceFigures> {
+    let mut reader = TraceReader::open(path, ReadOptions::default())?;
+    let mut builder = FiguresBuilder::new(reader.header());
+    while let Some(epoch) = reader.next_epoch()? {
+        builder.push(&epoch);
+    }
+    let end = reader
+        .end()
+        .cloned()
+        .with_context(|| format!("{} ended without an end record", path.display()))?;
+    Ok(builder.finish(end))
+}
+
 /// `remus-tune model`.
 pub fn run(args: &ModelArgs) -> Result<()> {
     let options = ModelOptions {
@@ -36,6 +52,13 @@ pub fn run(args: &ModelArgs) -> Result<()> {
             .transpose()?,
         interpolate: args.interpolate,
     };
+    if args.charts.is_none() && args.html.is_none() {
+        // Nothing needs the epochs themselves: stream the file, in bounded memory.
+        let figures = read_figures(&args.trace)?;
+        let report = predict_figures(&figures, &load(&args.profile.request())?, &options)
+            .with_context(|| format!("cannot model {}", args.trace.display()))?;
+        return emit(&report, args.format);
+    }
     // Every output is checked before the model runs: nothing is half done when one is refused.
     let inputs = [("the trace being modelled", args.trace.as_path())];
     if let Some(dir) = &args.charts {

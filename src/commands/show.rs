@@ -1,15 +1,26 @@
-//! `remus-tune show TRACE`: the summary of a saved trace.
+//! `remus-tune show TRACE`: the summary of a saved trace, read in one pass: memory is the
+//! longest interval's epochs and the summary's bounded sketches, whatever the trace's length.
 
 use crate::cli::ShowArgs;
 use crate::output::emit;
-use crate::summary::summarize;
-use crate::trace::read_trace;
+use crate::summary::Summarizer;
+use crate::trace::{ReadOptions, TraceReader};
 use anyhow::Result;
 
 pub fn run(args: &ShowArgs) -> Result<()> {
-    let trace = read_trace(&args.trace)?;
+    let options = ReadOptions {
+        partial: args.partial,
+    };
+    let mut reader = TraceReader::open(&args.trace, options)?;
+    let mut summarizer = Summarizer::new(reader.header());
+    while let Some(epoch) = reader.next_epoch()? {
+        summarizer.push(&epoch);
+    }
+    let Some(end) = reader.end() else {
+        anyhow::bail!("{}: the trace ended without an end record", args.trace.display());
+    };
     emit(
-        &summarize(&trace, &args.trace.display().to_string()),
+        &summarizer.finish(end, &args.trace.display().to_string()),
         args.format,
     )
 }

@@ -5,18 +5,24 @@
 //! windows it closed are appended to the trace at once. Epochs are timed by the real clock:
 //! when collecting takes longer than planned, the epoch runs long and the trace says so.
 //!
-//! Every exit path — the planned end, Ctrl-C, SIGTERM, the target's death, an error, a panic —
-//! goes through `BackendGuard`, which switches off what the backend switched on, and through
-//! `TraceWriter::finish`, which writes the `end` record.
+//! Every exit path — the planned end, Ctrl-C, SIGTERM, SIGHUP, the target's death, an error, a
+//! panic — goes through `BackendGuard`, which switches off what the backend switched on, and
+//! through `TraceWriter::finish`, which writes the `end` record.
+//!
+//! Nothing per epoch stays in memory: each epoch goes to the trace and to the running
+//! summary (`Summarizer`), whose size is the longest interval's epochs and bounded quantile
+//! sketches. So a day-long run takes the memory of a minute-long one, and when the disk fills
+//! the summary still covers every epoch measured (the writer stops and counts what it lost).
 
 mod progress;
 
 use crate::backend::{Backend, BackendError};
 use crate::host::{describe, UtcTime};
+use crate::summary::{Summarizer, Summary};
 use crate::sys::signals::StopSignal;
 use crate::trace::{
-    round_us, CpuClasses, Dom0Cpu, End, EndReason, Epoch, Host, TraceHeader, TraceWriter,
-    WindowCount, SCHEMA, SCHEMA_VERSION,
+    round_us, Appended, CpuClasses, Dom0Cpu, End, EndReason, Epoch, Host, TraceHeader,
+    TraceWriter, WindowCount, WriteFailure, SCHEMA, SCHEMA_VERSION,
 };
 use crate::windows::IntervalWindows;
 use anyhow::Result;
@@ -35,11 +41,15 @@ pub struct MeasurePlan {
     pub overwrite: bool,
 }
 
-/// How a run ended and where its trace is.
+/// How a run ended, where its trace is, and the summary of every epoch measured.
 #[derive(Debug)]
 pub struct MeasureOutcome {
     pub trace: PathBuf,
     pub end: End,
+    pub summary: Summary,
+    /// Epochs measured but not in the file (disk full, I/O error): the file then ends at its
+    /// last whole epoch without an `end` record, and reads with `--partial`.
+    pub write_failure: Option<WriteFailure>,
 }
 
 /// An epoch is "late" when it ran this much over plan.
@@ -111,6 +121,7 @@ pub fn run(
         start_time: start_wall.rfc3339(),
     };
     let mut writer = TraceWriter::create(&plan.output, &header, plan.overwrite)?;
+    let mut summarizer = Summarizer::new(&header);
     let mut windows = IntervalWindows::new(&intervals);
     let planned = (plan.duration.as_secs_f64() / plan.epoch.as_secs_f64()).round() as u64;
     let progress = progress::Progress::new(planned);
@@ -191,7 +202,20 @@ pub fn run(
                 })
                 .collect(),
         };
-        writer.append(&epoch)?;
+        if writer.append(&epoch)? == (Appended::Lost { first: true }) {
+            progress.finish();
+            if let Some(failure) = writer.failure() {
+                eprintln!(
+                    "error: cannot write the trace {} ({}): from epoch {} on, epochs are no \
+                     longer written. Measuring goes on to the end and the summary covers every \
+                     epoch; the file stays readable up to its last whole epoch with --partial.",
+                    writer.path().display(),
+                    failure.error,
+                    failure.first_lost
+                );
+            }
+        }
+        summarizer.push(&epoch);
         progress.epoch(n + 1, epoch.dirty_pages);
         previous = sample.counters;
         previous_details = sample.details;
@@ -223,8 +247,14 @@ pub fn run(
         late_epochs: late,
         cross_check,
     };
-    let trace = writer.finish(&end)?;
-    Ok(MeasureOutcome { trace, end })
+    let finished = writer.close(&end)?;
+    let trace = finished.path;
+    Ok(MeasureOutcome {
+        summary: summarizer.finish(&end, &trace.display().to_string()),
+        trace,
+        end,
+        write_failure: finished.failure,
+    })
 }
 
 /// One epoch's Dom-0 CPU from two cumulative readings. A save helper first seen now has no
@@ -248,13 +278,16 @@ fn wait_until(
 ) -> Option<(EndReason, String)> {
     loop {
         if let Some(signal) = stop.received() {
-            return Some(if signal == libc::SIGINT {
-                (
+            return Some(match signal {
+                libc::SIGINT => (
                     EndReason::Interrupted,
                     "interrupted by Ctrl-C (SIGINT)".into(),
-                )
-            } else {
-                (EndReason::Terminated, "terminated by SIGTERM".into())
+                ),
+                libc::SIGHUP => (
+                    EndReason::HangUp,
+                    "hung up (SIGHUP): the terminal or SSH session went away".into(),
+                ),
+                _ => (EndReason::Terminated, "terminated by SIGTERM".into()),
             });
         }
         if let Some(exited) = command_exited(command.as_deref_mut()) {

@@ -54,18 +54,22 @@ pub struct Dom0Basis {
 impl Dom0Basis {
     /// Reads the Dom-0 figures of `trace`, falling back to the profile's `costs`.
     pub fn from_trace(trace: &Trace, costs: &Costs) -> Self {
-        let (mut seconds, mut dom0_s, mut helper_s, mut helper_pages) = (0.0, 0.0, 0.0, 0u64);
-        let mut measured = false;
+        let mut sums = Dom0Sums::default();
         for epoch in &trace.epochs {
-            let Some(dom0) = epoch.dom0 else { continue };
-            measured = true;
-            seconds += (epoch.end_s - epoch.start_s).max(0.0);
-            dom0_s += dom0.cpu_s;
-            if let Some(helper) = dom0.save_helper_s {
-                helper_s += helper;
-                helper_pages += epoch.dirty_pages;
-            }
+            sums.push(epoch);
         }
+        Self::from_sums(&sums, costs)
+    }
+
+    /// The same from sums gathered as the epochs streamed by.
+    pub fn from_sums(sums: &Dom0Sums, costs: &Costs) -> Self {
+        let Dom0Sums {
+            measured,
+            seconds,
+            dom0_s,
+            helper_s,
+            helper_pages,
+        } = *sums;
         // The helper is part of Dom-0: what is left is load Remus's copy does not cause.
         let baseline_cores =
             (measured && seconds > 0.0).then(|| ((dom0_s - helper_s) / seconds).max(0.0));
@@ -114,6 +118,29 @@ impl Dom0Basis {
     /// Dom-0 CPU seconds of one checkpoint of `dirty_pages` and `write_bytes`.
     pub fn checkpoint_cpu_s(&self, costs: &Costs, dirty_pages: f64, write_bytes: f64) -> f64 {
         checkpoint_cpu_s(self.cpu_per_page_s, costs, dirty_pages, write_bytes)
+    }
+}
+
+/// A trace's Dom-0 figures, summed over its epochs.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Dom0Sums {
+    measured: bool,
+    seconds: f64,
+    dom0_s: f64,
+    helper_s: f64,
+    helper_pages: u64,
+}
+
+impl Dom0Sums {
+    pub fn push(&mut self, epoch: &crate::trace::Epoch) {
+        let Some(dom0) = epoch.dom0 else { return };
+        self.measured = true;
+        self.seconds += (epoch.end_s - epoch.start_s).max(0.0);
+        self.dom0_s += dom0.cpu_s;
+        if let Some(helper) = dom0.save_helper_s {
+            self.helper_s += helper;
+            self.helper_pages += epoch.dirty_pages;
+        }
     }
 }
 

@@ -28,18 +28,20 @@ mod verdict;
 
 pub use checkpoint::{checkpoint, Checkpoint, Guest};
 pub use curve::{Basis, DirtyCurve};
-pub use dom0::{Dom0Basis, Dom0Source, MIN_CALIBRATION_PAGES};
+pub use dom0::{Dom0Basis, Dom0Source, Dom0Sums, MIN_CALIBRATION_PAGES};
 pub use epoch::{epoch_length, steady_state, SteadyState};
 pub use params::{Costs, Dom0Placement, IntervalSemantics, Limits, PausePolicy};
 pub use report::{
     CurvePoint, IntervalPrediction, LimitCheck, ModelReport, ProfileSummary, Stat, TraceSummary,
 };
-pub use series::{interval_series, quantile, IntervalSeries, Window};
+pub use series::{
+    interval_series, quantile, weighted_quantile, IntervalSeries, SeriesBuilder, Window,
+};
 pub use text::{interval_table, limit_table};
 pub use verdict::describe_failure;
 
 use crate::profile::Profile;
-use crate::trace::Trace;
+use crate::trace::{End, Epoch, Trace, TraceHeader};
 use predict::{predict_interval, Inputs};
 
 /// What to predict beyond the defaults.
@@ -62,16 +64,92 @@ pub enum ModelError {
     OutsideRange { interval_ms: u64, measured: String },
 }
 
+/// What the model reads from a trace, gathered in one pass over its epochs: the per-interval
+/// series, totals and Dom-0 sums. Nothing per epoch is kept, so a day-long trace streamed
+/// from its file is modelled in the memory of its series (see `series`).
+pub struct TraceFigures {
+    pub header: TraceHeader,
+    pub end: End,
+    pub epochs: usize,
+    /// Seconds measured and bytes written, summed over the epochs.
+    pub total_len: f64,
+    pub total_write: f64,
+    pub dom0: Dom0Sums,
+    pub series: Vec<IntervalSeries>,
+}
+
+/// Builds `TraceFigures` as epochs stream by.
+pub struct FiguresBuilder {
+    header: TraceHeader,
+    epochs: usize,
+    total_len: f64,
+    total_write: f64,
+    dom0: Dom0Sums,
+    series: SeriesBuilder,
+}
+
+impl FiguresBuilder {
+    pub fn new(header: &TraceHeader) -> Self {
+        Self {
+            header: header.clone(),
+            epochs: 0,
+            total_len: 0.0,
+            total_write: 0.0,
+            dom0: Dom0Sums::default(),
+            series: SeriesBuilder::new(header),
+        }
+    }
+
+    pub fn push(&mut self, epoch: &Epoch) {
+        self.epochs += 1;
+        self.total_len += (epoch.end_s - epoch.start_s).max(0.0);
+        self.total_write += epoch.write_bytes as f64;
+        self.dom0.push(epoch);
+        self.series.push(epoch);
+    }
+
+    pub fn finish(self, end: End) -> TraceFigures {
+        TraceFigures {
+            header: self.header,
+            end,
+            epochs: self.epochs,
+            total_len: self.total_len,
+            total_write: self.total_write,
+            dom0: self.dom0,
+            series: self.series.finish(),
+        }
+    }
+}
+
+impl TraceFigures {
+    pub fn from_trace(trace: &Trace) -> Self {
+        let mut builder = FiguresBuilder::new(&trace.header);
+        for epoch in &trace.epochs {
+            builder.push(epoch);
+        }
+        builder.finish(trace.end.clone())
+    }
+}
+
 /// Models `trace` under `profile`: one prediction per interval, and the verdict.
 pub fn predict(
     trace: &Trace,
     profile: &Profile,
     options: &ModelOptions,
 ) -> Result<ModelReport, ModelError> {
-    let series = interval_series(trace);
+    predict_figures(&TraceFigures::from_trace(trace), profile, options)
+}
+
+/// `predict` from figures gathered in one pass (a trace streamed from its file).
+pub fn predict_figures(
+    trace: &TraceFigures,
+    profile: &Profile,
+    options: &ModelOptions,
+) -> Result<ModelReport, ModelError> {
+    let series = &trace.series;
     if series.is_empty() {
         return Err(ModelError::NothingMeasured {
-            epochs: trace.epochs.len(),
+            epochs: trace.epochs,
         });
     }
     let header = &trace.header;
@@ -87,15 +165,13 @@ pub fn predict(
             .collect(),
         max_pages,
     );
-    let (total_len, total_write) = trace.epochs.iter().fold((0.0, 0.0), |(l, w), e| {
-        (l + (e.end_s - e.start_s).max(0.0), w + e.write_bytes as f64)
-    });
+    let (total_len, total_write) = (trace.total_len, trace.total_write);
     let write_rate = if total_len > 0.0 {
         total_write / total_len
     } else {
         0.0
     };
-    let dom0 = Dom0Basis::from_trace(trace, &profile.costs);
+    let dom0 = Dom0Basis::from_sums(&trace.dom0, &profile.costs);
     let inputs = Inputs {
         costs: &profile.costs,
         dom0: &dom0,
@@ -152,14 +228,15 @@ pub fn predict(
     let curve_points = series
         .iter()
         .map(|s| {
-            let mut dirty: Vec<f64> = s.windows.iter().map(|w| w.dirty_pages).collect();
+            let mut dirty: Vec<(f64, u64)> =
+                s.weighted().map(|(w, k)| (w.dirty_pages, k)).collect();
             CurvePoint {
                 interval_ms: s.interval_ms,
                 window_ms: s.mean_length_s() * 1e3,
                 dirty_pages: Stat {
                     mean: s.mean_dirty(),
-                    p50: quantile(&mut dirty, 0.5),
-                    p95: quantile(&mut dirty, 0.95),
+                    p50: weighted_quantile(&mut dirty, 0.5),
+                    p95: weighted_quantile(&mut dirty, 0.95),
                 },
                 write_bytes_mean: s.mean_write_bytes(),
             }
@@ -177,7 +254,7 @@ pub fn predict(
             method: header.method.name.clone(),
             exact: header.method.exact,
             base_epoch_ms: header.base_epoch_ms,
-            epochs: trace.epochs.len(),
+            epochs: trace.epochs,
             duration_s: total_len,
             memory_bytes: header.memory_bytes,
             page_size: header.page_size,
@@ -196,7 +273,7 @@ pub fn predict(
 }
 
 /// What a reader of the numbers must know about their basis.
-fn warnings(trace: &Trace, intervals: &[IntervalPrediction], curve: &DirtyCurve) -> Vec<String> {
+fn warnings(trace: &TraceFigures, intervals: &[IntervalPrediction], curve: &DirtyCurve) -> Vec<String> {
     let mut out = Vec::new();
     if !trace.header.method.exact {
         out.push(format!(

@@ -6,7 +6,7 @@ use super::dom0::Dom0Basis;
 use super::epoch::{epoch_length, steady_state, SteadyState};
 use super::params::{Costs, Dom0Placement, IntervalSemantics, Limits};
 use super::report::{IntervalPrediction, LimitCheck, Stat};
-use super::series::{quantile, IntervalSeries, Window};
+use super::series::{weighted_quantile, IntervalSeries, Window};
 
 /// The measured windows of one interval and the curve they sit on.
 pub(super) struct Inputs<'a> {
@@ -76,7 +76,7 @@ pub(super) fn predict_interval(
     let mut prediction = IntervalPrediction {
         interval_ms,
         basis,
-        windows: series.windows.len(),
+        windows: series.count(),
         achieved_epoch_ms: pinned.epoch_s * 1e3,
         epoch_ms: per_window.epoch_ms,
         checkpoints_per_s: 1.0 / pinned.epoch_s,
@@ -137,9 +137,9 @@ fn distributions(
         0.0
     };
     let n = series.windows.len();
-    let mut columns: [Vec<f64>; 5] = std::array::from_fn(|_| Vec::with_capacity(n));
+    let mut columns: [Vec<(f64, u64)>; 5] = std::array::from_fn(|_| Vec::with_capacity(n));
     let mut p95_latency = Vec::with_capacity(n);
-    for window in &series.windows {
+    for (window, weight) in series.weighted() {
         let Window {
             dirty_pages,
             write_bytes,
@@ -165,18 +165,18 @@ fn distributions(
         );
         let epoch = epoch_length(inputs.costs.interval_semantics, interval_s, ckpt.ckpt_s);
         let running = (epoch - ckpt.pause_s).max(0.0);
-        columns[0].push(epoch * 1e3);
-        columns[1].push(dirty);
-        columns[2].push(ckpt.bytes / (1024.0 * 1024.0));
-        columns[3].push(ckpt.pause_s * 1e3);
+        columns[0].push((epoch * 1e3, weight));
+        columns[1].push((dirty, weight));
+        columns[2].push((ckpt.bytes / (1024.0 * 1024.0), weight));
+        columns[3].push((ckpt.pause_s * 1e3, weight));
         // A packet sent at a uniform time while the guest runs waits for the rest of the
         // running time, then the whole checkpoint (§4).
-        columns[4].push((running / 2.0 + ckpt.ckpt_s) * 1e3);
-        p95_latency.push((0.95 * running + ckpt.ckpt_s) * 1e3);
+        columns[4].push(((running / 2.0 + ckpt.ckpt_s) * 1e3, weight));
+        p95_latency.push(((0.95 * running + ckpt.ckpt_s) * 1e3, weight));
     }
     let [mut epoch, mut dirty, mut size, mut pause, mut latency] = columns;
     let mut latency_stat = stat(&mut latency);
-    latency_stat.p95 = quantile(&mut p95_latency, 0.95);
+    latency_stat.p95 = weighted_quantile(&mut p95_latency, 0.95);
     Distributions {
         epoch_ms: stat(&mut epoch),
         dirty_pages: stat(&mut dirty),
@@ -186,16 +186,16 @@ fn distributions(
     }
 }
 
-fn stat(values: &mut [f64]) -> Stat {
-    let mean = if values.is_empty() {
-        0.0
-    } else {
-        values.iter().sum::<f64>() / values.len() as f64
-    };
+/// Mean and percentiles of weighted values (each standing for `weight` windows).
+fn stat(values: &mut [(f64, u64)]) -> Stat {
+    let (sum, n) = values
+        .iter()
+        .fold((0.0, 0u64), |(s, n), &(v, k)| (s + v * k as f64, n + k));
+    let mean = if n == 0 { 0.0 } else { sum / n as f64 };
     Stat {
         mean,
-        p50: quantile(values, 0.5),
-        p95: quantile(values, 0.95),
+        p50: weighted_quantile(values, 0.5),
+        p95: weighted_quantile(values, 0.95),
     }
 }
 

@@ -2,7 +2,7 @@
 //! domain was measured, and the save helper's share when Remus (or a save) ran. Checkpoints
 //! are Dom-0 work (model.md §7), so this is the load a pinned Dom-0 must already carry.
 
-use super::round3;
+use super::{round3, Quantiles};
 use crate::trace::Epoch;
 use serde::Serialize;
 
@@ -27,38 +27,71 @@ pub struct Dom0Summary {
 }
 
 /// `None` for a trace without Dom-0 figures (not Xen, or written before they existed).
+#[cfg(test)]
 pub fn summarize(epochs: &[Epoch]) -> Option<Dom0Summary> {
-    let measured: Vec<(f64, f64)> = epochs
-        .iter()
-        .filter_map(|e| e.dom0.map(|d| (e.end_s - e.start_s, d.cpu_s)))
-        .collect();
-    if measured.is_empty() {
-        return None;
+    let mut accumulator = Dom0Accumulator::default();
+    for epoch in epochs {
+        accumulator.push(epoch);
     }
-    let helper: Vec<(f64, f64)> = epochs
-        .iter()
-        .filter_map(|e| Some((e.end_s - e.start_s, e.dom0?.save_helper_s?)))
-        .collect();
-    Some(Dom0Summary {
-        cores: load(&measured),
-        save_helper_cores: (!helper.is_empty()).then(|| load(&helper)),
-    })
+    accumulator.summary()
 }
 
-/// (length, CPU seconds) per epoch → cores busy.
-fn load(epochs: &[(f64, f64)]) -> CoreLoad {
-    let seconds: f64 = epochs.iter().map(|(len, _)| len).sum();
-    let cpu: f64 = epochs.iter().map(|(_, cpu)| cpu).sum();
-    let per_epoch: Vec<f64> = epochs
-        .iter()
-        .filter(|(len, _)| *len > 0.0)
-        .map(|(len, cpu)| cpu / len)
-        .collect();
-    let stats = super::Stats::of(&per_epoch);
-    CoreLoad {
-        mean: round3(if seconds > 0.0 { cpu / seconds } else { 0.0 }),
-        p95: round3(stats.p95),
-        max: round3(stats.max),
+/// CPU seconds over seconds, and the per-epoch cores' distribution, as epochs stream by.
+#[derive(Default)]
+struct LoadAccumulator {
+    seconds: f64,
+    cpu: f64,
+    per_epoch: Quantiles,
+}
+
+impl LoadAccumulator {
+    fn push(&mut self, length: f64, cpu: f64) {
+        self.seconds += length;
+        self.cpu += cpu;
+        if length > 0.0 {
+            self.per_epoch.push(cpu / length);
+        }
+    }
+
+    fn load(&self) -> CoreLoad {
+        CoreLoad {
+            mean: round3(if self.seconds > 0.0 {
+                self.cpu / self.seconds
+            } else {
+                0.0
+            }),
+            p95: round3(self.per_epoch.quantile(0.95)),
+            max: round3(self.per_epoch.max()),
+        }
+    }
+}
+
+/// Dom-0's figures of a trace being read or measured.
+#[derive(Default)]
+pub struct Dom0Accumulator {
+    dom0: Option<LoadAccumulator>,
+    helper: Option<LoadAccumulator>,
+}
+
+impl Dom0Accumulator {
+    pub fn push(&mut self, epoch: &Epoch) {
+        let Some(dom0) = epoch.dom0 else { return };
+        let length = epoch.end_s - epoch.start_s;
+        self.dom0
+            .get_or_insert_with(Default::default)
+            .push(length, dom0.cpu_s);
+        if let Some(helper) = dom0.save_helper_s {
+            self.helper
+                .get_or_insert_with(Default::default)
+                .push(length, helper);
+        }
+    }
+
+    pub fn summary(&self) -> Option<Dom0Summary> {
+        Some(Dom0Summary {
+            cores: self.dom0.as_ref()?.load(),
+            save_helper_cores: self.helper.as_ref().map(LoadAccumulator::load),
+        })
     }
 }
 

@@ -2,14 +2,19 @@
 //! from a file. Computed only from the trace, so both always agree.
 
 mod dom0;
+mod hours;
+pub mod sketch;
 
 pub use dom0::{CoreLoad, Dom0Summary};
+pub use hours::{HourInterval, HourSummary};
+pub use sketch::Quantiles;
 
 use crate::output::{table, TextReport};
 use crate::stats::{margin_95, quantile};
-use crate::trace::{CpuClasses, CrossCheck, EndReason, Trace};
+use crate::trace::{CpuClasses, CrossCheck, End, EndReason, Epoch, Trace, TraceHeader};
 use crate::units::mib;
 use serde::Serialize;
+use std::collections::VecDeque;
 
 /// Distribution of a per-checkpoint quantity.
 #[derive(Serialize, Debug, Clone, Copy, PartialEq, Default)]
@@ -34,6 +39,16 @@ impl Stats {
             max: quantile(&mut values, 1.0),
         }
     }
+
+    /// The same from a streaming sketch: nearest-rank, exact while the sketch is.
+    pub fn of_quantiles(q: &Quantiles) -> Self {
+        Self {
+            mean: round3(q.mean()),
+            p50: q.quantile(0.50),
+            p95: q.quantile(0.95),
+            max: q.max(),
+        }
+    }
 }
 
 /// One checkpoint interval.
@@ -52,6 +67,10 @@ pub struct IntervalSummary {
     /// move around memory, and no closer when the same pages are dirtied every time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub margin_95_pages: Option<f64>,
+    /// Relative error of the percentiles, when more distinct counts than the summary keeps
+    /// exactly made it bucket them (`sketch`); absent when they are exact.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percentile_error: Option<f64>,
 }
 
 /// The hypervisor's dirty-rate figure and ours at the base epoch.
@@ -98,6 +117,9 @@ pub struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cross_check: Option<CrossCheckSummary>,
     pub intervals: Vec<IntervalSummary>,
+    /// The windows hour by hour, for traces longer than an hour.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hours: Vec<HourSummary>,
 }
 
 /// Three decimals: finer than any input is precise, and the same in JSON and YAML.
@@ -105,97 +127,177 @@ fn round3(value: f64) -> f64 {
     (value * 1e3).round() / 1e3
 }
 
-/// Summarises a trace; `path` is shown as where it came from.
+/// Summarises a trace in memory; `path` is shown as where it came from.
 pub fn summarize(trace: &Trace, path: &str) -> Summary {
-    let header = &trace.header;
-    let epochs = &trace.epochs;
-    let total_s: f64 = epochs.iter().map(|e| e.end_s - e.start_s).sum();
-    let per_s = |value: f64| if total_s > 0.0 { value / total_s } else { 0.0 };
-    let write_bytes: u64 = epochs.iter().map(|e| e.write_bytes).sum();
-    let intervals = header
-        .intervals_ms
-        .iter()
-        .map(|&interval_ms| interval_summary(trace, interval_ms))
-        .collect();
-    Summary {
-        target: header.target.describe(),
-        backend: header.backend.clone(),
-        method: header.method.name.clone(),
-        method_reason: header.method.reason.clone(),
-        exact: header.method.exact,
-        trace: path.to_string(),
-        start_time: header.start_time.clone(),
-        base_epoch_ms: header.base_epoch_ms,
-        duration_s: trace.end.duration_s,
-        base_epochs: epochs.len() as u64,
-        late_epochs: trace.end.late_epochs,
-        ended: trace.end.reason,
-        end_message: trace.end.message.clone(),
-        memory_mib: round3(mib(header.memory_bytes as f64)),
-        page_size: header.page_size,
-        disk_write_mib_per_s: round3(mib(per_s(write_bytes as f64))),
-        disk_writes_per_s: round3(per_s(epochs.iter().map(|e| e.syscw as f64).sum())),
-        cpu_cores: round3(per_s(epochs.iter().map(|e| e.cpu_s).sum())),
-        cpu_cores_by_class: epochs.first().and_then(|e| e.cpu_classes).map(|_| {
-            let sum = |f: fn(&CpuClasses) -> f64| {
-                round3(per_s(
-                    epochs
-                        .iter()
-                        .filter_map(|e| e.cpu_classes.as_ref())
-                        .map(f)
-                        .sum(),
-                ))
-            };
-            CpuClasses {
-                vcpu_s: sum(|c| c.vcpu_s),
-                iothread_s: sum(|c| c.iothread_s),
-                emulator_s: sum(|c| c.emulator_s),
+    let mut summarizer = Summarizer::new(&trace.header);
+    for epoch in &trace.epochs {
+        summarizer.push(epoch);
+    }
+    summarizer.finish(&trace.end, path)
+}
+
+/// One interval's running figures: its windows' dirty counts, and the last `span` epochs'
+/// starts and writes (a window's length and disk writes run over the epochs it covers).
+struct IntervalAccumulator {
+    interval_ms: u64,
+    span: usize,
+    dirty: Quantiles,
+    seconds: f64,
+    bytes_written: u64,
+    /// (start_s, write_bytes) of the most recent epochs, at most `span`.
+    recent: VecDeque<(f64, u64)>,
+}
+
+/// The summary built as epochs arrive, from a trace being read or a run being measured:
+/// memory is the longest interval's epochs and the running quantiles, never the run.
+pub struct Summarizer {
+    header: TraceHeader,
+    epochs: u64,
+    total_s: f64,
+    write_bytes: u64,
+    syscw: f64,
+    cpu_s: f64,
+    dirty_pages: f64,
+    first_classes: Option<bool>,
+    classes: CpuClasses,
+    first_flushes: Option<bool>,
+    flushes: u64,
+    dom0: dom0::Dom0Accumulator,
+    intervals: Vec<IntervalAccumulator>,
+    hours: hours::HourlyAccumulator,
+}
+
+impl Summarizer {
+    pub fn new(header: &TraceHeader) -> Self {
+        let intervals = header
+            .intervals_ms
+            .iter()
+            .map(|&interval_ms| IntervalAccumulator {
+                interval_ms,
+                span: ((interval_ms as f64 / header.base_epoch_ms).round() as usize).max(1),
+                dirty: Quantiles::default(),
+                seconds: 0.0,
+                bytes_written: 0,
+                recent: VecDeque::new(),
+            })
+            .collect();
+        Self {
+            header: header.clone(),
+            epochs: 0,
+            total_s: 0.0,
+            write_bytes: 0,
+            syscw: 0.0,
+            cpu_s: 0.0,
+            dirty_pages: 0.0,
+            first_classes: None,
+            classes: CpuClasses::default(),
+            first_flushes: None,
+            flushes: 0,
+            dom0: dom0::Dom0Accumulator::default(),
+            intervals,
+            hours: hours::HourlyAccumulator::new(header),
+        }
+    }
+
+    pub fn push(&mut self, epoch: &Epoch) {
+        self.epochs += 1;
+        self.total_s += epoch.end_s - epoch.start_s;
+        self.write_bytes += epoch.write_bytes;
+        self.syscw += epoch.syscw as f64;
+        self.cpu_s += epoch.cpu_s;
+        self.dirty_pages += epoch.dirty_pages as f64;
+        self.first_classes.get_or_insert(epoch.cpu_classes.is_some());
+        if let Some(c) = &epoch.cpu_classes {
+            self.classes.vcpu_s += c.vcpu_s;
+            self.classes.iothread_s += c.iothread_s;
+            self.classes.emulator_s += c.emulator_s;
+        }
+        self.first_flushes.get_or_insert(epoch.flushes.is_some());
+        self.flushes += epoch.flushes.unwrap_or(0);
+        self.dom0.push(epoch);
+        for interval in &mut self.intervals {
+            if interval.recent.len() == interval.span {
+                interval.recent.pop_front();
             }
-        }),
-        disk_flushes_per_s: epochs.first().and_then(|e| e.flushes).map(|_| {
-            round3(per_s(
-                epochs.iter().filter_map(|e| e.flushes).sum::<u64>() as f64
-            ))
-        }),
-        dom0: dom0::summarize(epochs),
-        cross_check: trace
-            .end
-            .cross_check
-            .clone()
-            .map(|theirs| CrossCheckSummary {
-                theirs,
-                ours_pages_per_s_at_base_epoch: round3(per_s(
-                    epochs.iter().map(|e| e.dirty_pages as f64).sum(),
-                )),
+            interval.recent.push_back((epoch.start_s, epoch.write_bytes));
+            for window in epoch
+                .windows
+                .iter()
+                .filter(|w| w.interval_ms == interval.interval_ms)
+            {
+                interval.dirty.push(window.dirty_pages as f64);
+                // The window covers this epoch and the span-1 before it.
+                let first_start = interval.recent.front().map_or(epoch.start_s, |r| r.0);
+                let seconds = epoch.end_s - first_start;
+                interval.seconds += seconds;
+                interval.bytes_written += interval.recent.iter().map(|r| r.1).sum::<u64>();
+                self.hours
+                    .window(interval.interval_ms, epoch.end_s, seconds, window.dirty_pages);
+            }
+        }
+    }
+
+    /// The summary of everything pushed, ended by `end`.
+    pub fn finish(&self, end: &End, path: &str) -> Summary {
+        let header = &self.header;
+        let per_s = |value: f64| {
+            if self.total_s > 0.0 {
+                value / self.total_s
+            } else {
+                0.0
+            }
+        };
+        Summary {
+            target: header.target.describe(),
+            backend: header.backend.clone(),
+            method: header.method.name.clone(),
+            method_reason: header.method.reason.clone(),
+            exact: header.method.exact,
+            trace: path.to_string(),
+            start_time: header.start_time.clone(),
+            base_epoch_ms: header.base_epoch_ms,
+            duration_s: end.duration_s,
+            base_epochs: self.epochs,
+            late_epochs: end.late_epochs,
+            ended: end.reason,
+            end_message: end.message.clone(),
+            memory_mib: round3(mib(header.memory_bytes as f64)),
+            page_size: header.page_size,
+            disk_write_mib_per_s: round3(mib(per_s(self.write_bytes as f64))),
+            disk_writes_per_s: round3(per_s(self.syscw)),
+            cpu_cores: round3(per_s(self.cpu_s)),
+            cpu_cores_by_class: (self.first_classes == Some(true)).then(|| CpuClasses {
+                vcpu_s: round3(per_s(self.classes.vcpu_s)),
+                iothread_s: round3(per_s(self.classes.iothread_s)),
+                emulator_s: round3(per_s(self.classes.emulator_s)),
             }),
-        intervals,
+            disk_flushes_per_s: (self.first_flushes == Some(true))
+                .then(|| round3(per_s(self.flushes as f64))),
+            dom0: self.dom0.summary(),
+            cross_check: end.cross_check.clone().map(|theirs| CrossCheckSummary {
+                theirs,
+                ours_pages_per_s_at_base_epoch: round3(per_s(self.dirty_pages)),
+            }),
+            intervals: self
+                .intervals
+                .iter()
+                .map(|i| interval_summary(header, i))
+                .collect(),
+            hours: self.hours.summary(),
+        }
     }
 }
 
-fn interval_summary(trace: &Trace, interval_ms: u64) -> IntervalSummary {
-    let header = &trace.header;
-    let span = ((interval_ms as f64 / header.base_epoch_ms).round() as usize).max(1);
-    let mut counts = Vec::new();
-    let (mut seconds, mut bytes_written) = (0.0, 0u64);
-    for (index, epoch) in trace.epochs.iter().enumerate() {
-        for window in epoch
-            .windows
-            .iter()
-            .filter(|w| w.interval_ms == interval_ms)
-        {
-            counts.push(window.dirty_pages as f64);
-            // The window covers this epoch and the span-1 before it.
-            let first = index + 1 - span.min(index + 1);
-            seconds += epoch.end_s - trace.epochs[first].start_s;
-            bytes_written += trace.epochs[first..=index]
-                .iter()
-                .map(|e| e.write_bytes)
-                .sum::<u64>();
-        }
-    }
-    let dirty_pages = Stats::of(&counts);
+fn interval_summary(header: &TraceHeader, i: &IntervalAccumulator) -> IntervalSummary {
+    let dirty_pages = Stats::of_quantiles(&i.dirty);
     let page = header.page_size as f64;
-    let rate = |value: f64| if seconds > 0.0 { value / seconds } else { 0.0 };
+    let rate = |value: f64| {
+        if i.seconds > 0.0 {
+            value / i.seconds
+        } else {
+            0.0
+        }
+    };
     let margin_95_pages = header.method.sample.as_ref().map(|sample| {
         let scale = sample.frame_pages as f64 / sample.sampled_pages.max(1) as f64;
         margin_95(
@@ -205,13 +307,14 @@ fn interval_summary(trace: &Trace, interval_ms: u64) -> IntervalSummary {
         )
     });
     IntervalSummary {
-        interval_ms,
-        epochs: counts.len() as u64,
+        interval_ms: i.interval_ms,
+        epochs: i.dirty.count(),
         dirty_pages,
         checkpoint_mib_p95: round3(mib(dirty_pages.p95 * page)),
-        dirty_mib_per_s: round3(mib(rate(counts.iter().sum::<f64>() * page))),
-        disk_write_mib_per_s: round3(mib(rate(bytes_written as f64))),
+        dirty_mib_per_s: round3(mib(rate(i.dirty.sum() * page))),
+        disk_write_mib_per_s: round3(mib(rate(i.bytes_written as f64))),
         margin_95_pages: margin_95_pages.map(round3),
+        percentile_error: (!i.dirty.exact()).then_some(sketch::RELATIVE_ERROR),
     }
 }
 
@@ -272,7 +375,9 @@ impl TextReport for Summary {
             ));
         }
         out.push_str(&format!("trace    {}\n", self.trace));
-        if self.ended.is_early() {
+        if self.ended == EndReason::Truncated {
+            out.push_str(&format!("PARTIAL TRACE: {}\n", self.end_message));
+        } else if self.ended.is_early() {
             out.push_str(&format!("ENDED EARLY: {}\n", self.end_message));
         }
         out.push('\n');
@@ -310,6 +415,7 @@ impl TextReport for Summary {
             rows.push(row);
         }
         out.push_str(&table(&rows));
+        out.push_str(&hours::render(&self.hours));
         out
     }
 }

@@ -1,5 +1,7 @@
-//! Ctrl-C and SIGTERM turn into a flag the measuring loop checks, so every exit goes through
-//! the same clean-up path (switch modes off, finish the trace) instead of dying mid-write.
+//! Ctrl-C, SIGTERM and SIGHUP turn into a flag the measuring loop checks, so every exit goes
+//! through the same clean-up path (switch modes off, finish the trace) instead of dying
+//! mid-write. SIGHUP is what a dropped SSH session sends: a day-long `measure` started without
+//! nohup must still leave its `end` record.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -11,10 +13,14 @@ pub struct StopSignal {
 }
 
 impl StopSignal {
-    /// Installs handlers for SIGINT and SIGTERM.
+    /// Installs handlers for SIGINT, SIGTERM and SIGHUP.
     pub fn install() -> std::io::Result<Self> {
         let received = Arc::new(AtomicUsize::new(0));
-        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        for signal in [
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
+        ] {
             signal_hook::flag::register_usize(signal, Arc::clone(&received), signal as usize)?;
         }
         Ok(Self { received })

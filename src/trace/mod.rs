@@ -3,18 +3,27 @@
 //! A trace is one YAML document, versioned and self-describing: a header (target, method,
 //! host, page size, base epoch, intervals, memory size, start time), then `epochs`, one line
 //! per base epoch written as it ends, then an `end` record saying how the run ended. Because
-//! the epochs are appended as they happen, a run stopped by Ctrl-C, SIGTERM or the target's
-//! death still leaves a valid trace of everything measured; a file with no `end` record was
-//! cut off (the writer was killed) and readers say so instead of guessing.
+//! the epochs are appended as they happen, a run stopped by Ctrl-C, SIGTERM, SIGHUP or the
+//! target's death still leaves a valid trace of everything measured; a file with no `end`
+//! record was cut off (the writer was killed, the disk filled) and readers say so instead of
+//! guessing, or with `--partial` read it up to its last whole epoch, marked as such.
 //!
-//! Each epoch line also carries the interval windows that closed with it (see `windows`), so
-//! the per-interval series is in the file, not recomputed from counts that cannot give it.
+//! Each epoch line also carries the interval windows longer than the base epoch that closed
+//! with it: their counts are unions of page sets, which no later pass over counts can give.
+//! Schema 2 writes an epoch as a compact JSON object (`codec`); a `.zst` file is the same text
+//! compressed with zstd. Readers stream: one line at a time, memory bounded by a line, never
+//! by the run (`reader`), and every invariant the writer keeps is checked as it goes
+//! (`validate`).
 
+mod codec;
+mod header;
 mod reader;
+mod source;
+mod validate;
 mod writer;
 
-pub use reader::{read_trace, TraceError};
-pub use writer::TraceWriter;
+pub use reader::{read_trace, read_trace_with, ReadOptions, TraceError, TraceReader};
+pub use writer::{Appended, Finished, TraceWriter, WriteFailure};
 
 use serde::{Deserialize, Serialize};
 
@@ -23,8 +32,12 @@ pub const SCHEMA: &str = "remus-tune-trace";
 /// Bumped on any change a reader of the previous version would misread. Optional fields a
 /// previous reader can skip do not bump it: readers ignore keys they do not know, and every
 /// added field has a `serde(default)`, so old traces read as "not measured". That is how
-/// `flushes`, `cpu_classes` and `dom0` came in, all at version 1.
-pub const SCHEMA_VERSION: u32 = 1;
+/// `flushes`, `cpu_classes` and `dom0` came in, all at version 1. Version 2 changed the
+/// epoch line (short keys, no base-epoch window, start implied by the previous end) and added
+/// the `hang-up` end; version 1 traces still read.
+pub const SCHEMA_VERSION: u32 = 2;
+/// The oldest schema this remus-tune reads.
+pub const OLDEST_SCHEMA_VERSION: u32 = 1;
 
 /// Everything known before the first epoch.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -246,12 +259,17 @@ pub enum EndReason {
     Interrupted,
     /// SIGTERM.
     Terminated,
+    /// SIGHUP: the terminal or SSH session that ran `measure` went away.
+    HangUp,
     /// The measured process or VM went away.
     TargetExited,
     /// A command started with --exec finished on its own.
     CommandExited,
     /// Measuring failed; `message` says why.
     Error,
+    /// Never written: a trace without its `end` record, read with `--partial` up to its last
+    /// whole epoch. The message says where it was cut.
+    Truncated,
 }
 
 impl EndReason {
@@ -287,4 +305,22 @@ pub struct Trace {
 /// readable.
 pub fn round_us(seconds: f64) -> f64 {
     (seconds * 1e6).round() / 1e6
+}
+
+impl TraceHeader {
+    /// Every measured interval with the base epochs it spans, shortest first. Spans are
+    /// whole by construction (`measure` refuses other intervals; readers check it).
+    pub fn interval_spans(&self) -> Vec<(u64, u64)> {
+        let mut spans: Vec<(u64, u64)> = self
+            .intervals_ms
+            .iter()
+            .map(|&ms| {
+                let span = (ms as f64 / self.base_epoch_ms).round();
+                (ms, if span >= 1.0 { span as u64 } else { 1 })
+            })
+            .collect();
+        spans.sort_unstable();
+        spans.dedup();
+        spans
+    }
 }
