@@ -5,6 +5,7 @@
 use crate::backend::xen::domain::{self, XenDomain};
 use crate::backend::xen::libxenctrl::{privcmd_present, XenCtrlError};
 use crate::backend::xen::{XenBackend, XenOptions};
+use crate::backend::Backend;
 use crate::cli::{BackendChoice, MeasureArgs};
 use crate::commands::measure::{default_output, exit_code, report_end};
 use crate::measure::{self, MeasurePlan};
@@ -28,7 +29,18 @@ pub fn dispatch(
     intervals: &[(u64, u32)],
     stop: &StopSignal,
 ) -> Result<Option<ExitCode>> {
-    let xl = Xl::from_env();
+    let backend = match open(args, &Xl::from_env())? {
+        None => return Ok(None),
+        Some(Err(no_xen)) => return Ok(Some(no_xen)),
+        Some(Ok(backend)) => backend,
+    };
+    Ok(Some(run(args, backend, intervals, stop)?))
+}
+
+/// The Xen backend when the arguments name a Xen domain (`measure` and `watch` build it
+/// here): `None` leaves the target to the other backends; `Some(Err(code))` when there is no
+/// Xen here, said on stderr.
+pub fn open(args: &MeasureArgs, xl: &Xl) -> Result<Option<Result<XenBackend, ExitCode>>> {
     let target = args.target.as_deref();
     let use_xen = match args.backend {
         BackendChoice::Xen => true,
@@ -54,7 +66,7 @@ pub fn dispatch(
     if args.backend == BackendChoice::Auto {
         eprintln!("backend auto: `{name}` is a Xen domain here: using the Xen backend");
     }
-    Ok(Some(run(args, name, intervals, stop, &xl)?))
+    Ok(Some(open_domain(args, name, xl)?))
 }
 
 /// Says that there is no Xen here, and how to go on.
@@ -66,18 +78,12 @@ fn no_xen(what: &str) -> ExitCode {
     ExitCode::from(EXIT_NO_XEN)
 }
 
-fn run(
-    args: &MeasureArgs,
-    name: &str,
-    intervals: &[(u64, u32)],
-    stop: &StopSignal,
-    xl: &Xl,
-) -> Result<ExitCode> {
+fn open_domain(args: &MeasureArgs, name: &str, xl: &Xl) -> Result<Result<XenBackend, ExitCode>> {
     let domain: XenDomain = match domain::resolve(xl, name) {
         Ok(d) => d,
         Err(err) => {
             if let Some(XlError::NotFound { .. }) = err.downcast_ref::<XlError>() {
-                return Ok(no_xen(&format!("{err}")));
+                return Ok(Err(no_xen(&format!("{err}"))));
             }
             return Err(err.context(format!("cannot find Xen domain `{name}`")));
         }
@@ -119,10 +125,6 @@ fn run(
                     .to_string())
         );
     }
-    let output = args
-        .output
-        .clone()
-        .unwrap_or_else(|| default_output(&domain.name));
     let defaults = XenOptions::default();
     let from_env = |var: &str, default: std::path::PathBuf| {
         std::env::var_os(var)
@@ -136,20 +138,34 @@ fn run(
         sysfs: from_env("REMUS_TUNE_SYSFS", defaults.sysfs.clone()),
         run_dir: from_env("REMUS_TUNE_XEN_RUN", defaults.run_dir.clone()),
     };
-    let mut backend = match XenBackend::new(domain, options) {
-        Ok(b) => b,
+    match XenBackend::new(domain, options) {
+        Ok(backend) => Ok(Ok(backend)),
         Err(err) => {
             match err.downcast_ref::<XenCtrlError>() {
-                Some(XenCtrlError::NotInstalled { .. }) => return Ok(no_xen(&format!("{err}"))),
+                Some(XenCtrlError::NotInstalled { .. }) => {
+                    return Ok(Err(no_xen(&format!("{err}"))))
+                }
                 // The library is installed but there is no hypervisor interface at all.
                 Some(XenCtrlError::Open(_)) if !privcmd_present() => {
-                    return Ok(no_xen(&format!("{err}")))
+                    return Ok(Err(no_xen(&format!("{err}"))))
                 }
                 _ => {}
             }
-            return Err(err);
+            Err(err)
         }
-    };
+    }
+}
+
+fn run(
+    args: &MeasureArgs,
+    mut backend: XenBackend,
+    intervals: &[(u64, u32)],
+    stop: &StopSignal,
+) -> Result<ExitCode> {
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| default_output(&backend.target().name));
     let settle = Instant::now() + args.warmup;
     while Instant::now() < settle && stop.received().is_none() {
         std::thread::sleep(Duration::from_millis(10));

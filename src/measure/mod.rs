@@ -60,12 +60,37 @@ impl Drop for BackendGuard<'_> {
     }
 }
 
+/// Sees what the loop records as it records it: how `watch` feeds its metrics from this same
+/// loop instead of a copy of it.
+pub trait EpochTap {
+    /// Once, when the header is known (the backend has started).
+    fn begin(&mut self, header: &TraceHeader);
+    /// Every epoch, right after it is recorded; `backend` for what only it knows.
+    fn epoch(&mut self, epoch: &Epoch, backend: &dyn Backend);
+    /// False to write no trace file: `watch` runs for weeks and its file would grow without
+    /// end (`plan.output` is then ignored).
+    fn writes_trace(&self) -> bool {
+        true
+    }
+}
+
 /// Runs the plan on `backend`. `command` is the --exec child, watched for exit.
 pub fn run(
     backend: &mut dyn Backend,
     plan: &MeasurePlan,
     stop: &StopSignal,
+    command: Option<&mut Child>,
+) -> Result<MeasureOutcome> {
+    run_tapped(backend, plan, stop, command, None)
+}
+
+/// `run`, with every epoch also handed to `tap`.
+pub fn run_tapped(
+    backend: &mut dyn Backend,
+    plan: &MeasurePlan,
+    stop: &StopSignal,
     mut command: Option<&mut Child>,
+    mut tap: Option<&mut dyn EpochTap>,
 ) -> Result<MeasureOutcome> {
     let guard = BackendGuard { backend };
     let start_wall = UtcTime::now();
@@ -110,7 +135,13 @@ pub fn run(
         memory_bytes: guard.backend.memory_bytes(),
         start_time: start_wall.rfc3339(),
     };
-    let mut writer = TraceWriter::create(&plan.output, &header, plan.overwrite)?;
+    if let Some(tap) = tap.as_deref_mut() {
+        tap.begin(&header);
+    }
+    let mut writer = match &tap {
+        Some(tap) if !tap.writes_trace() => None,
+        _ => Some(TraceWriter::create(&plan.output, &header, plan.overwrite)?),
+    };
     let mut windows = IntervalWindows::new(&intervals);
     let planned = (plan.duration.as_secs_f64() / plan.epoch.as_secs_f64()).round() as u64;
     let progress = progress::Progress::new(planned);
@@ -191,7 +222,12 @@ pub fn run(
                 })
                 .collect(),
         };
-        writer.append(&epoch)?;
+        if let Some(writer) = writer.as_mut() {
+            writer.append(&epoch)?;
+        }
+        if let Some(tap) = tap.as_deref_mut() {
+            tap.epoch(&epoch, &*guard.backend);
+        }
         progress.epoch(n + 1, epoch.dirty_pages);
         previous = sample.counters;
         previous_details = sample.details;
@@ -223,7 +259,10 @@ pub fn run(
         late_epochs: late,
         cross_check,
     };
-    let trace = writer.finish(&end)?;
+    let trace = match writer {
+        Some(writer) => writer.finish(&end)?,
+        None => PathBuf::new(),
+    };
     Ok(MeasureOutcome { trace, end })
 }
 
