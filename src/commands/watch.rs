@@ -29,11 +29,22 @@ use std::time::Duration;
 /// Longest --window: the model re-reads the whole window at every update.
 const MAX_WINDOW: Duration = Duration::from_secs(3600);
 
+/// Exit status for arguments that cannot work. // exit_codes.rs table
+const EXIT_USAGE: u8 = 2;
+
 pub fn run(args: &WatchArgs) -> Result<ExitCode> {
-    let intervals = watched_intervals(args)?;
-    let planned = plan_intervals(args.epoch, &intervals)?;
-    check_timing(args, &intervals)?;
-    let addr = listen::check(args.listen, args.allow_remote)?;
+    let intervals = watched_intervals(args);
+    let checked = plan_intervals(args.epoch, &intervals).and_then(|planned| {
+        check_timing(args, &intervals)?;
+        Ok((planned, listen::check(args.listen, args.allow_remote)?))
+    });
+    let (planned, addr) = match checked {
+        Ok(checked) => checked,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
     let request = args.profile.request();
     let profile = load(&request).context("cannot load the profile to judge with")?;
     // Handlers before anything is switched on: a signal from here on ends the run cleanly.
@@ -109,14 +120,14 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
 }
 
 /// --intervals, with --remus-interval added when it is not among them.
-fn watched_intervals(args: &WatchArgs) -> Result<Vec<Duration>> {
+fn watched_intervals(args: &WatchArgs) -> Vec<Duration> {
     let mut intervals = args.intervals.clone();
     if let Some(remus) = args.remus_interval {
         if !intervals.contains(&remus) {
             intervals.push(remus);
         }
     }
-    Ok(intervals)
+    intervals
 }
 
 /// --update and --window against the epoch and the intervals.
