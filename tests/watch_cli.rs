@@ -34,7 +34,11 @@ fn help_teaches_metrics_signals_and_safety() {
 fn a_non_loopback_address_needs_allow_remote() {
     let output = run(&["watch", "1", "--listen", "0.0.0.0:9477"]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("--allow-remote"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--allow-remote"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -52,7 +56,14 @@ fn textfile_is_written_while_running_and_removed_at_sigint() {
     let mut watch = Command::new(BIN)
         .args(["watch", &workload.pid().to_string(), "--method", "hash"])
         .args(["--epoch", "50ms", "--intervals", "50ms,100ms"])
-        .args(["--update", "1s", "--window", "10s", "--listen", "127.0.0.1:0"])
+        .args([
+            "--update",
+            "1s",
+            "--window",
+            "10s",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .arg("--textfile")
         .arg(dir.path())
         .stderr(Stdio::piped())
@@ -66,10 +77,16 @@ fn textfile_is_written_while_running_and_removed_at_sigint() {
                 break text;
             }
         }
-        assert!(Instant::now() < deadline, "no textfile with a verdict in 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "no textfile with a verdict in 30 s"
+        );
         sleep_ms(200);
     };
-    assert!(text.contains("# TYPE remus_tune_dirty_pages_total counter"), "{text}");
+    assert!(
+        text.contains("# TYPE remus_tune_dirty_pages_total counter"),
+        "{text}"
+    );
     signal(watch.id(), libc::SIGINT);
     let status = watch.wait().unwrap();
     let log: Vec<String> = BufReader::new(watch.stderr.take().unwrap())
@@ -78,6 +95,10 @@ fn textfile_is_written_while_running_and_removed_at_sigint() {
         .collect();
     assert_eq!(status.code(), Some(130), "{log:?}");
     assert!(!file.exists(), "the textfile outlived watch");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "temp files left");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "temp files left"
+    );
     drop(workload);
 }

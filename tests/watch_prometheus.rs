@@ -47,7 +47,11 @@ fn free_port() -> u16 {
 fn get(addr: SocketAddr, path_and_query: &str) -> Option<String> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path_and_query} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET {path_and_query} HTTP/1.0\r\nHost: {addr}\r\n\r\n"
+    )
+    .ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let (head, body) = response.split_once("\r\n\r\n")?;
@@ -119,7 +123,14 @@ fn start_watch(pid: u32, profile: &Path) -> (Running, SocketAddr, mpsc::Receiver
     let mut child = Command::new(BIN)
         .args(["watch", &pid.to_string(), "--method", "hash"])
         .args(TIMING)
-        .args(["--update", "2s", "--window", "30s", "--listen", "127.0.0.1:0"])
+        .args([
+            "--update",
+            "2s",
+            "--window",
+            "30s",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .args(["--profile", profile.to_str().unwrap()])
         .stderr(Stdio::piped())
         .spawn()
@@ -168,7 +179,10 @@ fn start_prometheus(dir: &Path, watch: SocketAddr) -> (Running, SocketAddr) {
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let child = Command::new(tool("prometheus"))
         .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
         .arg(format!("--web.listen-address={addr}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -256,16 +270,23 @@ fn prometheus_scrapes_watch_on_the_workload() {
     assert!(measured.status.success(), "{}", stderr(&measured));
     let loose_verdict = model_recommends(&trace, &loose);
     let tight_verdict = model_recommends(&trace, &tight);
-    assert_eq!(loose_verdict, Some(0.05), "every interval meets a 90 % limit");
+    assert_eq!(
+        loose_verdict,
+        Some(0.05),
+        "every interval meets a 90 % limit"
+    );
     assert_eq!(tight_verdict, None, "none meets a 1 % limit");
 
     let (mut watch, watch_addr, _lines) = start_watch(workload.pid(), &profile);
     let (_prometheus, prom) = start_prometheus(dir.path(), watch_addr);
 
     // Scraped, and the model has run over the window.
-    wait_for(prom, "up{job=\"remus-tune\"}", Duration::from_secs(20), |v| {
-        v == [1.0]
-    });
+    wait_for(
+        prom,
+        "up{job=\"remus-tune\"}",
+        Duration::from_secs(20),
+        |v| v == [1.0],
+    );
     wait_for(
         prom,
         "remus_tune_model_updates_total",
