@@ -46,7 +46,7 @@ pub fn open(args: &MeasureArgs, xl: &Xl) -> Result<Option<Result<XenBackend, Exi
         BackendChoice::Xen => true,
         BackendChoice::Process | BackendChoice::Qemu => false,
         BackendChoice::Auto => {
-            !args.exec && args.qmp.is_none() && target.is_some_and(|t| domain::is_domain(&xl, t))
+            !args.exec && args.qmp.is_none() && target.is_some_and(|t| domain::is_domain(xl, t))
         }
     };
     if !use_xen {
