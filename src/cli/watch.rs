@@ -35,7 +35,7 @@ pub struct WatchArgs {
     pub update: Duration,
 
     /// The sliding window the model sees: the last this-long of epochs (at most 1h; memory
-    /// grows with window/epoch, about 200 bytes per epoch).
+    /// grows with window/epoch, about 300 bytes per epoch).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub window: Duration,
 

@@ -98,7 +98,7 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
     let done = AtomicBool::new(false);
     let stop_server = server.stopper();
     let outcome = std::thread::scope(|scope| {
-        scope.spawn(|| server.serve(&shared.metrics));
+        scope.spawn(|| server.serve(&shared.metrics, &done));
         scope.spawn(|| updater.run(&done));
         let mut tap = WatchTap::new(Arc::clone(&shared));
         let outcome = measure::run_tapped(backend.as_mut(), &plan, &stop, None, Some(&mut tap));

@@ -6,6 +6,7 @@
 use super::metrics::{Metrics, CONTENT_TYPE};
 use anyhow::{anyhow, Result};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tiny_http::{Header, Method, Response, Server};
 
@@ -44,9 +45,19 @@ impl MetricsServer {
         move || server.unblock()
     }
 
-    /// Answers requests until stopped.
-    pub fn serve(&self, metrics: &Metrics) {
-        while let Ok(request) = self.server.recv() {
+    /// Answers requests until `done` is set and the stopper called.
+    pub fn serve(&self, metrics: &Metrics, done: &AtomicBool) {
+        loop {
+            let request = match self.server.recv() {
+                Ok(request) => request,
+                Err(_) if done.load(Ordering::SeqCst) => return,
+                Err(err) => {
+                    // A failed accept (out of file descriptors, …) must not end serving.
+                    eprintln!("warning: the metrics server on {}: {err}", self.addr);
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    continue;
+                }
+            };
             let response = match (request.method(), request.url()) {
                 (Method::Get, "/metrics") => {
                     with_type(Response::from_string(metrics.encode()), CONTENT_TYPE)

@@ -2,7 +2,7 @@
 //!
 //! Dirty *sets* never reach this far: the measuring loop unions them into each interval's
 //! open window and keeps only those (`windows`). What is kept here is each epoch's record
-//! (counts, bytes, CPU, its closed windows: about 200 bytes), so memory is bounded by
+//! (counts, bytes, CPU, its closed windows: about 300 bytes), so memory is bounded by
 //! window / epoch (12 000 records for 5 minutes at 25 ms), not by how long `watch` runs.
 
 use crate::trace::{End, EndReason, Epoch, Trace, TraceHeader};
