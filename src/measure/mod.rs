@@ -67,10 +67,10 @@ pub trait EpochTap {
     fn begin(&mut self, header: &TraceHeader);
     /// Every epoch, right after it is recorded; `backend` for what only it knows.
     fn epoch(&mut self, epoch: &Epoch, backend: &dyn Backend);
-    /// False to write no trace file: `watch` runs for weeks and its file would grow without
-    /// end (`plan.output` is then ignored).
-    fn writes_trace(&self) -> bool {
-        true
+    /// True for a run without end (`watch`): no trace file, which would grow without end
+    /// (`plan.output` is then ignored), and no progress bar, which has no end to show.
+    fn endless(&self) -> bool {
+        false
     }
 }
 
@@ -139,12 +139,16 @@ pub fn run_tapped(
         tap.begin(&header);
     }
     let mut writer = match &tap {
-        Some(tap) if !tap.writes_trace() => None,
+        Some(tap) if tap.endless() => None,
         _ => Some(TraceWriter::create(&plan.output, &header, plan.overwrite)?),
     };
     let mut windows = IntervalWindows::new(&intervals);
     let planned = (plan.duration.as_secs_f64() / plan.epoch.as_secs_f64()).round() as u64;
-    let progress = progress::Progress::new(planned);
+    let progress = if tap.as_ref().is_some_and(|tap| tap.endless()) {
+        progress::Progress::hidden()
+    } else {
+        progress::Progress::new(planned)
+    };
 
     let mut previous = baseline;
     let mut previous_details = guard.backend.baseline_details();

@@ -57,7 +57,7 @@ impl EpochTap for WatchTap {
         }
     }
 
-    fn writes_trace(&self) -> bool {
-        false
+    fn endless(&self) -> bool {
+        true
     }
 }
