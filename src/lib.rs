@@ -27,6 +27,7 @@ pub mod sys;
 pub mod topology;
 pub mod trace;
 pub mod units;
+pub mod watch;
 pub mod windows;
 pub mod workload;
 pub mod xl;

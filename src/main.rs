@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         Command::Trial(args) => commands::trial::run(args),
         Command::Model(args) => commands::model::run(args).map(|()| ExitCode::SUCCESS),
         Command::Chart(args) => commands::model::run_chart(args).map(|()| ExitCode::SUCCESS),
+        Command::Watch(args) => commands::watch::run(args),
         Command::Profiles(args) => commands::profiles::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {

@@ -9,6 +9,7 @@ mod profiles;
 mod show;
 mod topology;
 mod trial;
+mod watch;
 mod workload;
 
 pub use measure::{BackendChoice, MeasureArgs, MethodChoice};
@@ -18,6 +19,7 @@ pub use profiles::ProfilesArgs;
 pub use show::ShowArgs;
 pub use topology::{TopologyArgs, TopologySource};
 pub use trial::TrialArgs;
+pub use watch::{WatchArgs, WATCH_FOREVER};
 pub use workload::WorkloadArgs;
 
 use clap::{Parser, Subcommand};
@@ -57,6 +59,8 @@ pub enum Command {
     /// Run real `xl remus` (blackhole, --yes) on a named domain per interval and fit this
     /// host's checkpoint costs into a host profile.
     Trial(TrialArgs),
+    /// Measure without end and serve the model's live predictions as Prometheus metrics.
+    Watch(WatchArgs),
 }
 
 /// `--format`: declared by its owner, the output layer.

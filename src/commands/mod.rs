@@ -9,4 +9,5 @@ pub mod show;
 pub mod target;
 pub mod topology;
 pub mod trial;
+pub mod watch;
 pub mod workload;

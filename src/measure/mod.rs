@@ -70,12 +70,37 @@ impl Drop for BackendGuard<'_> {
     }
 }
 
+/// Sees what the loop records as it records it: how `watch` feeds its metrics from this same
+/// loop instead of a copy of it.
+pub trait EpochTap {
+    /// Once, when the header is known (the backend has started).
+    fn begin(&mut self, header: &TraceHeader);
+    /// Every epoch, right after it is recorded; `backend` for what only it knows.
+    fn epoch(&mut self, epoch: &Epoch, backend: &dyn Backend);
+    /// True for a run without end (`watch`): no trace file, which would grow without end
+    /// (`plan.output` is then ignored), and no progress bar, which has no end to show.
+    fn endless(&self) -> bool {
+        false
+    }
+}
+
 /// Runs the plan on `backend`. `command` is the --exec child, watched for exit.
 pub fn run(
     backend: &mut dyn Backend,
     plan: &MeasurePlan,
     stop: &StopSignal,
+    command: Option<&mut Child>,
+) -> Result<MeasureOutcome> {
+    run_tapped(backend, plan, stop, command, None)
+}
+
+/// `run`, with every epoch also handed to `tap`.
+pub fn run_tapped(
+    backend: &mut dyn Backend,
+    plan: &MeasurePlan,
+    stop: &StopSignal,
     mut command: Option<&mut Child>,
+    mut tap: Option<&mut dyn EpochTap>,
 ) -> Result<MeasureOutcome> {
     let guard = BackendGuard { backend };
     let start_wall = UtcTime::now();
@@ -120,11 +145,22 @@ pub fn run(
         memory_bytes: guard.backend.memory_bytes(),
         start_time: start_wall.rfc3339(),
     };
-    let mut writer = TraceWriter::create(&plan.output, &header, plan.overwrite)?;
+    if let Some(tap) = tap.as_deref_mut() {
+        tap.begin(&header);
+    }
+    // An endless run (`watch`) writes no trace: its tap keeps what it needs.
+    let mut writer = match &tap {
+        Some(tap) if tap.endless() => None,
+        _ => Some(TraceWriter::create(&plan.output, &header, plan.overwrite)?),
+    };
     let mut summarizer = Summarizer::new(&header);
     let mut windows = IntervalWindows::new(&intervals);
     let planned = (plan.duration.as_secs_f64() / plan.epoch.as_secs_f64()).round() as u64;
-    let progress = progress::Progress::new(planned);
+    let progress = if tap.as_ref().is_some_and(|tap| tap.endless()) {
+        progress::Progress::hidden()
+    } else {
+        progress::Progress::new(planned)
+    };
 
     let mut previous = baseline;
     let mut previous_details = guard.backend.baseline_details();
@@ -202,7 +238,11 @@ pub fn run(
                 })
                 .collect(),
         };
-        if writer.append(&epoch)? == (Appended::Lost { first: true }) {
+        let appended = match writer.as_mut() {
+            Some(writer) => writer.append(&epoch)?,
+            None => Appended::Written,
+        };
+        if let (Appended::Lost { first: true }, Some(writer)) = (appended, writer.as_ref()) {
             progress.finish();
             if let Some(failure) = writer.failure() {
                 eprintln!(
@@ -216,6 +256,9 @@ pub fn run(
             }
         }
         summarizer.push(&epoch);
+        if let Some(tap) = tap.as_deref_mut() {
+            tap.epoch(&epoch, &*guard.backend);
+        }
         progress.epoch(n + 1, epoch.dirty_pages);
         previous = sample.counters;
         previous_details = sample.details;
@@ -247,13 +290,18 @@ pub fn run(
         late_epochs: late,
         cross_check,
     };
-    let finished = writer.close(&end)?;
-    let trace = finished.path;
+    let (trace, write_failure) = match writer {
+        Some(writer) => {
+            let finished = writer.close(&end)?;
+            (finished.path, finished.failure)
+        }
+        None => (PathBuf::new(), None),
+    };
     Ok(MeasureOutcome {
         summary: summarizer.finish(&end, &trace.display().to_string()),
         trace,
         end,
-        write_failure: finished.failure,
+        write_failure,
     })
 }
 

@@ -21,6 +21,11 @@ impl Progress {
         Self { bar }
     }
 
+    /// No bar, wherever stderr goes.
+    pub fn hidden() -> Self {
+        Self { bar: None }
+    }
+
     pub fn epoch(&self, done: u64, dirty_pages: u64) {
         if let Some(bar) = &self.bar {
             bar.set_position(done);
