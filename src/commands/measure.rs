@@ -232,8 +232,7 @@ pub fn terminate(child: &mut Child) {
     if let Ok(Some(_)) = child.try_wait() {
         return;
     }
-    // SAFETY: kill has no memory-safety preconditions; the PID is our own child, not reaped.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = crate::sys::kill::signal_child(child, libc::SIGTERM);
     let deadline = Instant::now() + Duration::from_secs(3);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
