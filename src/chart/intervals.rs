@@ -7,6 +7,7 @@ use plotters::coord::combinators::WithKeyPoints;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters_backend::BackendCoord;
 
 type Out = Result<(), Box<dyn std::error::Error>>;
 
@@ -21,22 +22,16 @@ where
 {
     let (top, body) = area.split_vertically(64);
     let (w, _) = top.dim_in_pixel();
-    top.draw_text(
-        title,
-        &style::title().pos(plotters::style::text_anchor::Pos::new(
-            plotters::style::text_anchor::HPos::Center,
-            plotters::style::text_anchor::VPos::Top,
-        )),
-        (w as i32 / 2, 10),
-    )?;
-    top.draw_text(
-        subtitle,
-        &style::subtitle().pos(plotters::style::text_anchor::Pos::new(
-            plotters::style::text_anchor::HPos::Center,
-            plotters::style::text_anchor::VPos::Top,
-        )),
-        (w as i32 / 2, 40),
-    )?;
+    let centred = plotters::style::text_anchor::Pos::new(
+        plotters::style::text_anchor::HPos::Center,
+        plotters::style::text_anchor::VPos::Top,
+    );
+    for (text, style, y) in [
+        (title, style::title(), 10),
+        (subtitle, style::subtitle(), 40),
+    ] {
+        top.draw_text(text, &style.pos(centred), (w as i32 / 2, y))?;
+    }
     Ok(body)
 }
 
@@ -125,6 +120,11 @@ type IntervalPlot<'a, DB> =
 /// Dash and gap lengths of limit lines, in pixels.
 const LIMIT_DASH: (u32, u32) = (10, 6);
 
+/// The legend's sample of a line: a short stroke in its colour and width.
+fn legend_key(color: RGBColor, width: u32) -> impl Fn(BackendCoord) -> PathElement<BackendCoord> {
+    move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(width))
+}
+
 /// A line with point markers, labelled for the legend.
 fn draw_line<DB: DrawingBackend>(
     chart: &mut IntervalPlot<'_, DB>,
@@ -138,7 +138,7 @@ where
     chart
         .draw_series(LineSeries::new(points.clone(), color.stroke_width(3)))?
         .label(label)
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3)));
+        .legend(legend_key(color, 3));
     chart.draw_series(
         points
             .into_iter()
@@ -166,7 +166,7 @@ where
             color.stroke_width(2),
         ))?
         .label(label)
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(2)));
+        .legend(legend_key(color, 2));
     Ok(())
 }
 
@@ -233,7 +233,7 @@ where
             RECOMMENDED.stroke_width(2),
         )))?
         .label(format!("recommended: {ms:.0} ms"))
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], RECOMMENDED.stroke_width(2)));
+        .legend(legend_key(RECOMMENDED, 2));
     }
     legend(&mut plot, chart.legend)
 }

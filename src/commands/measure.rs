@@ -2,7 +2,7 @@
 //! backend factory, `backend::select`), run the measuring loop, print the summary, and exit
 //! with a code that says how the run ended.
 
-use super::target::or_no_xen;
+use super::no_xen::or_no_xen;
 use crate::backend::process::sample::SampleSize;
 use crate::backend::process::target::ProcessTarget;
 use crate::backend::select::{self, BackendChoice, BuildOptions, Resolved};
@@ -112,16 +112,13 @@ fn measure_command(args: &MeasureArgs) -> Result<ExitCode> {
     }
     // Handlers first: a Ctrl-C from here on ends the run cleanly instead of killing us.
     let stop = StopSignal::install()?;
-    let mut child = if args.exec {
+    let child = if args.exec {
         Some(launch(&args.command)?)
     } else {
         None
     };
-    let result = measure_launched(args, timing, &stop, child.as_mut());
-    if let Some(child) = child.as_mut() {
-        terminate(child);
-    }
-    let (outcome, summary) = result?;
+    let (outcome, summary) =
+        with_child(child, |child| measure_launched(args, timing, &stop, child))?;
     finish(&outcome, &summary, args.format)
 }
 
@@ -225,6 +222,16 @@ fn launch(command: &[String]) -> Result<Child> {
         .with_context(|| {
             format!("cannot run `{program}`: check the path and that it is executable")
         })
+}
+
+/// Runs `work` on the child we launched (if any), and stops that child whatever `work`
+/// returned: a launched target never outlives the command.
+pub fn with_child<T>(mut child: Option<Child>, work: impl FnOnce(Option<&mut Child>) -> T) -> T {
+    let result = work(child.as_mut());
+    if let Some(child) = child.as_mut() {
+        terminate(child);
+    }
+    result
 }
 
 /// Stops a child we launched: SIGTERM, then SIGKILL if it does not go within 3 s.
