@@ -227,7 +227,7 @@ fn advise(
     let options = BuildOptions {
         method: MethodChoice::Auto,
         epoch: timing.epoch,
-        sample: SampleSize::new(4096, 2048),
+        sample: SampleSize::default(),
         observe: false,
     };
     let output = args.output.clone().or_else(|| {
