@@ -2,8 +2,20 @@
 //! model what Remus-style replication would cost at each checkpoint interval, and pin Dom-0
 //! and the protected VMs apart.
 //!
-//! Data flows one way: `backend` → `trace` → `summary` (and the model); the CLI in `cli`
-//! only declares the command line and `main` wires the pieces together.
+//! Data flows one way:
+//!
+//! ```text
+//! cli ─▶ commands ─▶ settings            (declared, then validated once)
+//!            │
+//!            ├─▶ backend::select ─▶ backend (process | qemu | xen) ─▶ measure ─▶ trace
+//!            │                                                         trace ─▶ summary
+//!            │                                 trace + profile ─▶ model ─▶ report, chart
+//!            └─▶ topology ─▶ pin (plan ─▶ emit | apply + journal)
+//! ```
+//!
+//! `cli` only declares the command line, `commands` wires each subcommand, `main` maps the
+//! result to an exit code. Below `commands` nothing imports `cli` (tests/architecture.rs);
+//! `output`, `stats`, `units` and `sys` are shared by every layer.
 
 pub mod backend;
 pub mod chart;

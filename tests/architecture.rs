@@ -1,6 +1,8 @@
 //! The layout's rules, checked on the source tree itself: `cli/` declares the command line and
-//! `commands/` (and `main.rs`) turn it into work; nothing below them imports `cli`, so the
-//! backends, the model, the output layer and the workload can be used and tested without it.
+//! `commands/` (and `main.rs`) turn it into work; nothing below them imports `cli` or
+//! `commands`, so the backends, the model, the output layer and the workload can be used and
+//! tested without them. The libc calls with no safe std equivalent that every layer wants
+//! (`sysconf`, `kill`) go through `sys/`, the one place their `unsafe` blocks are.
 
 use std::path::{Path, PathBuf};
 
@@ -41,32 +43,56 @@ fn imports_cli(source: &str) -> bool {
     })
 }
 
-#[test]
-fn nothing_below_commands_imports_cli() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// Every .rs file under src/ outside `allowed` (paths relative to src/) for whose text
+/// `offends` is true, relative to src/.
+fn offenders(allowed: &[&str], offends: impl Fn(&str) -> bool) -> Vec<String> {
+    let src = src();
     let mut files = Vec::new();
     rust_files(&src, &mut files);
     assert!(files.len() > 50, "scanned only {files:?}");
-    let allowed = |path: &Path| {
-        let relative = path.strip_prefix(&src).unwrap();
-        relative.starts_with("cli")
-            || relative.starts_with("commands")
-            || relative == Path::new("main.rs")
-    };
-    let offenders: Vec<String> = files
+    files
         .iter()
-        .filter(|path| !allowed(path))
-        .filter(|path| imports_cli(&std::fs::read_to_string(path).unwrap()))
-        .map(|path| path.strip_prefix(&src).unwrap().display().to_string())
-        .collect();
+        .map(|path| path.strip_prefix(&src).unwrap().to_path_buf())
+        .filter(|relative| !allowed.iter().any(|a| relative.starts_with(a)))
+        .filter(|relative| offends(&std::fs::read_to_string(src.join(relative)).unwrap()))
+        .map(|relative| relative.display().to_string())
+        .collect()
+}
+
+#[test]
+fn nothing_below_commands_imports_cli_or_commands() {
+    let above = ["cli", "commands", "main.rs"];
+    let cli = offenders(&above, imports_cli);
     assert!(
-        offenders.is_empty(),
+        cli.is_empty(),
         "these modules import `cli`; move the type they need to its owner (or src/settings/) \
-         and convert in src/commands/: {offenders:?}"
+         and convert in src/commands/: {cli:?}"
     );
-    // The check itself sees the imports the commands do make.
-    let measure = std::fs::read_to_string(src.join("commands/measure.rs")).unwrap();
+    let commands = offenders(&above, |text| text.contains("crate::commands"));
+    assert!(
+        commands.is_empty(),
+        "these modules import `commands`; move what they need below it: {commands:?}"
+    );
+    // The check sees what the commands themselves do import.
+    let measure = std::fs::read_to_string(src().join("commands/measure.rs")).unwrap();
     assert!(imports_cli(&measure));
+}
+
+#[test]
+fn sysconf_and_kill_only_in_sys() {
+    let calls = offenders(&["sys"], |text| {
+        text.contains("libc::sysconf") || text.contains("libc::kill(")
+    });
+    // The check sees the calls sys/ itself makes.
+    assert!(!offenders(&[], |text| text.contains("libc::sysconf")).is_empty());
+    assert!(
+        calls.is_empty(),
+        "call crate::sys::page_size / clock_ticks_per_second / kill::signal_child instead: {calls:?}"
+    );
 }
 
 #[test]

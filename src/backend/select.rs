@@ -185,24 +185,6 @@ fn dir_from_env(var: &str, default: PathBuf) -> PathBuf {
 }
 
 impl Resolved {
-    /// A short name for default file names.
-    pub fn name(&self) -> String {
-        match self {
-            Resolved::Process(target) | Resolved::Launched(target) => target.name.clone(),
-            Resolved::Qemu(QemuTarget::Socket(path)) => path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "qemu".into()),
-            Resolved::Qemu(QemuTarget::Pid(pid)) => format!("qemu-{pid}"),
-            Resolved::Qemu(QemuTarget::Libvirt(name)) => name.clone(),
-            Resolved::Xen(found) => found.name.clone(),
-        }
-    }
-
-    pub fn is_xen(&self) -> bool {
-        matches!(self, Resolved::Xen(_))
-    }
-
     /// Where the target runs now, one line each, for stderr before measuring: a Xen
     /// domain's live vCPU placement and Dom-0's, from `xl vcpu-list` (the stored config's
     /// affinity is only the creation one).

@@ -7,6 +7,7 @@ use plotters::coord::combinators::WithKeyPoints;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters_backend::BackendCoord;
 
 type Out = Result<(), Box<dyn std::error::Error>>;
 
@@ -21,22 +22,16 @@ where
 {
     let (top, body) = area.split_vertically(64);
     let (w, _) = top.dim_in_pixel();
-    top.draw_text(
-        title,
-        &style::title().pos(plotters::style::text_anchor::Pos::new(
-            plotters::style::text_anchor::HPos::Center,
-            plotters::style::text_anchor::VPos::Top,
-        )),
-        (w as i32 / 2, 10),
-    )?;
-    top.draw_text(
-        subtitle,
-        &style::subtitle().pos(plotters::style::text_anchor::Pos::new(
-            plotters::style::text_anchor::HPos::Center,
-            plotters::style::text_anchor::VPos::Top,
-        )),
-        (w as i32 / 2, 40),
-    )?;
+    let centred = plotters::style::text_anchor::Pos::new(
+        plotters::style::text_anchor::HPos::Center,
+        plotters::style::text_anchor::VPos::Top,
+    );
+    for (text, style, y) in [
+        (title, style::title(), 10),
+        (subtitle, style::subtitle(), 40),
+    ] {
+        top.draw_text(text, &style.pos(centred), (w as i32 / 2, y))?;
+    }
     Ok(body)
 }
 
@@ -55,62 +50,6 @@ fn x_range(data: &ChartData) -> std::ops::Range<f64> {
 
 fn ms_label(x: &f64) -> String {
     format!("{x:.0}")
-}
-
-/// Line with point markers, labelled for the legend.
-macro_rules! line {
-    ($chart:expr, $points:expr, $color:expr, $label:expr) => {{
-        let color = $color;
-        let points: Vec<(f64, f64)> = $points;
-        $chart
-            .draw_series(LineSeries::new(points.clone(), color.stroke_width(3)))?
-            .label($label)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
-            });
-        $chart.draw_series(
-            points
-                .into_iter()
-                .map(|p| Circle::new(p, 5, color.filled())),
-        )?;
-    }};
-}
-
-/// A horizontal limit line across the plot.
-macro_rules! hline {
-    ($chart:expr, $x:expr, $y:expr, $color:expr, $label:expr) => {{
-        let color = $color;
-        let range = $x;
-        $chart
-            .draw_series(DashedLineSeries::new(
-                vec![(range.start, $y), (range.end, $y)],
-                10,
-                6,
-                color.stroke_width(2),
-            ))?
-            .label($label)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(2))
-            });
-    }};
-}
-
-/// The recommended interval as a vertical line, or nothing.
-macro_rules! recommended {
-    ($chart:expr, $data:expr, $y:expr) => {{
-        if let Some(ms) = $data.recommended_ms {
-            let y = $y;
-            $chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![(ms, y.start), (ms, y.end)],
-                    RECOMMENDED.stroke_width(2),
-                )))?
-                .label(format!("recommended: {ms:.0} ms"))
-                .legend(|(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 24, y)], RECOMMENDED.stroke_width(2))
-                });
-        }
-    }};
 }
 
 /// The chart every interval plot shares: the interval on a log x axis with a tick at each
@@ -174,76 +113,92 @@ where
     Ok(())
 }
 
-pub(super) fn throughput<DB: DrawingBackend>(data: &ChartData, area: &DrawingArea<DB, Shift>) -> Out
-where
-    DB::ErrorType: 'static,
-{
-    let body = titled(
-        area,
-        "Guest throughput vs checkpoint interval",
-        &data.subtitle,
-    )?;
-    let x = x_range(data);
-    // Zoom on the interesting band, but never hide the limit or start below zero.
-    let lowest = data
-        .throughput_pinned
-        .iter()
-        .chain(&data.throughput_shared)
-        .cloned()
-        .chain(data.throughput_floor)
-        .fold(100.0, f64::min);
-    let y = ((lowest - 5.0) / 10.0).floor().max(0.0) * 10.0..101.0;
-    let mut chart = interval_axes(
-        &body,
-        x.clone(),
-        data.intervals_ms.clone(),
-        y.clone(),
-        (
-            "configured checkpoint interval (ms, log scale)",
-            "throughput (% of unprotected)",
-        ),
-        72,
-    )?;
-    let zip = |v: &[f64]| per_interval(data, v);
-    line!(
-        chart,
-        zip(&data.throughput_pinned),
-        PINNED,
-        "Dom-0 pinned apart"
-    );
-    line!(
-        chart,
-        zip(&data.throughput_shared),
-        SHARED,
-        "Dom-0 sharing cores"
-    );
-    if let Some(floor) = data.throughput_floor {
-        hline!(
-            chart,
-            x,
-            floor,
-            LIMIT,
-            format!("limit: {floor:.0} % (max slowdown {:.0} %)", 100.0 - floor)
-        );
-    }
-    recommended!(chart, data, y);
-    legend(&mut chart, SeriesLabelPosition::LowerRight)
+/// The chart context every interval plot draws on.
+type IntervalPlot<'a, DB> =
+    ChartContext<'a, DB, Cartesian2d<WithKeyPoints<LogCoord<f64>>, RangedCoordf64>>;
+
+/// Dash and gap lengths of limit lines, in pixels.
+const LIMIT_DASH: (u32, u32) = (10, 6);
+
+/// The legend's sample of a line: a short stroke in its colour and width.
+fn legend_key(color: RGBColor, width: u32) -> impl Fn(BackendCoord) -> PathElement<BackendCoord> {
+    move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(width))
 }
 
-pub(super) fn latency<DB: DrawingBackend>(data: &ChartData, area: &DrawingArea<DB, Shift>) -> Out
+/// A line with point markers, labelled for the legend.
+fn draw_line<DB: DrawingBackend>(
+    chart: &mut IntervalPlot<'_, DB>,
+    points: Vec<(f64, f64)>,
+    color: RGBColor,
+    label: &str,
+) -> Out
 where
     DB::ErrorType: 'static,
 {
-    let body = titled(
-        area,
-        "Added network latency vs checkpoint interval",
-        &data.subtitle,
+    chart
+        .draw_series(LineSeries::new(points.clone(), color.stroke_width(3)))?
+        .label(label)
+        .legend(legend_key(color, 3));
+    chart.draw_series(
+        points
+            .into_iter()
+            .map(|p| Circle::new(p, 5, color.filled())),
     )?;
-    let x = x_range(data);
-    if !data.buffered {
+    Ok(())
+}
+
+/// A dashed line without markers, labelled for the legend: limits, and contrasts.
+fn draw_dashed<DB: DrawingBackend>(
+    chart: &mut IntervalPlot<'_, DB>,
+    points: Vec<(f64, f64)>,
+    (dash, gap): (u32, u32),
+    color: RGBColor,
+    label: &str,
+) -> Out
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .draw_series(DashedLineSeries::new(
+            points,
+            dash,
+            gap,
+            color.stroke_width(2),
+        ))?
+        .label(label)
+        .legend(legend_key(color, 2));
+    Ok(())
+}
+
+/// One of the charts of a per-interval quantity (throughput, latency, bandwidth), as data:
+/// [`draw`] turns any of them into a picture, so the three cannot drift apart.
+struct IntervalChart {
+    title: &'static str,
+    y_desc: &'static str,
+    y: std::ops::Range<f64>,
+    /// One value per measured interval each, drawn in order.
+    lines: Vec<(Vec<f64>, RGBColor, String)>,
+    /// Horizontal lines across the plot, at a y value.
+    limits: Vec<(f64, RGBColor, String)>,
+    legend: SeriesLabelPosition,
+    /// A sentence shown instead of the plot, when the quantity does not apply.
+    instead: Option<&'static str>,
+}
+
+/// Draws `chart`: title, axes, lines, limits, the recommended interval, the legend.
+fn draw<DB: DrawingBackend>(
+    chart: IntervalChart,
+    data: &ChartData,
+    area: &DrawingArea<DB, Shift>,
+) -> Out
+where
+    DB::ErrorType: 'static,
+{
+    let body = titled(area, chart.title, &data.subtitle)?;
+    if let Some(sentence) = chart.instead {
         let (w, h) = body.dim_in_pixel();
         body.draw_text(
-            "Network buffering is off (xl remus -n): no added latency, and no guarantee.",
+            sentence,
             &style::label().pos(plotters::style::text_anchor::Pos::new(
                 plotters::style::text_anchor::HPos::Center,
                 plotters::style::text_anchor::VPos::Center,
@@ -252,6 +207,97 @@ where
         )?;
         return Ok(());
     }
+    let x = x_range(data);
+    let y = chart.y;
+    let mut plot = interval_axes(
+        &body,
+        x.clone(),
+        data.intervals_ms.clone(),
+        y.clone(),
+        (
+            "configured checkpoint interval (ms, log scale)",
+            chart.y_desc,
+        ),
+        72,
+    )?;
+    for (values, color, label) in chart.lines {
+        draw_line(&mut plot, per_interval(data, &values), color, &label)?;
+    }
+    for (at, color, label) in chart.limits {
+        let across = vec![(x.start, at), (x.end, at)];
+        draw_dashed(&mut plot, across, LIMIT_DASH, color, &label)?;
+    }
+    if let Some(ms) = data.recommended_ms {
+        plot.draw_series(std::iter::once(PathElement::new(
+            vec![(ms, y.start), (ms, y.end)],
+            RECOMMENDED.stroke_width(2),
+        )))?
+        .label(format!("recommended: {ms:.0} ms"))
+        .legend(legend_key(RECOMMENDED, 2));
+    }
+    legend(&mut plot, chart.legend)
+}
+
+pub(super) fn throughput<DB: DrawingBackend>(data: &ChartData, area: &DrawingArea<DB, Shift>) -> Out
+where
+    DB::ErrorType: 'static,
+{
+    draw(throughput_chart(data), data, area)
+}
+
+pub(super) fn latency<DB: DrawingBackend>(data: &ChartData, area: &DrawingArea<DB, Shift>) -> Out
+where
+    DB::ErrorType: 'static,
+{
+    draw(latency_chart(data), data, area)
+}
+
+pub(super) fn bandwidth<DB: DrawingBackend>(data: &ChartData, area: &DrawingArea<DB, Shift>) -> Out
+where
+    DB::ErrorType: 'static,
+{
+    draw(bandwidth_chart(data), data, area)
+}
+
+fn throughput_chart(data: &ChartData) -> IntervalChart {
+    // Zoom on the interesting band, but never hide the limit or start below zero.
+    let lowest = data
+        .throughput_pinned
+        .iter()
+        .chain(&data.throughput_shared)
+        .cloned()
+        .chain(data.throughput_floor)
+        .fold(100.0, f64::min);
+    IntervalChart {
+        title: "Guest throughput vs checkpoint interval",
+        y_desc: "throughput (% of unprotected)",
+        y: ((lowest - 5.0) / 10.0).floor().max(0.0) * 10.0..101.0,
+        lines: vec![
+            (
+                data.throughput_pinned.clone(),
+                PINNED,
+                "Dom-0 pinned apart".into(),
+            ),
+            (
+                data.throughput_shared.clone(),
+                SHARED,
+                "Dom-0 sharing cores".into(),
+            ),
+        ],
+        limits: data
+            .throughput_floor
+            .map(|floor| {
+                let label = format!("limit: {floor:.0} % (max slowdown {:.0} %)", 100.0 - floor);
+                (floor, LIMIT, label)
+            })
+            .into_iter()
+            .collect(),
+        legend: SeriesLabelPosition::LowerRight,
+        instead: None,
+    }
+}
+
+fn latency_chart(data: &ChartData) -> IntervalChart {
     let top = data
         .latency_p95
         .iter()
@@ -259,44 +305,27 @@ where
         .chain(data.latency_limit_ms)
         .fold(1.0, f64::max)
         * 1.15;
-    let y = 0.0..top;
-    let mut chart = interval_axes(
-        &body,
-        x.clone(),
-        data.intervals_ms.clone(),
-        y.clone(),
-        (
-            "configured checkpoint interval (ms, log scale)",
-            "added latency (ms)",
+    IntervalChart {
+        title: "Added network latency vs checkpoint interval",
+        y_desc: "added latency (ms)",
+        y: 0.0..top,
+        lines: vec![
+            (data.latency_p95.clone(), PINNED, "p95".into()),
+            (data.latency_mean.clone(), SHARED, "mean".into()),
+        ],
+        limits: data
+            .latency_limit_ms
+            .map(|limit| (limit, LIMIT, format!("limit: p95 ≤ {limit:.0} ms")))
+            .into_iter()
+            .collect(),
+        legend: SeriesLabelPosition::UpperLeft,
+        instead: (!data.buffered).then_some(
+            "Network buffering is off (xl remus -n): no added latency, and no guarantee.",
         ),
-        72,
-    )?;
-    let zip = |v: &[f64]| per_interval(data, v);
-    line!(chart, zip(&data.latency_p95), PINNED, "p95");
-    line!(chart, zip(&data.latency_mean), SHARED, "mean");
-    if let Some(limit) = data.latency_limit_ms {
-        hline!(
-            chart,
-            x,
-            limit,
-            LIMIT,
-            format!("limit: p95 ≤ {limit:.0} ms")
-        );
     }
-    recommended!(chart, data, y);
-    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
-pub(super) fn bandwidth<DB: DrawingBackend>(data: &ChartData, area: &DrawingArea<DB, Shift>) -> Out
-where
-    DB::ErrorType: 'static,
-{
-    let body = titled(
-        area,
-        "Replication bandwidth vs checkpoint interval",
-        &data.subtitle,
-    )?;
-    let x = x_range(data);
+fn bandwidth_chart(data: &ChartData) -> IntervalChart {
     let link = if data.link_mib_s.is_finite() {
         data.link_mib_s
     } else {
@@ -309,46 +338,27 @@ where
         .fold(link, f64::max)
         .max(1.0)
         * 1.15;
-    let y = 0.0..top;
-    let mut chart = interval_axes(
-        &body,
-        x.clone(),
-        data.intervals_ms.clone(),
-        y.clone(),
-        (
-            "configured checkpoint interval (ms, log scale)",
-            "bandwidth needed (MiB/s)",
-        ),
-        72,
-    )?;
-    let zip = |v: &[f64]| per_interval(data, v);
-    line!(
-        chart,
-        zip(&data.bandwidth_mib_s),
-        PINNED,
-        "needed (memory + disk)"
-    );
+    let mut limits = Vec::new();
     if link > 0.0 {
-        hline!(
-            chart,
-            x.clone(),
-            link,
-            MUTED,
-            format!("link capacity: {link:.0} MiB/s")
-        );
+        limits.push((link, MUTED, format!("link capacity: {link:.0} MiB/s")));
         if let Some(share) = data.link_share_limit {
-            let y_limit = link * share / 100.0;
-            hline!(
-                chart,
-                x,
-                y_limit,
-                LIMIT,
-                format!("limit: {share:.0} % of the link")
-            );
+            let label = format!("limit: {share:.0} % of the link");
+            limits.push((link * share / 100.0, LIMIT, label));
         }
     }
-    recommended!(chart, data, y);
-    legend(&mut chart, SeriesLabelPosition::UpperRight)
+    IntervalChart {
+        title: "Replication bandwidth vs checkpoint interval",
+        y_desc: "bandwidth needed (MiB/s)",
+        y: 0.0..top,
+        lines: vec![(
+            data.bandwidth_mib_s.clone(),
+            PINNED,
+            "needed (memory + disk)".into(),
+        )],
+        limits,
+        legend: SeriesLabelPosition::UpperRight,
+        instead: None,
+    }
 }
 
 pub(super) fn working_set<DB: DrawingBackend>(
@@ -386,18 +396,11 @@ where
         ),
         84,
     )?;
-    line!(
-        chart,
-        data.working_set.iter().map(|p| (p.0, p.2)).collect(),
-        SHARED,
-        "p95"
-    );
-    line!(
-        chart,
-        data.working_set.iter().map(|p| (p.0, p.1)).collect(),
-        PINNED,
-        "mean"
-    );
+    let points = |value: fn(&(f64, f64, f64)) -> f64| -> Vec<(f64, f64)> {
+        data.working_set.iter().map(|p| (p.0, value(p))).collect()
+    };
+    draw_line(&mut chart, points(|p| p.2), SHARED, "p95")?;
+    draw_line(&mut chart, points(|p| p.1), PINNED, "mean")?;
     // What a rate × interval model would predict from the shortest interval: the gap to the
     // measured curve is why dirty sets must be measured per interval (model.md §2).
     if let Some(&(x0, mean0, _)) = data.working_set.first() {
@@ -406,13 +409,8 @@ where
             .iter()
             .map(|p| (p.0, mean0 * p.0 / x0))
             .collect();
-        let color = MUTED;
-        chart
-            .draw_series(DashedLineSeries::new(linear, 8, 6, color.stroke_width(2)))?
-            .label("rate × interval (linear, for contrast)")
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(2))
-            });
+        let label = "rate × interval (linear, for contrast)";
+        draw_dashed(&mut chart, linear, (8, 6), MUTED, label)?;
     }
     legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }

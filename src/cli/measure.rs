@@ -1,4 +1,5 @@
 use super::Format;
+use crate::backend::process::sample;
 pub use crate::backend::select::BackendChoice;
 pub use crate::backend::MethodChoice;
 use crate::units::parse_duration;
@@ -65,11 +66,11 @@ pub struct MeasureArgs {
 
     /// Pages hashed per GiB of memory by the `sample` method (QEMU's calc-dirty-rate uses
     /// 512; more pages, narrower confidence interval).
-    #[arg(long, default_value_t = 4096, value_name = "N")]
+    #[arg(long, default_value_t = sample::DEFAULT_PER_GIB, value_name = "N")]
     pub sample_per_gib: u64,
 
     /// Fewest pages the `sample` method hashes, so small targets still get usable counts.
-    #[arg(long, default_value_t = 2048, value_name = "N")]
+    #[arg(long, default_value_t = sample::DEFAULT_MIN, value_name = "N")]
     pub sample_min: u64,
 
     /// Which kind of target TARGET names.

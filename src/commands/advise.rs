@@ -3,9 +3,9 @@
 //! reports and that it is right.
 
 use super::measure::{
-    exit_code, measure_resolved, report_end, terminate, MeasureRequest, NO_XEN_HINT,
+    exit_code, measure_resolved, report_end, terminate, with_child, MeasureRequest, NO_XEN_HINT,
 };
-use super::target::or_no_xen;
+use super::no_xen::or_no_xen;
 use crate::backend::process::sample::SampleSize;
 use crate::backend::process::target::ProcessTarget;
 use crate::backend::select::{self, BackendChoice, BuildOptions, Resolved};
@@ -162,16 +162,12 @@ fn advise_command(args: &AdviseArgs) -> Result<ExitCode> {
         .collect();
     let timing = Timing::new(DEMO_EPOCH, &intervals, args.duration)?;
     let stop = StopSignal::install()?;
-    let mut demo = if args.demo {
+    let demo = if args.demo {
         Some(start_demo_workload()?)
     } else {
         None
     };
-    let result = advise(args, timing, &stop, demo.as_mut());
-    if let Some(child) = demo.as_mut() {
-        terminate(child);
-    }
-    let (outcome, summary) = result?;
+    let (outcome, summary) = with_child(demo, |demo| advise(args, timing, &stop, demo))?;
     let known_truth = if args.demo {
         Some(truth_rows(&read_trace(&outcome.trace)?, &summary))
     } else {
@@ -231,7 +227,7 @@ fn advise(
     let options = BuildOptions {
         method: MethodChoice::Auto,
         epoch: timing.epoch,
-        sample: SampleSize::new(4096, 2048),
+        sample: SampleSize::default(),
         observe: false,
     };
     let output = args.output.clone().or_else(|| {

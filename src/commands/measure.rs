@@ -2,7 +2,7 @@
 //! backend factory, `backend::select`), run the measuring loop, print the summary, and exit
 //! with a code that says how the run ended.
 
-use super::target::or_no_xen;
+use super::no_xen::or_no_xen;
 use crate::backend::process::exec;
 use crate::backend::process::sample::SampleSize;
 use crate::backend::process::target::ProcessTarget;
@@ -267,13 +267,22 @@ pub fn report_end(outcome: &MeasureOutcome) {
     }
 }
 
+/// Runs `work` on the child we launched (if any), and stops that child whatever `work`
+/// returned: a launched target never outlives the command.
+pub fn with_child<T>(mut child: Option<Child>, work: impl FnOnce(Option<&mut Child>) -> T) -> T {
+    let result = work(child.as_mut());
+    if let Some(child) = child.as_mut() {
+        terminate(child);
+    }
+    result
+}
+
 /// Stops a child we launched: SIGTERM, then SIGKILL if it does not go within 3 s.
 pub fn terminate(child: &mut Child) {
     if let Ok(Some(_)) = child.try_wait() {
         return;
     }
-    // SAFETY: kill has no memory-safety preconditions; the PID is our own child, not reaped.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = crate::sys::kill::signal_child(child, libc::SIGTERM);
     let deadline = Instant::now() + Duration::from_secs(3);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {

@@ -1,12 +1,14 @@
-//! One module per subcommand: turns declared arguments into work and an exit code.
+//! One module per subcommand: turns declared arguments into settings, work and an exit
+//! code. `no_xen` is the exit every command gives when a Xen domain is named where there is
+//! no Xen.
 
 pub mod advise;
 pub mod measure;
 pub mod model;
+pub mod no_xen;
 pub mod pin;
 pub mod profiles;
 pub mod show;
-pub mod target;
 pub mod topology;
 pub mod trial;
 pub mod watch;

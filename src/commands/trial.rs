@@ -10,7 +10,7 @@ use crate::backend::xen::dom0::{dom0_cpu_seconds, HelperCpu};
 use crate::backend::xen::remus::{self, RemusRun};
 use crate::backend::xen::savehelper::ProcWatch;
 use crate::cli::TrialArgs;
-use crate::commands::target::or_no_xen;
+use crate::commands::no_xen::or_no_xen;
 use crate::host::UtcTime;
 use crate::output::{emit, table, TextReport};
 use crate::sys::signals::StopSignal;

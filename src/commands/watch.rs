@@ -3,7 +3,7 @@
 //! server on threads of their own, until a signal or the target's end.
 
 use super::measure::{exit_code, NO_XEN_HINT};
-use super::target::or_no_xen;
+use super::no_xen::or_no_xen;
 use crate::backend::process::sample::SampleSize;
 use crate::backend::select::{self, BuildOptions};
 use crate::backend::Backend;

@@ -23,6 +23,16 @@ pub struct SampleSize {
 
 /// A fixed seed: the same target sampled twice gets the same pages, so runs compare.
 pub const DEFAULT_SEED: u64 = 0x5EED_2E30_5D1C;
+/// Pages hashed per GiB by default: 8× QEMU calc-dirty-rate's 512, for a narrower margin.
+pub const DEFAULT_PER_GIB: u64 = 4096;
+/// The fewest pages sampled by default, so small targets still get usable counts.
+pub const DEFAULT_MIN: u64 = 2048;
+
+impl Default for SampleSize {
+    fn default() -> Self {
+        Self::new(DEFAULT_PER_GIB, DEFAULT_MIN)
+    }
+}
 
 impl SampleSize {
     pub fn new(per_gib: u64, min: u64) -> Self {

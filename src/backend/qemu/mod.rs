@@ -282,8 +282,7 @@ fn process_age_s(pid: i32) -> Option<f64> {
         .next()?
         .parse()
         .ok()?;
-    // SAFETY: sysconf has no preconditions and only reads a constant of the system.
-    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let tick = crate::sys::clock_ticks_per_second();
     Some(uptime - start_ticks / tick)
 }
 

@@ -197,13 +197,7 @@ impl RegionSource for GuestRamSource {
 }
 
 pub fn page_size() -> u64 {
-    // SAFETY: sysconf has no preconditions and only reads a constant of the system.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if size > 0 {
-        size as u64
-    } else {
-        4096
-    }
+    crate::sys::page_size() as u64
 }
 
 fn qom_str(qmp: &mut dyn Execute, path: &str, property: &str) -> Option<String> {

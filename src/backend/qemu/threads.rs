@@ -158,13 +158,7 @@ pub fn parse_stat_ticks(text: &str) -> Option<u64> {
 }
 
 fn clock_tick() -> f64 {
-    // SAFETY: sysconf has no preconditions and only reads a constant of the system.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 {
-        t as f64
-    } else {
-        100.0
-    }
+    crate::sys::clock_ticks_per_second()
 }
 
 #[cfg(test)]

@@ -185,10 +185,8 @@ impl RemusRun {
             self.join();
             return Ok(status);
         }
-        // SAFETY: kill has no memory-safety preconditions. xl was started as the leader of its
-        // own process group (process_group(0)) and is not yet reaped (try_wait returned None),
-        // so the group id is its PID and names only xl and its children.
-        unsafe { libc::kill(-(self.child.id() as i32), libc::SIGINT) };
+        // xl leads its own process group (process_group(0)): xl and the save helper it forked.
+        let _ = crate::sys::kill::signal_group(&mut self.child, libc::SIGINT);
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             if let Some(status) = self.exited() {

@@ -1,36 +1,17 @@
-//! libxenctrl, loaded at run time: one binary runs on hosts with and without Xen.
-//!
-//! libxenctrl has no stable ABI (interfaces.md §0 item 17): its soname carries the Xen
-//! version (`libxenctrl.so.4.17`), `xc_logdirty_control` exists only since 4.16 (before, the
-//! log-dirty ops went through an 8-argument `xc_shadow_control`, which we refuse rather than
-//! guess at), and `xc_domain_getinfo` was removed in 4.18. So the library is opened with
-//! libloading and every symbol is looked up by name; a host without Xen gets a sentence, not
-//! a crash.
-//!
-//! Hypercall buffers: `DECLARE_HYPERCALL_BUFFER` and `xc_hypercall_buffer_alloc_pages` are C
-//! macros over the exported `xc__hypercall_buffer_alloc_pages/free_pages` (interfaces.md
-//! §2.3). We reproduce the macro in Rust rather than building a C shim: [`HypercallBuffer`]
-//! is the `xc_hypercall_buffer_t` the macro declares (`hbuf = NULL, param_shadow = NULL,
-//! dir = 0, ubuf = (void *)-1, sz = 0`), boxed so its address stays put between the
-//! allocation, the call and the free, exactly as the C stack variable does. That keeps the
-//! build free of any Xen header or library.
-//!
-//! Every `unsafe` block of the Xen backend is in this file.
+//! The calls into libxenctrl (and libxenguest's `xc_domain_resume`): opening the library by
+//! soname, binding each symbol by name, and the hypercall buffer `DECLARE_HYPERCALL_BUFFER`
+//! declares. Every `unsafe` block of the Xen backend's libxenctrl use is in this file, each
+//! with the reason it is sound; what it exports is safe to call.
 
-use super::ownership::{CleanStats, LogDirtyOps};
+use super::abi::{
+    AllocFn, CleanStatsRaw, CloseFn, DomainInfo, FreeFn, InfoListFn, InfoSingleFn, LogdirtyFn,
+    NrGpfnsFn, OpenFn, RawHypercallBuffer, ResumeFn, VersionFn, INFO_WORDS, XC_PAGE_SIZE,
+};
+use super::XenCtrlError;
+use crate::backend::xen::ownership::CleanStats;
 use libloading::Library;
-use std::ffi::{c_int, c_long, c_longlong, c_uint, c_ulong, c_void};
+use std::ffi::{c_int, c_long, c_uint, c_ulong, c_void};
 use std::ptr;
-use std::rc::Rc;
-
-/// `XEN_DOMCTL_SHADOW_OP_*` (xen/include/public/domctl.h).
-pub const SHADOW_OP_OFF: c_uint = 0;
-pub const SHADOW_OP_ENABLE_LOGDIRTY: c_uint = 2;
-pub const SHADOW_OP_CLEAN: c_uint = 11;
-pub const SHADOW_OP_PEEK: c_uint = 12;
-
-/// Page size of hypercall buffers (`XC_PAGE_SHIFT` = 12 on x86 and Arm).
-const XC_PAGE_SIZE: usize = 4096;
 
 /// The first Xen whose libxenctrl has `xc_logdirty_control`.
 pub const MIN_MINOR: u32 = 16;
@@ -39,140 +20,6 @@ const MAX_MINOR: u32 = 40;
 
 /// The environment variable naming the library to open instead of searching.
 pub const LIB_ENV: &str = "REMUS_TUNE_LIBXENCTRL";
-
-/// Why libxenctrl cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum XenCtrlError {
-    #[error(
-        "libxenctrl (Xen's control library, libxenctrl.so.4.x) is not installed here: {detail}.\n  \
-         This host is not a Xen Dom-0, or the Xen tools are missing (Debian: apt install \
-         xen-utils-4.17). Run remus-tune in Dom-0 of the Xen host that runs the domain."
-    )]
-    NotInstalled { detail: String },
-    #[error(
-        "{library} is from Xen 4.{minor}: remus-tune needs Xen 4.16 or later. Before 4.16 the \
-         log-dirty call had a different signature (8-argument xc_shadow_control), and \
-         remus-tune will not guess at it on a host that may run Remus. Upgrade the Xen tools, \
-         or measure from inside the guest with the process backend"
-    )]
-    TooOld { library: String, minor: u32 },
-    #[error(
-        "{library} has no `{symbol}`: it is not a libxenctrl of Xen 4.16 or later, which \
-         remus-tune needs (xc_logdirty_control appeared in 4.16)"
-    )]
-    MissingSymbol {
-        library: String,
-        symbol: &'static str,
-    },
-    #[error(
-        "cannot open the Xen control interface (xc_interface_open failed: {0}).\n  Run \
-         remus-tune as root in Dom-0, with the privcmd driver loaded (/dev/xen/privcmd or \
-         /proc/xen/privcmd)"
-    )]
-    Open(std::io::Error),
-    #[error("{call} for domain {domid} failed: {source}")]
-    Call {
-        call: &'static str,
-        domid: u32,
-        source: std::io::Error,
-    },
-    #[error("domain {0} does not exist (any more)")]
-    NoDomain(u32),
-}
-
-/// Whether this kernel offers Xen's privileged command interface (a Dom-0, or a guest).
-pub fn privcmd_present() -> bool {
-    ["/dev/xen/privcmd", "/proc/xen/privcmd"]
-        .iter()
-        .any(|p| std::path::Path::new(p).exists())
-}
-
-/// `xc_hypercall_buffer_t` (tools/include/xenctrl.h), documented there as opaque; laid out as
-/// `DECLARE_HYPERCALL_BUFFER` initialises it.
-#[repr(C)]
-struct RawHypercallBuffer {
-    hbuf: *mut c_void,
-    param_shadow: *mut RawHypercallBuffer,
-    dir: c_int,
-    ubuf: *mut c_void,
-    sz: usize,
-}
-
-type OpenFn = unsafe extern "C" fn(*mut c_void, *mut c_void, c_uint) -> *mut c_void;
-type CloseFn = unsafe extern "C" fn(*mut c_void) -> c_int;
-type LogdirtyFn = unsafe extern "C" fn(
-    *mut c_void,
-    u32,
-    c_uint,
-    *mut RawHypercallBuffer,
-    c_ulong,
-    c_uint,
-    *mut CleanStatsRaw,
-) -> c_longlong;
-type AllocFn = unsafe extern "C" fn(*mut c_void, *mut RawHypercallBuffer, c_int) -> *mut c_void;
-type FreeFn = unsafe extern "C" fn(*mut c_void, *mut RawHypercallBuffer, c_int);
-type NrGpfnsFn = unsafe extern "C" fn(*mut c_void, u32, *mut c_ulong) -> c_int;
-type InfoSingleFn = unsafe extern "C" fn(*mut c_void, u32, *mut c_void) -> c_int;
-type InfoListFn = unsafe extern "C" fn(*mut c_void, u32, c_uint, *mut c_void) -> c_int;
-type VersionFn = unsafe extern "C" fn(*mut c_void, c_int, *mut c_void) -> c_int;
-type ResumeFn = unsafe extern "C" fn(*mut c_void, u32, c_int) -> c_int;
-
-/// `struct xen_domctl_shadow_op_stats`.
-#[repr(C)]
-#[derive(Default)]
-struct CleanStatsRaw {
-    fault_count: u32,
-    dirty_count: u32,
-}
-
-/// The facts of `xc_domaininfo_t` (struct xen_domctl_getdomaininfo) we use. Its leading
-/// fields have kept their offsets since long before 4.16; later fields moved, so we read
-/// only these, out of a buffer larger than any version's struct.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DomainInfo {
-    pub domid: u32,
-    pub flags: u32,
-    pub tot_pages: u64,
-    pub max_pages: u64,
-    /// CPU time of all its vCPUs, nanoseconds.
-    pub cpu_time_ns: u64,
-    pub online_vcpus: u32,
-}
-
-impl DomainInfo {
-    pub fn dying(&self) -> bool {
-        self.flags & 1 != 0
-    }
-    pub fn hvm(&self) -> bool {
-        self.flags & (1 << 1) != 0
-    }
-    pub fn shutdown(&self) -> bool {
-        self.flags & (1 << 2) != 0
-    }
-    pub fn hap(&self) -> bool {
-        self.flags & (1 << 8) != 0
-    }
-    /// `SHUTDOWN_*` code when shut down (4 = suspend).
-    pub fn shutdown_reason(&self) -> u32 {
-        (self.flags >> 16) & 0xff
-    }
-
-    /// Reads the leading fields of a raw `xen_domctl_getdomaininfo`.
-    fn from_raw(raw: &[u64; INFO_WORDS]) -> Self {
-        let word = |i: usize| raw[i];
-        Self {
-            domid: (word(0) & 0xffff) as u32,
-            flags: (word(0) >> 32) as u32,
-            tot_pages: word(1),
-            max_pages: word(2),
-            cpu_time_ns: word(7),
-            online_vcpus: (word(8) & 0xffff_ffff) as u32,
-        }
-    }
-}
-
-/// 1 KiB: more than `xen_domctl_getdomaininfo` in any Xen (about 120 bytes in 4.17).
-const INFO_WORDS: usize = 128;
 
 /// An open libxenctrl and `xc_interface`.
 pub struct XenCtrl {
@@ -380,7 +227,7 @@ impl XenCtrl {
     }
 
     /// One `xc_logdirty_control` call; the result is the pages value or -errno.
-    fn logdirty_call(
+    pub(super) fn logdirty_call(
         &self,
         domid: u32,
         op: c_uint,
@@ -480,67 +327,6 @@ impl Drop for HypercallBuffer {
     }
 }
 
-/// The log-dirty calls for one domain, on a real Xen.
-pub struct XenLogDirty {
-    ctrl: Rc<XenCtrl>,
-    domid: u32,
-    /// Bitmap length in frames (`xc_domain_nr_gpfns`).
-    pub frames: u64,
-    buffer: Option<HypercallBuffer>,
-}
-
-impl XenLogDirty {
-    pub fn new(ctrl: Rc<XenCtrl>, domid: u32, frames: u64) -> Self {
-        Self {
-            ctrl,
-            domid,
-            frames,
-            buffer: None,
-        }
-    }
-}
-
-impl LogDirtyOps for XenLogDirty {
-    fn enable(&mut self) -> Result<(), i32> {
-        self.ctrl
-            .logdirty_call(self.domid, SHADOW_OP_ENABLE_LOGDIRTY, None, 0)
-            .map(|_| ())
-    }
-
-    fn clean(&mut self, bitmap: &mut [u64]) -> Result<CleanStats, i32> {
-        if self.buffer.is_none() {
-            self.buffer = Some(
-                HypercallBuffer::for_bits(&self.ctrl, self.frames)
-                    .map_err(|e| e.raw_os_error().unwrap_or(libc::ENOMEM))?,
-            );
-        }
-        let frames = self.frames;
-        let buffer = self.buffer.as_mut().expect("allocated above");
-        let (pages, stats) =
-            self.ctrl
-                .logdirty_call(self.domid, SHADOW_OP_CLEAN, Some(buffer), frames)?;
-        // The save code checks that Xen walked the whole bitmap; a dying domain gives 0.
-        if pages != frames {
-            return Err(libc::ESRCH);
-        }
-        buffer.copy_to(bitmap);
-        Ok(stats)
-    }
-
-    fn peek_stats(&mut self) -> Result<CleanStats, i32> {
-        // NULL bitmap, zero pages: nothing walked, nothing copied, nothing cleared.
-        self.ctrl
-            .logdirty_call(self.domid, SHADOW_OP_PEEK, None, 0)
-            .map(|(_, stats)| stats)
-    }
-
-    fn off(&mut self) -> Result<(), i32> {
-        self.ctrl
-            .logdirty_call(self.domid, SHADOW_OP_OFF, None, 0)
-            .map(|_| ())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -557,22 +343,6 @@ mod tests {
         let c = candidates();
         assert_eq!(c.first().unwrap().0, format!("libxenctrl.so.4.{MAX_MINOR}"));
         assert_eq!(c.last().unwrap().0, "libxenctrl.so");
-    }
-
-    #[test]
-    fn domain_info_reads_the_leading_fields() {
-        let mut raw = [0u64; INFO_WORDS];
-        raw[0] = 7 | ((1u64 << 8 | 1 << 1 | 4 << 16 | 1 << 2) << 32);
-        raw[1] = 32768;
-        raw[7] = 5_000_000_000;
-        raw[8] = 2 | (1 << 32);
-        let info = DomainInfo::from_raw(&raw);
-        assert_eq!(info.domid, 7);
-        assert!(info.hap() && info.hvm() && info.shutdown() && !info.dying());
-        assert_eq!(info.shutdown_reason(), 4);
-        assert_eq!(info.tot_pages, 32768);
-        assert_eq!(info.cpu_time_ns, 5_000_000_000);
-        assert_eq!(info.online_vcpus, 2);
     }
 
     #[test]
