@@ -414,7 +414,8 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-fn parse_greeting(v: &Value) -> Result<Greeting, String> {
+/// Reads the greeting QEMU sends first (public for the fuzz tests, tests/fuzz_parsers.rs).
+pub fn parse_greeting(v: &Value) -> Result<Greeting, String> {
     let qmp = v.get("QMP").ok_or_else(|| {
         format!(
             "first message is not a QMP greeting: {}",
@@ -449,7 +450,8 @@ fn parse_greeting(v: &Value) -> Result<Greeting, String> {
     })
 }
 
-fn parse_event(v: &Value) -> Option<Event> {
+/// Reads an event message, `None` for anything else (public for the fuzz tests).
+pub fn parse_event(v: &Value) -> Option<Event> {
     let name = v.get("event")?.as_str()?.to_string();
     let ts = &v["timestamp"];
     let timestamp =
