@@ -50,7 +50,10 @@ fn refused_within(args: &[&str], needle: &str, seconds: u64) -> String {
         output.status
     );
     assert!(!err.contains("panicked"), "{args:?}: {err}");
-    assert!(err.contains(needle), "{args:?}: expected {needle:?} in: {err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: expected {needle:?} in: {err}"
+    );
     assert!(
         took < Duration::from_secs(seconds),
         "{args:?} took {took:?}"
@@ -132,11 +135,7 @@ fn a_yaml_alias_bomb_in_a_profile_or_plan_stops_at_the_node_limit() {
         "max_yaml_nodes",
         10,
     );
-    refused_within(
-        &["pin", "--revert", "--journal", &p],
-        "max_yaml_nodes",
-        10,
-    );
+    refused_within(&["pin", "--revert", "--journal", &p], "max_yaml_nodes", 10);
 }
 
 // ---- CPU lists and vCPU counts: checked before anything is expanded ----
@@ -161,7 +160,14 @@ fn huge_cpu_ranges_in_a_plan_or_journal_are_refused_at_once() {
     let path = dir.path().join("plan.yaml");
     std::fs::write(&path, hostile).unwrap();
     refused_within(
-        &["pin", "--pid", "1", "--plan", &path.display().to_string(), "--check"],
+        &[
+            "pin",
+            "--pid",
+            "1",
+            "--plan",
+            &path.display().to_string(),
+            "--check",
+        ],
         "max_cpu_id (4095",
         5,
     );
@@ -326,7 +332,10 @@ fn existing_charts_and_reports_need_force() {
     );
     let html = dir.path().join("r.html");
     let h = html.display().to_string();
-    assert!(run_capped(&["model", &trace, "--html", &h]).0.status.success());
+    assert!(run_capped(&["model", &trace, "--html", &h])
+        .0
+        .status
+        .success());
     refused_within(&["model", &trace, "--html", &h], "already exists", 10);
     assert!(run_capped(&["model", &trace, "--html", &h, "--force"])
         .0
@@ -370,14 +379,20 @@ fn a_full_disk_leaves_no_partial_chart_or_report() {
         .collect();
     let _ = Command::new("umount").arg(&m).status();
     assert!(!chart.status.success(), "charts fit in 64 KiB?");
-    assert!(stderr(&chart).contains("nothing was written"), "{}", stderr(&chart));
+    assert!(
+        stderr(&chart).contains("nothing was written"),
+        "{}",
+        stderr(&chart)
+    );
     assert!(!report.status.success());
     // What is there is whole: every SVG ends its document, no temporary file is left.
     for (name, _) in &files {
         assert!(!name.ends_with(".tmp"), "left behind: {files:?}");
         assert!(name != "r.html", "a report on a full disk: {files:?}");
     }
-    assert!(files.iter().all(|(n, len)| !n.ends_with(".svg") || *len > 1000));
+    assert!(files
+        .iter()
+        .all(|(n, len)| !n.ends_with(".svg") || *len > 1000));
 }
 
 // ---- --exec: the whole tree, stopped on exit; a command that ends at once ----
@@ -402,7 +417,10 @@ fn exec_of_a_command_that_exits_at_once_has_one_outcome() {
             err.contains("exited (exit status: 0) before its first epoch was measured"),
             "round {round}: {err}"
         );
-        assert!(!trace.exists(), "round {round}: a trace of nothing was left");
+        assert!(
+            !trace.exists(),
+            "round {round}: a trace of nothing was left"
+        );
     }
 }
 
@@ -417,8 +435,7 @@ fn running_with(marker: &str) -> Vec<i32> {
                 .is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
         })
         .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .is_ok_and(|s| !s.contains(") Z "))
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
         })
         .collect()
 }
@@ -460,7 +477,10 @@ fn exec_measures_the_whole_tree_and_stops_it() {
         .as_f64()
         .unwrap();
     // 500 hot pages between the two workers; the shell alone would show a handful.
-    assert!(mean >= 450.0, "mean {mean} dirty pages per 100 ms:\n{summary}");
+    assert!(
+        mean >= 450.0,
+        "mean {mean} dirty pages per 100 ms:\n{summary}"
+    );
     assert!(stderr(&output).contains("whole process tree"));
     std::thread::sleep(Duration::from_millis(200));
     assert!(
@@ -486,9 +506,77 @@ fn sigterm_stops_the_whole_tree() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(!running_with(&marker).is_empty(), "the worker did not start");
+    assert!(
+        !running_with(&marker).is_empty(),
+        "the worker did not start"
+    );
     common::signal(child.id(), libc::SIGTERM);
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(143));
     assert!(running_with(&marker).is_empty(), "workers left running");
+}
+
+// ---- unclear messages made clear ----
+
+#[test]
+fn kernel_threads_impossible_pids_and_zero_links_are_named() {
+    refused_within(&["measure", "2"], "is a kernel thread", 5);
+    refused_within(&["measure", "2147483648"], "is not a valid PID", 5);
+    let dir = temp_dir();
+    let trace = trace_in(dir.path());
+    refused_within(
+        &["model", &trace, "--link", "0bit/s"],
+        "a replication link must carry something",
+        5,
+    );
+}
+
+#[test]
+fn duplicate_keys_and_anchors_in_a_profile_name_their_line() {
+    let dir = temp_dir();
+    let trace = trace_in(dir.path());
+    let path = dir.path().join("p.yaml");
+    let p = path.display().to_string();
+    std::fs::write(
+        &path,
+        "kind: limits\nlimits:\n  max_pause: 20ms\n  max_pause: 30ms\n",
+    )
+    .unwrap();
+    refused_within(
+        &["model", &trace, "--profile", &p],
+        "line 4, key `limits.max_pause`: set twice (first on line 3)",
+        5,
+    );
+    std::fs::write(
+        &path,
+        "kind: limits\nlimits:\n  max_pause: &p 20ms\n  max_added_latency: *p\n",
+    )
+    .unwrap();
+    refused_within(
+        &["model", &trace, "--profile", &p],
+        "line 3, key `limits.max_pause`: YAML anchors",
+        5,
+    );
+}
+
+/// A reader that closed the pipe ends the output quietly, with the shell's SIGPIPE status.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let dir = temp_dir();
+    let trace = trace_in(dir.path());
+    let mut fds = [0; 2];
+    // SAFETY: pipe fills the two-int array we pass; we close the read end at once and hand
+    // the write end to the child as its stdout (Stdio takes ownership of it).
+    let write_end = unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+        libc::close(fds[0]);
+        <std::process::Stdio as std::os::fd::FromRawFd>::from_raw_fd(fds[1])
+    };
+    let output = Command::new(BIN)
+        .args(["model", &trace])
+        .stdout(write_end)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(141), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("Broken pipe"), "{}", stderr(&output));
 }

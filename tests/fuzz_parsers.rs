@@ -83,7 +83,10 @@ fn a_blow_up_fails_under_the_cap() {
     }
     let (ok, text) = run_capped_child("a_blow_up_fails_under_the_cap");
     assert!(!ok, "4 GiB fitted under the cap:\n{text}");
-    assert!(text.contains("memory allocation") || text.contains("SIGABRT"), "{text}");
+    assert!(
+        text.contains("memory allocation") || text.contains("SIGABRT"),
+        "{text}"
+    );
 }
 
 fn runner() -> TestRunner {
@@ -146,8 +149,11 @@ fn edit() -> impl Strategy<Value = Edit> {
             ])
         )
             .prop_map(|(at, len, with)| Edit::Replace { at, len, with }),
-        (any::<usize>(), 1usize..40, 2usize..400)
-            .prop_map(|(at, len, times)| Edit::Repeat { at, len, times }),
+        (any::<usize>(), 1usize..40, 2usize..400).prop_map(|(at, len, times)| Edit::Repeat {
+            at,
+            len,
+            times
+        }),
         (any::<usize>(), 0u8..8).prop_map(|(at, bit)| Edit::FlipBit { at, bit }),
         any::<usize>().prop_map(|at| Edit::Truncate { at }),
     ]
@@ -212,7 +218,8 @@ fn read_dir_files(dir: &Path) -> Vec<Vec<u8>> {
 /// The recorded `xl` outputs: the repository's fixtures and, where present, the shared
 /// reference recordings of the Xen 4.17 lab.
 fn xl_seeds() -> Vec<Vec<u8>> {
-    let mut seeds = read_dir_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/xen"));
+    let mut seeds =
+        read_dir_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/xen"));
     let shared = Path::new("/work/shared/reference/xen-4.17-outputs");
     if shared.is_dir() {
         seeds.extend(read_dir_files(shared));
@@ -268,7 +275,10 @@ const QMP_TRANSCRIPT: &[&str] = &[
 #[test]
 fn fuzz_qmp_messages() {
     under_memory_cap("fuzz_qmp_messages", || {
-        let seeds = QMP_TRANSCRIPT.iter().map(|l| l.as_bytes().to_vec()).collect();
+        let seeds = QMP_TRANSCRIPT
+            .iter()
+            .map(|l| l.as_bytes().to_vec())
+            .collect();
         runner()
             .run(&inputs(seeds), |bytes| {
                 if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
@@ -326,7 +336,15 @@ fn fuzz_qmp_client_over_a_socket() {
 fn fuzz_cpulist_parser() {
     under_memory_cap("fuzz_cpulist_parser", || {
         let seeds = [
-            "0", "0,8", "2-3,10-11", "0-7", "1,3,5", "none", "all", "any cpu", "0-4095",
+            "0",
+            "0,8",
+            "2-3,10-11",
+            "0-7",
+            "1,3,5",
+            "none",
+            "all",
+            "any cpu",
+            "0-4095",
             " 0 , 4-5 ",
         ]
         .iter()

@@ -4,9 +4,9 @@
 use super::target::{self, BackendSettings, Resolved};
 use crate::backend::process::exec;
 use crate::backend::process::sample::SampleSize;
+use crate::backend::process::target::ProcessTarget;
 use crate::backend::process::tree::TreeBackend;
 use crate::backend::process::ProcessOptions;
-use crate::backend::process::target::ProcessTarget;
 use crate::backend::Backend;
 use crate::cli::MeasureArgs;
 use crate::host::UtcTime;

@@ -241,7 +241,11 @@ pub fn descendants(roots: &[i32]) -> Vec<i32> {
         return Vec::new();
     };
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
             continue;
         };
         if let Some(ppid) = parent_of(pid) {
@@ -288,7 +292,11 @@ mod tests {
             .map(|c| c.trim().to_string())
             .collect();
         // sleep, sh, and the inner sh's sleep.
-        assert_eq!(names.iter().filter(|n| *n == "sleep").count(), 2, "{names:?}");
+        assert_eq!(
+            names.iter().filter(|n| *n == "sleep").count(),
+            2,
+            "{names:?}"
+        );
         assert!(names.iter().any(|n| n == "sh"), "{names:?}");
         // SAFETY: kill has no memory-safety preconditions; these are our test's processes.
         unsafe { libc::kill(shell.id() as i32, libc::SIGKILL) };

@@ -588,7 +588,11 @@ mod tests {
         let started = Instant::now();
         let err = Qmp::connect(&path, Duration::from_millis(500)).unwrap_err();
         assert!(matches!(err, QmpError::Timeout { .. }), "{err}");
-        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
