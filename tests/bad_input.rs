@@ -186,7 +186,12 @@ fn huge_cpu_ranges_in_a_plan_or_journal_are_refused_at_once() {
     )
     .unwrap();
     let err = refused_within(
-        &["pin", "--revert", "--journal", &journal.display().to_string()],
+        &[
+            "pin",
+            "--revert",
+            "--journal",
+            &journal.display().to_string(),
+        ],
         "max_cpu_id (4095",
         5,
     );
@@ -585,5 +590,9 @@ fn a_closed_pipe_ends_quietly() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(141), "{}", stderr(&output));
-    assert!(!stderr(&output).contains("Broken pipe"), "{}", stderr(&output));
+    assert!(
+        !stderr(&output).contains("Broken pipe"),
+        "{}",
+        stderr(&output)
+    );
 }
