@@ -185,7 +185,8 @@ pub fn check_vcpus(vcpus: u64, text: &str) -> Result<u32, LimitError> {
 /// Checks a duration given in seconds before it becomes a `Duration` (whose constructor
 /// panics on values it cannot hold); `text` is how the user wrote it.
 pub fn check_duration_secs(seconds: f64, text: &str) -> Result<Duration, LimitError> {
-    if !(seconds <= MAX_DURATION.as_secs_f64()) {
+    // NaN fails this test too: it is not a duration at all.
+    if seconds.is_nan() || seconds > MAX_DURATION.as_secs_f64() {
         return Err(LimitError::DurationTooLong {
             text: text.to_string(),
             days: MAX_DURATION.as_secs() / 86_400,
