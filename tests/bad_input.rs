@@ -466,6 +466,8 @@ fn exec_measures_the_whole_tree_and_stops_it() {
     let (output, _) = run_capped(&[
         "measure",
         "--exec",
+        "--warmup",
+        "1s",
         "--duration",
         "2s",
         "--epoch",
@@ -485,13 +487,14 @@ fn exec_measures_the_whole_tree_and_stops_it() {
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let mean = summary["intervals"][0]["dirty_pages"]["mean"]
-        .as_f64()
-        .unwrap();
-    // 500 hot pages between the two workers; the shell alone would show a handful.
+    let pages = &summary["intervals"][0]["dirty_pages"];
+    let (p50, max) = (pages["p50"].as_f64().unwrap(), pages["max"].as_f64().unwrap());
+    // 500 hot pages between the two workers (300 + 200), which no single member reaches;
+    // the shell alone would show a handful. The median is looser: on a loaded machine a
+    // worker starts late or falls behind its hot-set rewrites.
     assert!(
-        mean >= 450.0,
-        "mean {mean} dirty pages per 100 ms:\n{summary}"
+        max >= 450.0 && p50 >= 250.0,
+        "p50 {p50}, max {max} dirty pages per 100 ms:\n{summary}"
     );
     assert!(stderr(&output).contains("whole process tree"));
     std::thread::sleep(Duration::from_millis(200));
