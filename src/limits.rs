@@ -130,13 +130,13 @@ pub enum LimitError {
     #[error("`{text}` is longer than the limit max_duration ({days} days)")]
     DurationTooLong { text: String, days: u64 },
     #[error(
-        "YAML nests deeper than the limit max_yaml_depth ({max} levels): this is not a file \
-         remus-tune wrote"
+        "its YAML nests deeper than the limit max_yaml_depth ({max} levels): no profile, plan \
+         or journal needs that"
     )]
     YamlTooDeep { max: usize },
     #[error(
-        "YAML holds more than the limit max_yaml_nodes ({max} nodes once its aliases are \
-         expanded): an alias bomb, or not a file remus-tune wrote"
+        "its YAML holds more than the limit max_yaml_nodes ({max} nodes once its aliases are \
+         expanded): an alias bomb? No profile, plan or journal needs that many"
     )]
     YamlTooManyNodes { max: usize },
     #[error("a QMP message is longer than the limit max_qmp_line ({max} bytes) without a newline")]
@@ -248,12 +248,7 @@ pub fn read_text(path: &Path, kind: FileKind) -> io::Result<String> {
 /// [`read_text`], then [`check_yaml`]: for the YAML kinds (profiles, plans, journals).
 pub fn read_yaml(path: &Path, kind: FileKind) -> io::Result<String> {
     let text = read_text(path, kind)?;
-    check_yaml(&text).map_err(|err| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{}: {err}", path.display()),
-        )
-    })?;
+    check_yaml(&text).map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
     Ok(text)
 }
 
