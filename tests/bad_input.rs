@@ -488,7 +488,10 @@ fn exec_measures_the_whole_tree_and_stops_it() {
     assert!(output.status.success(), "{}", stderr(&output));
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let pages = &summary["intervals"][0]["dirty_pages"];
-    let (p50, max) = (pages["p50"].as_f64().unwrap(), pages["max"].as_f64().unwrap());
+    let (p50, max) = (
+        pages["p50"].as_f64().unwrap(),
+        pages["max"].as_f64().unwrap(),
+    );
     // 500 hot pages between the two workers (300 + 200), which no single member reaches;
     // the shell alone would show a handful. The median is looser: on a loaded machine a
     // worker starts late or falls behind its hot-set rewrites.
@@ -598,4 +601,27 @@ fn a_closed_pipe_ends_quietly() {
         "{}",
         stderr(&output)
     );
+}
+
+/// A SIGTERM before the first epoch stops the command; that is not the command exiting by
+/// itself, so it ends as a SIGTERM (143), not as "exited before its first epoch".
+#[test]
+fn sigterm_before_the_first_epoch_is_a_sigterm() {
+    let _heavy = one_at_a_time();
+    let dir = temp_dir();
+    let trace = dir.path().join("w.trace.yaml");
+    let child = Command::new(BIN)
+        .args(["measure", "--exec", "--warmup", "10s", "-o"])
+        .arg(&trace)
+        .args(["--", "sleep", "30"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    common::signal(child.id(), libc::SIGTERM);
+    let output = child.wait_with_output().unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(143), "{err}");
+    assert!(!err.contains("before its first epoch"), "{err}");
 }
