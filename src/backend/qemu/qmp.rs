@@ -379,6 +379,17 @@ impl Qmp {
     }
 
     fn timeout_error(&self, what: &str) -> QmpError {
+        // A peer that sent bytes but no whole line in the time is not a hung QEMU.
+        if what.contains("greeting") && !self.partial.is_empty() {
+            return QmpError::NotQmp {
+                path: self.path.clone(),
+                detail: format!(
+                    "it sent {} bytes but no complete line within {:.1} s",
+                    self.partial.len(),
+                    self.timeout.as_secs_f64()
+                ),
+            };
+        }
         let hint = if what.contains("greeting") {
             "another client probably holds this monitor (QEMU serves one QMP client per \
              socket; under libvirt use the domain name instead)"
@@ -587,7 +598,8 @@ mod tests {
         let (_dir, path) = flood(Duration::from_millis(20));
         let started = Instant::now();
         let err = Qmp::connect(&path, Duration::from_millis(500)).unwrap_err();
-        assert!(matches!(err, QmpError::Timeout { .. }), "{err}");
+        assert!(matches!(err, QmpError::NotQmp { .. }), "{err}");
+        assert!(err.to_string().contains("no complete line within 0.5 s"), "{err}");
         assert!(
             started.elapsed() < Duration::from_secs(3),
             "{:?}",
