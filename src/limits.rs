@@ -130,13 +130,13 @@ pub enum LimitError {
     #[error("`{text}` is longer than the limit max_duration ({days} days)")]
     DurationTooLong { text: String, days: u64 },
     #[error(
-        "YAML nests deeper than the limit max_yaml_depth ({max} levels): this is not a file \
-         remus-tune wrote"
+        "its YAML nests deeper than the limit max_yaml_depth ({max} levels): no profile, plan \
+         or journal needs that"
     )]
     YamlTooDeep { max: usize },
     #[error(
-        "YAML holds more than the limit max_yaml_nodes ({max} nodes once its aliases are \
-         expanded): an alias bomb, or not a file remus-tune wrote"
+        "its YAML holds more than the limit max_yaml_nodes ({max} nodes once its aliases are \
+         expanded): an alias bomb? No profile, plan or journal needs that many"
     )]
     YamlTooManyNodes { max: usize },
     #[error("a QMP message is longer than the limit max_qmp_line ({max} bytes) without a newline")]
@@ -185,7 +185,8 @@ pub fn check_vcpus(vcpus: u64, text: &str) -> Result<u32, LimitError> {
 /// Checks a duration given in seconds before it becomes a `Duration` (whose constructor
 /// panics on values it cannot hold); `text` is how the user wrote it.
 pub fn check_duration_secs(seconds: f64, text: &str) -> Result<Duration, LimitError> {
-    if !(seconds <= MAX_DURATION.as_secs_f64()) {
+    // NaN fails this test too: it is not a duration at all.
+    if seconds.is_nan() || seconds > MAX_DURATION.as_secs_f64() {
         return Err(LimitError::DurationTooLong {
             text: text.to_string(),
             days: MAX_DURATION.as_secs() / 86_400,
@@ -247,12 +248,7 @@ pub fn read_text(path: &Path, kind: FileKind) -> io::Result<String> {
 /// [`read_text`], then [`check_yaml`]: for the YAML kinds (profiles, plans, journals).
 pub fn read_yaml(path: &Path, kind: FileKind) -> io::Result<String> {
     let text = read_text(path, kind)?;
-    check_yaml(&text).map_err(|err| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{}: {err}", path.display()),
-        )
-    })?;
+    check_yaml(&text).map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
     Ok(text)
 }
 

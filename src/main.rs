@@ -22,9 +22,38 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // A reader that went away (`remus-tune show t.yaml | head`): end quietly, as other
+        // Unix tools do, with the status a shell shows for SIGPIPE. Not by SIGPIPE itself:
+        // that would kill a measure before it switched log-dirty off and closed its trace.
+        Err(err) if is_broken_pipe(&err) => ExitCode::from(141),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", message(&err));
             ExitCode::FAILURE
         }
     }
+}
+
+/// True when writing our output failed because its reader closed the pipe.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The error and its causes, `: `-separated, leaving out a cause that its parent's message
+/// already quotes (many errors say "cannot read X: {source}" and also carry the source).
+fn message(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
 }

@@ -240,7 +240,10 @@ mod tests {
                 other => panic!("{text}: {other:?}"),
             }
         }
-        assert_eq!(parse_duration("720h").unwrap(), Duration::from_secs(30 * 86_400));
+        assert_eq!(
+            parse_duration("720h").unwrap(),
+            Duration::from_secs(30 * 86_400)
+        );
     }
 
     #[test]

@@ -20,9 +20,11 @@ pub struct MeasureArgs {
     #[arg(long, value_name = "SOCKET", conflicts_with_all = ["exec", "target"])]
     pub qmp: Option<PathBuf>,
 
-    /// Launch the command given after `--` and measure it; it is stopped (SIGTERM) when
-    /// measuring ends, and measuring ends when it exits. Its stdout goes to stderr, so
-    /// stdout carries only the summary.
+    /// Launch the command given after `--` and measure it with every process it starts
+    /// (its whole tree, looked for again every epoch); all of it is stopped (SIGTERM, then
+    /// SIGKILL after 3 s) when measuring ends, and measuring ends when the command exits. A
+    /// command that exits before the first epoch is measured ends with exit 3 and no trace.
+    /// Its stdout goes to stderr, so stdout carries only the summary.
     #[arg(long, requires = "command")]
     pub exec: bool,
 

@@ -17,12 +17,23 @@ pub struct ProfileOptions {
     pub host: Option<String>,
 
     /// Effective replication link rate, e.g. 1Gbit/s or 110MB/s (overrides `costs.link`).
-    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    #[arg(long, value_name = "RATE", value_parser = parse_link)]
     pub link: Option<f64>,
 
     /// Override one profile value, e.g. --set max_slowdown=15% --set rtt=0.5ms (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
+}
+
+/// A link rate above zero: a link that carries nothing would make every send take forever.
+fn parse_link(text: &str) -> Result<f64, String> {
+    match parse_rate(text) {
+        Ok(rate) if rate > 0.0 => Ok(rate),
+        Ok(_) => Err(format!(
+            "`{text}` is zero: a replication link must carry something (e.g. 1Gbit/s)"
+        )),
+        Err(err) => Err(err.to_string()),
+    }
 }
 
 impl ProfileOptions {

@@ -130,9 +130,13 @@ fn measure_command(args: &MeasureArgs) -> Result<ExitCode> {
     };
     let result = measure_launched(args, timing, sample, &stop, child.as_mut());
     if let Some(child) = child.as_mut() {
+        // Asked before stopping the tree: a command we stopped did not end by itself.
+        let ended_by_itself = exited_by_itself(child, &result);
         exec::stop_tree(child);
-        if let Some(code) = exited_before_measuring(child, &args.command, &result) {
-            return Ok(code);
+        if ended_by_itself {
+            if let Some(code) = exited_before_measuring(child, &args.command, &result) {
+                return Ok(code);
+            }
         }
     }
     let (outcome, summary) = result?;
@@ -148,6 +152,32 @@ pub fn finish(outcome: &MeasureOutcome, summary: &Summary, format: Format) -> Re
         return Ok(ExitCode::from(EXIT_TRACE_IO));
     }
     Ok(exit_code(outcome.end.reason))
+}
+
+/// True when the --exec command ended on its own before its first epoch, not stopped by us
+/// after a Ctrl-C or SIGTERM (false for every run that measured an epoch). A measuring error
+/// can come from the command's own exit (its /proc entries vanish a moment before it is a
+/// zombie), so it gets 200 ms to show as exited.
+fn exited_by_itself(child: &mut Child, result: &Result<(MeasureOutcome, Summary)>) -> bool {
+    if let Ok((outcome, _)) = result {
+        let signalled = matches!(
+            outcome.end.reason,
+            EndReason::Interrupted | EndReason::Terminated
+        );
+        if signalled || outcome.end.epochs > 0 {
+            return false;
+        }
+    }
+    let deadline = Instant::now() + Duration::from_millis(200);
+    loop {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// The one outcome of an `--exec` command that ends before its first epoch was measured

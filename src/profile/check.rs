@@ -43,7 +43,7 @@ const SHARE_LIMITS: &[&str] = &["limits.max_slowdown", "limits.max_link_share"];
 
 /// The first problem in `text`, as "line N, key `k`: what is wrong".
 pub fn check(text: &str) -> Result<(), String> {
-    empty_values(text)?;
+    line_checks(text)?;
     let mut lines: Vec<_> = value_lines(text).into_iter().collect();
     lines.sort_by_key(|(_, line)| line.line);
     for (key, line) in lines {
@@ -90,10 +90,13 @@ pub fn check(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A key of `limits:` or `costs:` written without a value reads as "not set", which would
-/// silently drop what the user meant to set: an error instead.
-fn empty_values(text: &str) -> Result<(), String> {
+/// What the YAML reader would take silently or report at the wrong line: a key of
+/// `limits:` or `costs:` without a value (read as "not set", dropping what the user meant to
+/// set), a key written twice (which one wins?), and anchors or aliases (a profile has no use
+/// for them, and the reader names the wrong key for them).
+fn line_checks(text: &str) -> Result<(), String> {
     let mut section = "";
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (index, raw) in text.lines().enumerate() {
         let body = raw.split(" #").next().unwrap_or("");
         if body.trim_start().starts_with('#') || body.trim().is_empty() {
@@ -103,9 +106,27 @@ fn empty_values(text: &str) -> Result<(), String> {
             continue;
         };
         let indented = raw.starts_with(' ') || raw.starts_with('\t');
+        let path = if indented {
+            format!("{section}.{}", key.trim())
+        } else {
+            key.trim().to_string()
+        };
+        let at = format!("line {}, key `{path}`", index + 1);
+        if let Some(first) = seen.insert(path.clone(), index + 1) {
+            return Err(format!(
+                "{at}: set twice (first on line {first}): keep one of them"
+            ));
+        }
+        let value = value.trim();
+        if value.starts_with('&') || value.starts_with('*') || key.trim().starts_with("<<") {
+            return Err(format!(
+                "{at}: YAML anchors, aliases and merge keys (`&`, `*`, `<<`) are not used in \
+                 profiles: write the value itself"
+            ));
+        }
         if !indented {
             section = key.trim();
-        } else if value.trim().is_empty() && (section == "limits" || section == "costs") {
+        } else if value.is_empty() && (section == "limits" || section == "costs") {
             return Err(format!(
                 "line {}, key `{section}.{}`: no value: write one (e.g. `max_slowdown: 10%`), \
                  or remove the line to keep the default",
@@ -124,7 +145,10 @@ mod tests {
     #[test]
     fn empty_values_and_shares_over_100_percent_are_errors() {
         let err = check("limits:\n  max_slowdown:\n").unwrap_err();
-        assert!(err.contains("line 2, key `limits.max_slowdown`: no value"), "{err}");
+        assert!(
+            err.contains("line 2, key `limits.max_slowdown`: no value"),
+            "{err}"
+        );
         let err = check("limits:\n  max_slowdown: 200%\n").unwrap_err();
         assert!(err.contains("above 100%"), "{err}");
         let err = check("limits:\n  max_link_share: 100.5%\n").unwrap_err();
@@ -133,5 +157,22 @@ mod tests {
         // A compressed size above 100 % is odd but possible (incompressible data plus headers).
         assert!(check("costs:\n  compressed_size: 110%\n").is_ok());
         assert!(check("limits:  # the SLO\n  max_pause: 20ms\n").is_ok());
+    }
+
+    #[test]
+    fn duplicate_keys_and_anchors_name_their_line_and_key() {
+        let err = check("limits:\n  max_pause: 20ms\n  max_slowdown: 10%\n  max_pause: 30ms\n")
+            .unwrap_err();
+        assert!(
+            err.contains("line 4, key `limits.max_pause`: set twice (first on line 2)"),
+            "{err}"
+        );
+        let err = check("limits:\n  max_pause: &p 20ms\n  max_added_latency: *p\n").unwrap_err();
+        assert!(
+            err.contains("line 2, key `limits.max_pause`: YAML anchors"),
+            "{err}"
+        );
+        let err = check("limits: &l\n  max_pause: 20ms\n").unwrap_err();
+        assert!(err.contains("line 1, key `limits`"), "{err}");
     }
 }

@@ -303,7 +303,12 @@ fn finish_limits(raw: &RawLimits) -> Limits {
     }
 }
 
-/// Parses profile text as a file would be (for tests and fuzzing): no panics, only errors.
+/// Parses profile text as a file would be (for tests and fuzzing): the YAML limits, then the
+/// profile reader; no panics, only errors.
 pub fn parse_text(text: &str, file: &str) -> Result<(), ProfileError> {
+    crate::limits::check_yaml(text).map_err(|err| ProfileError::Invalid {
+        file: file.to_string(),
+        detail: err.to_string(),
+    })?;
     parse_layer(text, file).map(|_| ())
 }

@@ -42,8 +42,9 @@ pub fn launch(command: &[String]) -> Result<Child> {
             Ok(())
         });
     }
-    cmd.spawn()
-        .with_context(|| format!("cannot run `{program}`: check the path and that it is executable"))
+    cmd.spawn().with_context(|| {
+        format!("cannot run `{program}`: check the path and that it is executable")
+    })
 }
 
 /// Sends `signal` to the command's process group and to every descendant of ours.

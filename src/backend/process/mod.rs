@@ -105,6 +105,14 @@ fn says_no_such_process(err: &anyhow::Error) -> bool {
 fn check_access(target: &ProcessTarget) -> anyhow::Result<()> {
     let pid = target.pid;
     let denied = |what: &str, err: &std::io::Error| {
+        if pid == 1 {
+            return anyhow!(
+                "cannot read {what} of process 1 ({}): {err}. PID 1 is the init process of this \
+                 system or container, which the kernel often protects even from root; measure \
+                 one of the processes it runs instead",
+                target.name
+            );
+        }
         anyhow!(
             "cannot read {what} of process {pid} ({}): {err}. Run remus-tune as root, or as the \
              process's owner with ptrace allowed (sysctl kernel.yama.ptrace_scope=0)",

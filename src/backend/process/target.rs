@@ -39,6 +39,13 @@ impl ProcessTarget {
                 comm.trim()
             );
         }
+        if is_kernel_thread(pid) {
+            bail!(
+                "process {pid} ({}) is a kernel thread: it has no user memory of its own to \
+                 measure; give the PID of a user process",
+                comm.trim()
+            );
+        }
         Ok(Self {
             pid,
             name: comm.trim().to_string(),
@@ -49,10 +56,14 @@ impl ProcessTarget {
 
 /// Resolves TARGET: all digits is a PID, anything else a process name.
 pub fn resolve(target: &str) -> Result<ProcessTarget> {
-    if let Ok(pid) = target.parse::<i32>() {
-        if pid <= 0 {
-            bail!("`{target}` is not a valid PID: PIDs are positive");
-        }
+    if !target.is_empty() && target.bytes().all(|b| b.is_ascii_digit()) {
+        let pid = target.parse::<i32>().ok().filter(|&pid| pid > 0);
+        let Some(pid) = pid else {
+            bail!(
+                "`{target}` is not a valid PID: PIDs run from 1 to {} here (/proc/sys/kernel/pid_max)",
+                pid_max()
+            );
+        };
         return ProcessTarget::from_pid(pid);
     }
     let me = std::process::id() as i32;
@@ -125,6 +136,22 @@ pub fn is_gone(pid: i32) -> bool {
     !std::path::Path::new(&format!("/proc/{pid}")).exists() || is_zombie(pid)
 }
 
+/// The largest PID this system hands out (Linux's default when unreadable).
+fn pid_max() -> u64 {
+    std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(4_194_304)
+}
+
+/// True for a kernel thread (PF_KTHREAD in /proc/PID/stat's flags): no user memory.
+fn is_kernel_thread(pid: i32) -> bool {
+    const PF_KTHREAD: u32 = 0x0020_0000;
+    procfs::process::Process::new(pid)
+        .and_then(|process| process.stat())
+        .is_ok_and(|stat| stat.flags & PF_KTHREAD != 0)
+}
+
 fn is_zombie(pid: i32) -> bool {
     match procfs::process::Process::new(pid).and_then(|process| process.stat()) {
         Ok(stat) => matches!(stat.state, 'Z' | 'X' | 'x'),
@@ -161,6 +188,17 @@ mod tests {
         assert!(is_gone(pid));
         let err = resolve(&pid.to_string()).unwrap_err().to_string();
         assert!(err.contains("no process has PID"), "{err}");
+    }
+
+    #[test]
+    fn kernel_threads_and_impossible_pids_are_named() {
+        let err = resolve("2").unwrap_err().to_string();
+        assert!(err.contains("is a kernel thread"), "{err}");
+        let err = resolve("2147483648").unwrap_err().to_string();
+        assert!(
+            err.contains("not a valid PID") && err.contains("pid_max"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -233,15 +233,61 @@ impl Backend for TreeBackend {
     }
 }
 
-/// Every live descendant of `roots` (not the roots themselves), from the parent PIDs in
-/// /proc/*/stat.
+/// Every live descendant of `roots` (not the roots themselves). Walks the kernel's
+/// per-thread `children` lists (CONFIG_PROC_CHILDREN), which costs a few reads per member
+/// every epoch; without them, reads every process's parent from /proc/*/stat.
 pub fn descendants(roots: &[i32]) -> Vec<i32> {
+    match descendants_from_children_files(roots) {
+        Some(found) => found,
+        None => descendants_from_stat(roots),
+    }
+}
+
+/// `None` when the kernel has no `children` files.
+fn descendants_from_children_files(roots: &[i32]) -> Option<Vec<i32>> {
+    let mut found = Vec::new();
+    let mut queue: Vec<i32> = roots.to_vec();
+    let mut visited: BTreeSet<i32> = roots.iter().copied().collect();
+    while let Some(pid) = queue.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue; // exited meanwhile
+        };
+        for task in tasks.flatten() {
+            let text = match std::fs::read_to_string(task.path().join("children")) {
+                Ok(text) => text,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    if task.path().exists() {
+                        return None; // the kernel has no children files
+                    }
+                    continue; // the thread exited meanwhile
+                }
+                Err(_) => continue,
+            };
+            for child in text
+                .split_whitespace()
+                .filter_map(|c| c.parse::<i32>().ok())
+            {
+                if visited.insert(child) {
+                    found.push(child);
+                    queue.push(child);
+                }
+            }
+        }
+    }
+    Some(found)
+}
+
+fn descendants_from_stat(roots: &[i32]) -> Vec<i32> {
     let mut children: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
             continue;
         };
         if let Some(ppid) = parent_of(pid) {
@@ -282,13 +328,22 @@ mod tests {
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(300));
         let found = descendants(&[shell.id() as i32]);
+        let mut by_stat = descendants_from_stat(&[shell.id() as i32]);
+        let mut sorted = found.clone();
+        sorted.sort_unstable();
+        by_stat.sort_unstable();
+        assert_eq!(sorted, by_stat, "the two ways disagree");
         let names: Vec<String> = found
             .iter()
             .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).ok())
             .map(|c| c.trim().to_string())
             .collect();
         // sleep, sh, and the inner sh's sleep.
-        assert_eq!(names.iter().filter(|n| *n == "sleep").count(), 2, "{names:?}");
+        assert_eq!(
+            names.iter().filter(|n| *n == "sleep").count(),
+            2,
+            "{names:?}"
+        );
         assert!(names.iter().any(|n| n == "sh"), "{names:?}");
         // SAFETY: kill has no memory-safety preconditions; these are our test's processes.
         unsafe { libc::kill(shell.id() as i32, libc::SIGKILL) };
