@@ -1,6 +1,8 @@
 //! One module per subcommand: turns declared arguments into work and an exit code.
 
 pub mod advise;
+pub mod generate;
+pub mod help;
 pub mod measure;
 pub mod measure_xen;
 pub mod model;

@@ -111,8 +111,11 @@ pub fn run_chart(args: &ChartArgs) -> Result<()> {
         &args.profile.request(),
         &ModelOptions::default(),
     )?;
-    let charts = write_all(&trace, &report, &args.output, &args.format)?;
-    emit(&ChartList { charts }, crate::cli::Format::Text)
+    if let Some(warning) = args.deprecation() {
+        crate::warn!("{warning}");
+    }
+    let charts = write_all(&trace, &report, &args.output, args.images())?;
+    emit(&ChartList { charts }, args.listing())
 }
 
 /// What `advise_from_trace` wrote.
