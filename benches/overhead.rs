@@ -225,7 +225,7 @@ fn overhead(c: &mut Criterion) {
             let mut pairs = 0u64;
             b.iter_custom(|iters| {
                 // Alternate the order so drift over time does not favour either side.
-                let (alone, under) = if pairs % 2 == 0 {
+                let (alone, under) = if pairs.is_multiple_of(2) {
                     let alone = run(pages, None);
                     (alone, run(pages, Some(method)))
                 } else {

@@ -3,10 +3,13 @@
 use clap::Parser;
 use remus_tune::cli::{Cli, Command};
 use remus_tune::commands;
+use remus_tune::exit_codes;
+use remus_tune::log::{self, Verbosity};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    log::set(Verbosity::from_flags(cli.quiet, cli.verbose));
     let result = match &cli.command {
         Command::Measure(args) => commands::measure::run(args),
         Command::Show(args) => commands::show::run(args).map(|()| ExitCode::SUCCESS),
@@ -19,6 +22,8 @@ fn main() -> ExitCode {
         Command::Chart(args) => commands::model::run_chart(args).map(|()| ExitCode::SUCCESS),
         Command::Watch(args) => commands::watch::run(args),
         Command::Profiles(args) => commands::profiles::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Help(args) => commands::help::run(args),
+        Command::Generate(args) => commands::generate::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -27,8 +32,8 @@ fn main() -> ExitCode {
         // that would kill a measure before it switched log-dirty off and closed its trace.
         Err(err) if is_broken_pipe(&err) => ExitCode::from(141),
         Err(err) => {
-            eprintln!("error: {}", message(&err));
-            ExitCode::FAILURE
+            remus_tune::error!("{}", message(&err));
+            exit_codes::code(exit_codes::for_error(&err))
         }
     }
 }

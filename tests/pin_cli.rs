@@ -203,13 +203,13 @@ fn usage_errors_say_what_to_do() {
 
 #[test]
 fn advise_gets_a_dry_run_plan_for_this_host() {
-    // Not a Xen host (no /proc/xen): the hwloc topology, the host's side named `host`.
+    // Not a Xen host (no /proc/xen): this host's own topology (sysfs), the host's side named `host`.
     if std::path::Path::new("/proc/xen/capabilities").exists() {
         return;
     }
     let text = remus_tune::commands::pin::host_plan_text().unwrap();
     assert!(
-        text.starts_with("Pin plan (pin strategy) for hwloc (this host)"),
+        text.starts_with("Pin plan (pin strategy) for sysfs (this host)"),
         "{text}"
     );
     assert!(

@@ -42,7 +42,7 @@ fn shell_form_uses_virsh() {
             "pin",
             "--libvirt",
             "--source",
-            "hwloc",
+            "sysfs",
             "web01",
             "--format",
             "shell",

@@ -60,8 +60,8 @@ fn siblings_numbered_apart_show_as_one_core() {
 }
 
 #[test]
-fn live_host_via_hwloc() {
-    let (code, out, err) = run(&["topology", "--source", "hwloc"]);
+fn live_host_via_sysfs() {
+    let (code, out, err) = run(&["topology", "--source", "sysfs"]);
     assert_eq!(code, 0, "{err}");
     let cpus = std::thread::available_parallelism().unwrap().get();
     assert!(out.starts_with(&format!("{cpus} CPUs")), "{out}");

@@ -13,7 +13,7 @@ mod watch;
 mod workload;
 
 pub use measure::{BackendChoice, MeasureArgs, MethodChoice};
-pub use model::{ChartArgs, ModelArgs, ProfileOptions};
+pub use model::{ChartArgs, ChartOutput, ModelArgs, ProfileOptions};
 pub use pin::PinArgs;
 pub use profiles::ProfilesArgs;
 pub use show::ShowArgs;
@@ -30,8 +30,25 @@ use clap::{Parser, Subcommand};
 /// checkpoint epoch, what continuous replication would cost at each checkpoint interval,
 /// and how to pin Dom-0 and the protected VMs onto cores of their own.
 #[derive(Parser, Debug)]
-#[command(name = "remus-tune", version, propagate_version = true)]
+#[command(
+    name = "remus-tune",
+    version,
+    propagate_version = true,
+    // Our own `help`, which also knows `help exit-codes`.
+    disable_help_subcommand = true,
+    after_help = "Exit codes: `remus-tune help exit-codes`."
+)]
 pub struct Cli {
+    /// Print errors only: no warnings, notes or progress on stderr (results still go to
+    /// stdout).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Say more on stderr: the detail behind each choice (which topology source, which
+    /// files).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -61,6 +78,40 @@ pub enum Command {
     Trial(TrialArgs),
     /// Measure without end and serve the model's live predictions as Prometheus metrics.
     Watch(WatchArgs),
+    /// Print the help of a command, or a topic: `help exit-codes` lists every exit code.
+    Help(HelpArgs),
+    /// Write man pages or shell completions (for packagers; scripts/build-deb runs it).
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+}
+
+/// `remus-tune help [COMMAND | exit-codes]`.
+#[derive(clap::Args, Debug)]
+pub struct HelpArgs {
+    /// A command (`measure`, `pin`, ...) or `exit-codes`; none for the overview.
+    pub topic: Option<String>,
+}
+
+/// `remus-tune generate`.
+#[derive(clap::Args, Debug)]
+pub struct GenerateArgs {
+    #[command(subcommand)]
+    pub what: GenerateWhat,
+}
+
+/// What `generate` writes.
+#[derive(Subcommand, Debug)]
+pub enum GenerateWhat {
+    /// One roff man page per command into DIR (remus-tune.1, remus-tune-measure.1, ...).
+    Man {
+        #[arg(value_name = "DIR")]
+        dir: std::path::PathBuf,
+    },
+    /// The completion script for SHELL on stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// `--format`: declared by its owner, the output layer.

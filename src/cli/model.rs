@@ -104,10 +104,70 @@ pub struct ChartArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// Chart formats to write: svg, png, or both (the default), e.g. --format svg.
+    /// Chart images to write: svg, png, or both (the default), e.g. --image svg.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [ChartFormat::Svg, ChartFormat::Png])]
-    pub format: Vec<ChartFormat>,
+    pub image: Vec<ChartFormat>,
+
+    /// How the list of written files is printed: text, json or yaml, as everywhere. (The
+    /// old `--format svg|png|svg,png` still chooses the images, with a warning: use --image.)
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = parse_chart_output)]
+    pub format: ChartOutput,
 
     #[command(flatten)]
     pub profile: ProfileOptions,
+}
+
+/// `chart --format`: an output format, or the images in the spelling before `--image`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChartOutput {
+    Listing(Format),
+    /// Deprecated `--format svg,png`: the images to write.
+    LegacyImages(Vec<ChartFormat>),
+}
+
+impl ChartArgs {
+    /// The images to write: `--image`, or the deprecated `--format svg|png`.
+    pub fn images(&self) -> &[ChartFormat] {
+        match &self.format {
+            ChartOutput::LegacyImages(images) => images,
+            ChartOutput::Listing(_) => &self.image,
+        }
+    }
+
+    /// How to print the list of written files.
+    pub fn listing(&self) -> Format {
+        match self.format {
+            ChartOutput::Listing(format) => format,
+            ChartOutput::LegacyImages(_) => Format::Text,
+        }
+    }
+
+    /// The warning for the deprecated spelling, if it was used.
+    pub fn deprecation(&self) -> Option<String> {
+        match &self.format {
+            ChartOutput::LegacyImages(images) => {
+                let list: Vec<&str> = images.iter().map(|i| i.extension()).collect();
+                Some(format!(
+                    "`chart --format {0}` is deprecated: --format means text, json or yaml \
+                     everywhere; write `--image {0}`",
+                    list.join(",")
+                ))
+            }
+            ChartOutput::Listing(_) => None,
+        }
+    }
+}
+
+fn parse_chart_output(text: &str) -> Result<ChartOutput, String> {
+    use clap::ValueEnum;
+    if let Ok(format) = Format::from_str(text, true) {
+        return Ok(ChartOutput::Listing(format));
+    }
+    let images: Result<Vec<ChartFormat>, String> = text
+        .split(',')
+        .map(|item| ChartFormat::from_str(item.trim(), true))
+        .collect();
+    images.map(ChartOutput::LegacyImages).map_err(|_| {
+        format!("{text:?} is not an output format: use text, json or yaml (images go to --image svg,png)")
+    })
 }

@@ -3,6 +3,8 @@
 //! no Xen.
 
 pub mod advise;
+pub mod generate;
+pub mod help;
 pub mod measure;
 pub mod model;
 pub mod no_xen;

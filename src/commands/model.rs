@@ -125,9 +125,12 @@ impl TextReport for ChartList {
 
 /// `remus-tune chart`.
 pub fn run_chart(args: &ChartArgs) -> Result<()> {
+    if let Some(warning) = args.deprecation() {
+        crate::warn!("{warning}");
+    }
     check_outputs(
         &args.output,
-        &args.format,
+        args.images(),
         args.force,
         &[("the trace being charted", args.trace.as_path())],
     )?;
@@ -136,8 +139,8 @@ pub fn run_chart(args: &ChartArgs) -> Result<()> {
         &args.profile.request(),
         &ModelOptions::default(),
     )?;
-    let charts = write_all(&trace, &report, &args.output, &args.format, args.force)?;
-    emit(&ChartList { charts }, crate::output::Format::Text)
+    let charts = write_all(&trace, &report, &args.output, args.images(), args.force)?;
+    emit(&ChartList { charts }, args.listing())
 }
 
 /// What `advise_from_trace` wrote.

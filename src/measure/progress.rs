@@ -1,4 +1,4 @@
-//! A progress bar on a terminal, and nothing in pipes or CI logs.
+//! A progress bar on a terminal, and nothing in pipes, CI logs or under `-q`.
 
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -9,7 +9,9 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(epochs: u64) -> Self {
-        let bar = std::io::stderr().is_terminal().then(|| {
+        // Not under -q: errors only.
+        let wanted = crate::log::enabled(crate::log::Verbosity::Normal);
+        let bar = (wanted && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(epochs);
             if let Ok(style) = ProgressStyle::with_template(
                 "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} epochs  {msg}",

@@ -1,5 +1,7 @@
-//! The topology of a bare-metal or KVM host from hwloc (through the `hwlocality` binding on
-//! the system libhwloc), live or from a saved `lstopo --of xml`.
+//! The live topology of a bare-metal or KVM host from libhwloc (the `hwlocality` binding),
+//! built only with the cargo feature `hwloc`: linking libhwloc would stop the default binary
+//! from starting on a host without libhwloc.so.15. Saved `lstopo --of xml` files are read by
+//! [`super::hwloc_xml`] in every build.
 //!
 //! CPU numbers are hwloc's OS indexes (what Linux, taskset and sched_setaffinity use), never
 //! its logical indexes. In hwloc 2.x NUMA nodes are memory children, not ancestors of the
@@ -14,16 +16,6 @@ pub fn from_host() -> Result<Topology, TopologyError> {
     let hw = Hwloc::new()
         .map_err(|e| TopologyError::Hwloc(format!("cannot discover this host: {e}")))?;
     convert(&hw, "hwloc (this host)")
-}
-
-/// Reads hwloc XML (`lstopo --of xml`).
-pub fn from_xml(xml: &str, origin: &str) -> Result<Topology, TopologyError> {
-    let hw = Hwloc::builder()
-        .from_xml(xml)
-        .map_err(|e| TopologyError::Hwloc(format!("{origin} is not hwloc XML hwloc accepts: {e}")))?
-        .build()
-        .map_err(|e| TopologyError::Hwloc(format!("cannot load {origin}: {e}")))?;
-    convert(&hw, &format!("hwloc XML ({origin})"))
 }
 
 fn convert(hw: &Hwloc, source: &str) -> Result<Topology, TopologyError> {
@@ -91,4 +83,31 @@ fn convert(hw: &Hwloc, source: &str) -> Result<Topology, TopologyError> {
         });
     }
     Topology::new(source, cpus, &memory)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The XML reader of every build must agree with libhwloc's own reading of the same file.
+    #[test]
+    fn libhwloc_and_the_xml_reader_agree_on_every_fixture() {
+        for entry in std::fs::read_dir("tests/fixtures/topologies").unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "xml") {
+                continue;
+            }
+            let xml = std::fs::read_to_string(&path).unwrap();
+            let hw = Hwloc::builder()
+                .from_xml(xml.as_str())
+                .unwrap()
+                .build()
+                .unwrap();
+            let mut by_libhwloc = convert(&hw, "x").unwrap();
+            let mut by_reader = super::super::hwloc_xml::from_xml(&xml, "x").unwrap();
+            by_libhwloc.source.clear();
+            by_reader.source.clear();
+            assert_eq!(by_libhwloc, by_reader, "{}", path.display());
+        }
+    }
 }

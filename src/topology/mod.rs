@@ -5,12 +5,17 @@
 //!
 //! - on Xen, Dom-0's Linux sees only Dom-0's *virtual* CPUs, so the physical topology comes
 //!   from `xl info -n` ([`xen`]);
-//! - on bare metal and KVM hosts, from hwloc ([`hwloc`]), live or from `lstopo --of xml`.
+//! - on bare metal and KVM hosts, from sysfs ([`sysfs`]), the files hwloc itself reads on
+//!   Linux, or from libhwloc ([`hwloc`], only in a build with the cargo feature `hwloc`);
+//! - saved `lstopo --of xml` files are read without libhwloc ([`hwloc_xml`]).
 //!
 //! Either way the result is a [`Topology`]; nothing above this module knows the source.
 
+#[cfg(feature = "hwloc")]
 pub mod hwloc;
+pub mod hwloc_xml;
 mod report;
+pub mod sysfs;
 pub mod xen;
 
 use crate::cpulist::CpuList;
@@ -52,7 +57,7 @@ pub struct Core {
 /// The host as remus-tune sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Topology {
-    /// Where the facts came from, e.g. `xl info -n` or `hwloc (live)`.
+    /// Where the facts came from, e.g. `xl info -n` or `sysfs (this host)`.
     pub source: String,
     /// Online CPUs, by id.
     pub cpus: Vec<Cpu>,
@@ -80,6 +85,28 @@ pub enum TopologyError {
     Invalid(String),
     #[error("hwloc: {0}")]
     Hwloc(String),
+    #[error(
+        "this remus-tune was built without hwloc (cargo feature `hwloc`): use `--source sysfs` \
+         (the same facts, read from /sys), or rebuild with `cargo build --features hwloc`"
+    )]
+    HwlocNotBuilt,
+}
+
+/// The live topology of a host that is not a Xen Dom-0: libhwloc in a build with the
+/// feature `hwloc`, sysfs otherwise.
+pub fn native_host() -> Result<Topology, TopologyError> {
+    #[cfg(feature = "hwloc")]
+    return hwloc::from_host();
+    #[cfg(not(feature = "hwloc"))]
+    return sysfs::from_host();
+}
+
+/// The live topology from libhwloc, or why this build cannot ask it.
+pub fn hwloc_host() -> Result<Topology, TopologyError> {
+    #[cfg(feature = "hwloc")]
+    return hwloc::from_host();
+    #[cfg(not(feature = "hwloc"))]
+    return Err(TopologyError::HwlocNotBuilt);
 }
 
 impl Topology {
@@ -183,7 +210,7 @@ impl Topology {
         )?;
         let head = text.trim_start();
         if head.starts_with("<?xml") || head.starts_with("<topology") {
-            hwloc::from_xml(&text, &path.display().to_string())
+            hwloc_xml::from_xml(&text, &path.display().to_string())
         } else if text.contains("cpu_topology") {
             xen::from_info_text(&text, &format!("xl info -n (saved in {})", path.display()))
         } else {

@@ -35,8 +35,8 @@ impl DiskWriter {
             format!("cannot create the workload's disk file {}", path.display())
         })?;
         if on_tmpfs(&path) {
-            eprintln!(
-                "warning: {} is on tmpfs, where the kernel counts no disk writes; pass --disk-file on a real disk",
+            crate::warn!(
+                "{} is on tmpfs, where the kernel counts no disk writes; pass --disk-file on a real disk",
                 path.display()
             );
         }

@@ -136,7 +136,7 @@ pub fn run(args: &WorkloadSpec) -> Result<()> {
             .collect::<Vec<_>>()
             .join(",")
     );
-    eprintln!(
+    crate::note!(
         "workload: {swept} sweep writes, {} disk bytes in {:.1} s; longest gap between hot-set \
          rewrites {:.1} ms, sweep at most {max_sweep_lag} pages behind",
         disk.as_ref().map_or(0, |d| d.written()),

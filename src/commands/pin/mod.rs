@@ -189,7 +189,7 @@ fn revert(path: &std::path::Path) -> Result<ExitCode> {
 }
 
 /// The dry-run pin plan for this host as text, for `advise`'s report: Xen if `xl` answers,
-/// otherwise the hwloc topology with no VMs declared.
+/// otherwise this host's own topology with no VMs declared.
 pub fn host_plan_text() -> Result<String> {
     let xl = Xl::from_env();
     let on_xen = super::topology::on_xen(&xl);
@@ -207,7 +207,7 @@ pub fn host_plan_text() -> Result<String> {
             .collect::<Vec<_>>();
         (topo, specs)
     } else {
-        (crate::topology::hwloc::from_host()?, Vec::new())
+        (crate::topology::native_host()?, Vec::new())
     };
     let mut p = plan(&topo, &specs, &Policy::default());
     if !on_xen {
