@@ -1,13 +1,13 @@
 //! `remus-tune model` and `remus-tune chart`: read a trace, load the profile, run the model,
 //! and write what was asked (table/JSON/YAML, charts, HTML report).
 
-use crate::chart::{write_all, ChartFormat, WrittenChart};
+use crate::chart::{write_all, write_hourly, ChartFormat, WrittenChart};
 use crate::cli::{ChartArgs, ModelArgs};
 use crate::model::{
     predict, predict_figures, FiguresBuilder, ModelOptions, ModelReport, TraceFigures,
 };
 use crate::output::{emit, TextReport};
-use crate::profile::{load, ProfileRequest};
+use crate::profile::{load, Profile, ProfileRequest};
 use crate::report::{write_html, ReportInput};
 use crate::trace::{read_trace, ReadOptions, Trace, TraceReader};
 use anyhow::{bail, Context, Result};
@@ -19,11 +19,33 @@ pub fn model_trace(
     request: &ProfileRequest,
     options: &ModelOptions,
 ) -> Result<(Trace, ModelReport)> {
+    let (trace, _, report) = model_trace_with_profile(path, request, options)?;
+    Ok((trace, report))
+}
+
+fn model_trace_with_profile(
+    path: &Path,
+    request: &ProfileRequest,
+    options: &ModelOptions,
+) -> Result<(Trace, Profile, ModelReport)> {
     let trace = read_trace(path)?;
     let profile = load(request)?;
     let report = predict(&trace, &profile, options)
         .with_context(|| format!("cannot model {}", path.display()))?;
-    Ok((trace, report))
+    Ok((trace, profile, report))
+}
+
+/// The six charts, and the by-hour view when the trace is longer than an hour.
+fn write_charts(
+    trace: &Trace,
+    profile: &Profile,
+    report: &ModelReport,
+    dir: &Path,
+    formats: &[ChartFormat],
+) -> Result<Vec<WrittenChart>> {
+    let mut written = write_all(trace, report, dir, formats)?;
+    written.extend(write_hourly(trace, profile, report, dir, formats)?);
+    Ok(written)
 }
 
 /// What the model needs from the trace at `path`, read in one pass.
@@ -72,9 +94,16 @@ pub fn run(args: &ModelArgs) -> Result<()> {
             .with_context(|| format!("cannot model {}", args.trace.display()))?;
         return emit(&report, args.format);
     }
-    let (trace, report) = model_trace(&args.trace, &args.profile.request(), &options)?;
+    let (trace, profile, report) =
+        model_trace_with_profile(&args.trace, &args.profile.request(), &options)?;
     if let Some(dir) = &args.charts {
-        let written = write_all(&trace, &report, dir, &[ChartFormat::Svg, ChartFormat::Png])?;
+        let written = write_charts(
+            &trace,
+            &profile,
+            &report,
+            dir,
+            &[ChartFormat::Svg, ChartFormat::Png],
+        )?;
         eprintln!("wrote {} charts to {}", written.len(), dir.display());
     }
     if let Some(path) = &args.html {
@@ -129,12 +158,12 @@ impl TextReport for ChartList {
 
 /// `remus-tune chart`.
 pub fn run_chart(args: &ChartArgs) -> Result<()> {
-    let (trace, report) = model_trace(
+    let (trace, profile, report) = model_trace_with_profile(
         &args.trace,
         &args.profile.request(),
         &ModelOptions::default(),
     )?;
-    let charts = write_all(&trace, &report, &args.output, &args.format)?;
+    let charts = write_charts(&trace, &profile, &report, &args.output, &args.format)?;
     emit(&ChartList { charts }, crate::cli::Format::Text)
 }
 
@@ -157,7 +186,8 @@ pub fn advise_from_trace(
     request: &ProfileRequest,
     extra_html: &str,
 ) -> Result<AdviseOutput> {
-    let (trace, report) = model_trace(trace_path, request, &ModelOptions::default())?;
+    let (trace, profile, report) =
+        model_trace_with_profile(trace_path, request, &ModelOptions::default())?;
     let name = trace_path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -170,8 +200,9 @@ pub fn advise_from_trace(
     let dir = trace_path.parent().unwrap_or(Path::new("."));
     let chart_dir = dir.join(format!("{stem}.charts"));
     let html_path = dir.join(format!("{stem}.report.html"));
-    let charts = write_all(
+    let charts = write_charts(
         &trace,
+        &profile,
         &report,
         &chart_dir,
         &[ChartFormat::Svg, ChartFormat::Png],
