@@ -60,7 +60,11 @@ fn traces() -> Vec<PathBuf> {
             let start = Instant::now();
             day_trace::write_day_trace(&partial, hours);
             std::fs::rename(&partial, &path).expect("rename the finished trace");
-            eprintln!("wrote {} in {:.1} s", path.display(), start.elapsed().as_secs_f64());
+            eprintln!(
+                "wrote {} in {:.1} s",
+                path.display(),
+                start.elapsed().as_secs_f64()
+            );
         }
         let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         eprintln!(
@@ -80,7 +84,11 @@ fn end_to_end(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(30));
     for path in &paths {
         let file = path.to_str().expect("UTF-8 path");
-        let kind = if file.ends_with(".zst") { "zst" } else { "plain" };
+        let kind = if file.ends_with(".zst") {
+            "zst"
+        } else {
+            "plain"
+        };
         for command in ["show", "model"] {
             let args = [command, file];
             // Wall time depends on what else runs; CPU time is what the command needs.
@@ -99,7 +107,10 @@ fn end_to_end(c: &mut Criterion) {
                         total += wall;
                         max_rss = max_rss.max(rss);
                     }
-                    eprintln!("  {command} {kind}: max RSS {:.1} MB", max_rss as f64 / 1024.0);
+                    eprintln!(
+                        "  {command} {kind}: max RSS {:.1} MB",
+                        max_rss as f64 / 1024.0
+                    );
                     total
                 })
             });

@@ -10,6 +10,7 @@ pub mod chart;
 pub mod cli;
 pub mod commands;
 pub mod cpulist;
+pub mod fasthash;
 pub mod host;
 pub mod measure;
 pub mod model;

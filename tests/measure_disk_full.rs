@@ -12,7 +12,11 @@ use std::process::{Command, Stdio};
 /// Runs `measure` with its file size limited to `limit` bytes (RLIMIT_FSIZE): a write past
 /// it fails with EFBIG, as one on a full disk fails with ENOSPC. SIGXFSZ is ignored so the
 /// write fails instead of killing the process, as the kernel does for a full disk.
-fn measure_with_file_limit(target: u32, path: &std::path::Path, limit: u64) -> std::process::Output {
+fn measure_with_file_limit(
+    target: u32,
+    path: &std::path::Path,
+    limit: u64,
+) -> std::process::Output {
     let mut command = Command::new(BIN);
     command
         .args([
@@ -57,18 +61,28 @@ fn a_full_file_keeps_measuring_prints_the_summary_and_exits_74() {
     drop(target);
     let err = stderr(&output);
     assert_eq!(output.status.code(), Some(74), "{err}");
-    assert!(err.contains("epoch(s) lost") && err.contains("--partial"), "{err}");
+    assert!(
+        err.contains("epoch(s) lost") && err.contains("--partial"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
     let summary = json(&output);
     let measured = summary["base_epochs"].as_u64().unwrap();
-    assert!(measured >= 100, "the summary covers every epoch: {measured}");
+    assert!(
+        measured >= 100,
+        "the summary covers every epoch: {measured}"
+    );
     assert_eq!(summary["ended"], "completed");
 
     // Without --partial the cut file is refused, naming what to do.
     let file = path.to_str().unwrap();
     let refused = run(&["show", file]);
     assert!(!refused.status.success());
-    assert!(stderr(&refused).contains("--partial"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("--partial"),
+        "{}",
+        stderr(&refused)
+    );
     // With it, every whole epoch written reads, marked partial.
     let partial = run(&["show", "--partial", "--format", "json", file]);
     assert!(partial.status.success(), "{}", stderr(&partial));
@@ -98,7 +112,13 @@ fn a_full_file_compressed_still_reads_with_partial() {
     drop(target);
     let err = stderr(&output);
     assert_eq!(output.status.code(), Some(74), "{err}");
-    let partial = run(&["show", "--partial", "--format", "json", path.to_str().unwrap()]);
+    let partial = run(&[
+        "show",
+        "--partial",
+        "--format",
+        "json",
+        path.to_str().unwrap(),
+    ]);
     assert!(partial.status.success(), "{}", stderr(&partial));
     assert_eq!(json(&partial)["ended"], "truncated");
     assert!(json(&partial)["base_epochs"].as_u64().unwrap() > 0);

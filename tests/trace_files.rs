@@ -11,14 +11,24 @@ fn refused(args: &[&str], needle: &str) {
     let output = run(args);
     let err = stderr(&output);
     assert!(!output.status.success(), "{args:?} succeeded");
-    assert!(err.contains(needle), "{args:?}: expected {needle:?} in {err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: expected {needle:?} in {err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
-    assert!(start.elapsed() < Duration::from_secs(5), "{args:?} took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{args:?} took {:?}",
+        start.elapsed()
+    );
 }
 
 #[test]
 fn devices_pipes_and_directories_are_not_traces() {
-    refused(&["show", "/dev/zero"], "/dev/zero is a device, not a trace file");
+    refused(
+        &["show", "/dev/zero"],
+        "/dev/zero is a device, not a trace file",
+    );
     refused(&["model", "/dev/zero"], "a device");
     refused(&["show", "/tmp"], "a directory");
 }
@@ -38,7 +48,10 @@ fn a_yaml_alias_bomb_is_refused_before_parsing() {
     }
     text.push_str("epochs:\n");
     std::fs::write(&path, text).unwrap();
-    refused(&["show", path.to_str().unwrap()], "line 3 holds a YAML anchor or alias");
+    refused(
+        &["show", path.to_str().unwrap()],
+        "line 3 holds a YAML anchor or alias",
+    );
 }
 
 #[test]

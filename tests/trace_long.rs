@@ -2,9 +2,9 @@
 //! hour with the peak hour, `chart` draws the by-hour view, and the compressed file holds
 //! the same trace as the plain one in a fraction of the bytes.
 
+mod common;
 #[path = "../benches/support/day_trace.rs"]
 mod day_trace;
-mod common;
 
 use common::*;
 
@@ -29,7 +29,11 @@ fn show_reports_hours_and_the_peak_and_chart_draws_them() {
         .collect();
     assert_eq!(peak, vec![2], "the batch hour is the peak");
     assert_eq!(hours[2]["start_utc"], "02:00");
-    let p95 = |h: usize| hours[h]["intervals"][0]["dirty_pages_p95"].as_f64().unwrap();
+    let p95 = |h: usize| {
+        hours[h]["intervals"][0]["dirty_pages_p95"]
+            .as_f64()
+            .unwrap()
+    };
     assert!(p95(2) > 2.0 * p95(1), "{} vs {}", p95(2), p95(1));
     // Percentiles stay exact: the counts have far fewer distinct values than the cap.
     assert!(summary["intervals"][0].get("percentile_error").is_none());
@@ -53,9 +57,18 @@ fn show_reports_hours_and_the_peak_and_chart_draws_them() {
     assert!(text.contains("2 peak"), "{text}");
 
     let charts = dir.path().join("charts");
-    let out = run(&["chart", packed.to_str().unwrap(), "-o", charts.to_str().unwrap()]);
+    let out = run(&[
+        "chart",
+        packed.to_str().unwrap(),
+        "-o",
+        charts.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let svg = std::fs::read_to_string(charts.join("by-hour.svg")).expect("by-hour chart");
-    assert!(svg.starts_with("<svg") || svg.starts_with("<?xml"), "{}", &svg[..80]);
+    assert!(
+        svg.starts_with("<svg") || svg.starts_with("<?xml"),
+        "{}",
+        &svg[..80]
+    );
     assert!(charts.join("by-hour.png").exists());
 }

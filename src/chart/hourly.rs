@@ -120,7 +120,11 @@ pub(super) fn draw<DB: DrawingBackend>(view: &HourlyView, area: &DrawingArea<DB,
 where
     DB::ErrorType: 'static,
 {
-    let body = titled(area, "Dirty rate and predicted slowdown by hour", &view.subtitle)?;
+    let body = titled(
+        area,
+        "Dirty rate and predicted slowdown by hour",
+        &view.subtitle,
+    )?;
     let (_, height) = body.dim_in_pixel();
     let (upper, lower) = body.split_vertically(height / 2);
     panel(
@@ -154,12 +158,7 @@ where
     DB::ErrorType: 'static,
 {
     let hours = view.hours.last().map_or(1, |h| h + 1) as f64;
-    let top = values
-        .iter()
-        .copied()
-        .chain(limit)
-        .fold(1e-3, f64::max)
-        * 1.15;
+    let top = values.iter().copied().chain(limit).fold(1e-3, f64::max) * 1.15;
     let mut chart = ChartBuilder::on(area)
         .margin(12)
         .x_label_area_size(44)

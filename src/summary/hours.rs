@@ -133,10 +133,7 @@ impl HourlyAccumulator {
             })
             .collect();
         let rate = |h: &HourSummary| h.intervals.first().map_or(0.0, |i| i.dirty_mib_per_s);
-        if let Some(peak) = hours
-            .iter_mut()
-            .max_by(|a, b| rate(a).total_cmp(&rate(b)))
-        {
+        if let Some(peak) = hours.iter_mut().max_by(|a, b| rate(a).total_cmp(&rate(b))) {
             peak.peak = true;
         }
         hours

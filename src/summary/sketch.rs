@@ -7,47 +7,10 @@
 //! exact, nearest-rank, the same as sorting all values. Only a stream with more distinct
 //! values than the cap falls back to buckets, and says so (`exact()`).
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::Hasher;
+use crate::fasthash::FastMap;
+use std::collections::BTreeMap;
 
-/// A multiply-rotate hash of f64 bit patterns, keyed per process from std's random state:
-/// SipHash was a fifth of `show`'s time on a day-long trace. The random key keeps a crafted
-/// trace from choosing colliding values, and the cap bounds what collisions could cost.
-#[derive(Clone)]
-struct KeyedBits(u64);
-
-impl Default for KeyedBits {
-    fn default() -> Self {
-        use std::hash::BuildHasher;
-        thread_local!(static KEY: u64 = std::collections::hash_map::RandomState::new().hash_one(0u64));
-        Self(KEY.with(|k| *k))
-    }
-}
-
-impl std::hash::BuildHasher for KeyedBits {
-    type Hasher = BitsHasher;
-    fn build_hasher(&self) -> BitsHasher {
-        BitsHasher(self.0)
-    }
-}
-
-struct BitsHasher(u64);
-
-impl Hasher for BitsHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-    fn write_u64(&mut self, value: u64) {
-        self.0 = (self.0 ^ value).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(26);
-    }
-}
-
-type Counts = HashMap<u64, u64, KeyedBits>;
+type Counts = FastMap<u64, u64>;
 
 /// Relative error of a quantile once bucketed: every value in a bucket is within this
 /// fraction of the bucket's representative.
@@ -206,7 +169,10 @@ mod tests {
             q.push(f64::from(v));
         }
         assert!(q.exact());
-        assert_eq!((q.quantile(0.5), q.quantile(0.95), q.max()), (50.0, 95.0, 100.0));
+        assert_eq!(
+            (q.quantile(0.5), q.quantile(0.95), q.max()),
+            (50.0, 95.0, 100.0)
+        );
         assert_eq!(q.mean(), 50.5);
         assert_eq!(Quantiles::default().quantile(0.95), 0.0);
     }
@@ -220,7 +186,11 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let v = if i % 10 == 0 { 0.0 } else { (x % 1_000_000) as f64 / 7.0 };
+            let v = if i % 10 == 0 {
+                0.0
+            } else {
+                (x % 1_000_000) as f64 / 7.0
+            };
             values.push(v);
             q.push(v);
         }
