@@ -78,12 +78,15 @@ impl IntervalSeries {
     }
 }
 
+/// A cell: the log-scale buckets of a window's dirty pages, writes and length.
+type CellKey = (i32, i32, i32);
+
 /// One interval's windows as they arrive: exact, then folded into cells.
 #[derive(Default)]
 struct Collector {
     exact: Vec<Window>,
     /// Cell → (sum of members, count).
-    cells: Option<FastMap<(i32, i32, i32), (Window, u64)>>,
+    cells: Option<FastMap<CellKey, (Window, u64)>>,
 }
 
 /// A log-scale bucket from the float's own bits (no `ln` on the hot path): exponent and top

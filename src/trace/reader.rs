@@ -664,7 +664,7 @@ end:
             );
             let trace = read_trace_with(&path, ReadOptions { partial: true }).unwrap();
             let whole = trace.epochs.len() as u64;
-            assert!(whole >= 19 && whole < 50, "{name}: {whole}");
+            assert!((19..50).contains(&whole), "{name}: {whole}");
             assert_eq!(trace.epochs, (0..whole).map(epoch).collect::<Vec<_>>());
             assert_eq!(trace.end.reason, EndReason::Truncated);
             assert_eq!(trace.end.epochs, whole);
