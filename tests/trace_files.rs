@@ -61,3 +61,16 @@ fn a_file_without_newlines_is_refused_after_one_line() {
     std::fs::write(&path, vec![b'x'; 8 << 20]).unwrap();
     refused(&["show", path.to_str().unwrap()], "longer than");
 }
+
+#[test]
+fn a_file_larger_than_any_trace_is_refused_before_reading() {
+    let dir = temp_dir();
+    let path = dir.path().join("huge.trace.yaml");
+    // Sparse: 65 GiB of nothing, on any file system that allows holes.
+    let file = std::fs::File::create(&path).unwrap();
+    if file.set_len(65 << 30).is_err() {
+        eprintln!("skipped: this file system refuses a 65 GiB sparse file");
+        return;
+    }
+    refused(&["show", path.to_str().unwrap()], "more than any trace");
+}
