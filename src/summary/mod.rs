@@ -239,7 +239,7 @@ impl Summarizer {
                 interval.bytes_written += interval.recent.iter().map(|r| r.1).sum::<u64>();
                 self.hours.window(
                     interval.interval_ms,
-                    epoch.end_s,
+                    first_start,
                     seconds,
                     window.dirty_pages,
                 );
