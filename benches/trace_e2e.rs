@@ -18,8 +18,16 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_remus-tune");
 
-/// Runs the binary once; (wall time, max RSS in KiB).
-fn run_measured(args: &[&str]) -> (Duration, i64) {
+/// CPU seconds (user + system) of a finished child.
+fn cpu_seconds(usage: &libc::rusage) -> f64 {
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+/// Runs the binary once; (wall time, max RSS in KiB, CPU seconds).
+// The child is reaped by wait4 (for its rusage), which clippy does not see.
+#[allow(clippy::zombie_processes)]
+fn run_measured(args: &[&str]) -> (Duration, i64, f64) {
     let start = Instant::now();
     let child = Command::new(BIN)
         .args(args)
@@ -36,7 +44,7 @@ fn run_measured(args: &[&str]) -> (Duration, i64) {
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         "remus-tune {args:?} failed ({status})"
     );
-    (wall, usage.ru_maxrss)
+    (wall, usage.ru_maxrss, cpu_seconds(&usage))
 }
 
 fn traces() -> Vec<PathBuf> {
@@ -54,7 +62,11 @@ fn traces() -> Vec<PathBuf> {
             let start = Instant::now();
             day_trace::write_day_trace(&partial, hours);
             std::fs::rename(&partial, &path).expect("rename the finished trace");
-            eprintln!("wrote {} in {:.1} s", path.display(), start.elapsed().as_secs_f64());
+            eprintln!(
+                "wrote {} in {:.1} s",
+                path.display(),
+                start.elapsed().as_secs_f64()
+            );
         }
         let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         eprintln!(
@@ -74,12 +86,17 @@ fn end_to_end(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(30));
     for path in &paths {
         let file = path.to_str().expect("UTF-8 path");
-        let kind = if file.ends_with(".zst") { "zst" } else { "plain" };
+        let kind = if file.ends_with(".zst") {
+            "zst"
+        } else {
+            "plain"
+        };
         for command in ["show", "model"] {
             let args = [command, file];
-            let (wall, rss) = run_measured(&args);
+            // Wall time depends on what else runs; CPU time is what the command needs.
+            let (wall, rss, cpu) = run_measured(&args);
             eprintln!(
-                "{command} {kind}: {:.2} s, max RSS {:.1} MB",
+                "{command} {kind}: {:.2} s wall, {cpu:.2} s CPU, max RSS {:.1} MB",
                 wall.as_secs_f64(),
                 rss as f64 / 1024.0
             );
@@ -88,11 +105,14 @@ fn end_to_end(c: &mut Criterion) {
                     let mut total = Duration::ZERO;
                     let mut max_rss = 0;
                     for _ in 0..iterations {
-                        let (wall, rss) = run_measured(&args);
+                        let (wall, rss, _) = run_measured(&args);
                         total += wall;
                         max_rss = max_rss.max(rss);
                     }
-                    eprintln!("  {command} {kind}: max RSS {:.1} MB", max_rss as f64 / 1024.0);
+                    eprintln!(
+                        "  {command} {kind}: max RSS {:.1} MB",
+                        max_rss as f64 / 1024.0
+                    );
                     total
                 })
             });

@@ -23,6 +23,7 @@ pub mod cli;
 pub mod commands;
 pub mod cpulist;
 pub mod exit_codes;
+pub mod fasthash;
 pub mod host;
 pub mod limits;
 pub mod log;

@@ -67,6 +67,12 @@ fn sigterm_leaves_a_valid_trace_and_exits_143() {
     ended_by_signal(libc::SIGTERM, 143, EndReason::Terminated);
 }
 
+/// A dropped SSH session: the run ends like SIGTERM, with its `end` record.
+#[test]
+fn sighup_leaves_a_valid_trace_and_exits_129() {
+    ended_by_signal(libc::SIGHUP, 129, EndReason::HangUp);
+}
+
 #[test]
 fn target_killed_mid_run() {
     let _heavy = one_at_a_time();

@@ -28,7 +28,11 @@ pub fn write_day_trace(path: &Path, hours: f64) {
         x ^= x << 17;
         let hour = n as f64 * BASE_MS as f64 / 3.6e6;
         let diurnal = 1.0 + 0.6 * (std::f64::consts::TAU * (hour - 8.0) / 24.0).sin();
-        let batch = if (2.0..3.0).contains(&(hour % 24.0)) { 4.0 } else { 1.0 };
+        let batch = if (2.0..3.0).contains(&(hour % 24.0)) {
+            4.0
+        } else {
+            1.0
+        };
         let dirty = (900.0 * diurnal * batch) as u64 + x % 400;
         let start_s = end_s;
         end_s = round_us((n + 1) as f64 * BASE_MS as f64 / 1e3 + (x % 300) as f64 * 1e-6);

@@ -7,12 +7,14 @@
 
 mod data;
 mod font;
+mod hourly;
 mod intervals;
 mod style;
 mod svg_text;
 mod timeline;
 
 pub use data::{downsample, ChartData, Series};
+pub use hourly::{hourly_view, write_hourly, HourlyView};
 
 use crate::model::ModelReport;
 use crate::trace::Trace;
@@ -94,23 +96,41 @@ pub struct WrittenChart {
     pub bytes: u64,
 }
 
-/// Draws one chart on any plotters backend.
+/// What one picture shows: one of the six charts, or the by-hour view of a long trace.
+#[derive(Clone, Copy)]
+enum Picture<'a> {
+    Chart(ChartKind, &'a ChartData),
+    ByHour(&'a HourlyView),
+}
+
+impl Picture<'_> {
+    fn stem(&self) -> &'static str {
+        match self {
+            Picture::Chart(kind, _) => kind.stem(),
+            Picture::ByHour(_) => hourly::STEM,
+        }
+    }
+}
+
+/// Draws one picture on any plotters backend.
 fn draw<DB: DrawingBackend>(
-    kind: ChartKind,
-    data: &ChartData,
+    picture: Picture,
     area: &DrawingArea<DB, plotters::coord::Shift>,
 ) -> Result<(), Box<dyn std::error::Error>>
 where
     DB::ErrorType: 'static,
 {
     area.fill(&WHITE)?;
-    match kind {
-        ChartKind::Throughput => intervals::throughput(data, area),
-        ChartKind::Latency => intervals::latency(data, area),
-        ChartKind::Bandwidth => intervals::bandwidth(data, area),
-        ChartKind::WorkingSet => intervals::working_set(data, area),
-        ChartKind::DirtyOverTime => timeline::dirty(data, area),
-        ChartKind::DiskOverTime => timeline::disk(data, area),
+    match picture {
+        Picture::Chart(kind, data) => match kind {
+            ChartKind::Throughput => intervals::throughput(data, area),
+            ChartKind::Latency => intervals::latency(data, area),
+            ChartKind::Bandwidth => intervals::bandwidth(data, area),
+            ChartKind::WorkingSet => intervals::working_set(data, area),
+            ChartKind::DirtyOverTime => timeline::dirty(data, area),
+            ChartKind::DiskOverTime => timeline::disk(data, area),
+        },
+        Picture::ByHour(view) => hourly::draw(view, area),
     }?;
     area.present()?;
     Ok(())
@@ -118,27 +138,35 @@ where
 
 /// Renders one chart as SVG text, labels as glyph outlines.
 pub fn render_svg(kind: ChartKind, data: &ChartData) -> Result<String> {
+    render_picture_svg(Picture::Chart(kind, data))
+}
+
+/// Renders one chart as PNG bytes.
+pub fn render_png(kind: ChartKind, data: &ChartData) -> Result<Vec<u8>> {
+    render_picture_png(Picture::Chart(kind, data))
+}
+
+fn render_picture_svg(picture: Picture) -> Result<String> {
     font::register();
     let mut text = String::new();
     let mut labels = svg_text::Labels::default();
     {
         let backend = svg_text::PathTextSvg::new(&mut text, SIZE, &mut labels);
         let area = backend.into_drawing_area();
-        draw(kind, data, &area)
-            .map_err(|err| anyhow::anyhow!("cannot draw {}: {err}", kind.stem()))?;
+        draw(picture, &area)
+            .map_err(|err| anyhow::anyhow!("cannot draw {}: {err}", picture.stem()))?;
     }
     Ok(labels.replace_markers(&text))
 }
 
-/// Renders one chart as PNG bytes.
-pub fn render_png(kind: ChartKind, data: &ChartData) -> Result<Vec<u8>> {
+fn render_picture_png(picture: Picture) -> Result<Vec<u8>> {
     font::register();
     let (w, h) = SIZE;
     let mut pixels = vec![0u8; (w * h * 3) as usize];
     {
         let area = BitMapBackend::with_buffer(&mut pixels, SIZE).into_drawing_area();
-        draw(kind, data, &area)
-            .map_err(|err| anyhow::anyhow!("cannot draw {}: {err}", kind.stem()))?;
+        draw(picture, &area)
+            .map_err(|err| anyhow::anyhow!("cannot draw {}: {err}", picture.stem()))?;
     }
     let mut png = Vec::new();
     {

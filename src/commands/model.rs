@@ -1,13 +1,13 @@
 //! `remus-tune model` and `remus-tune chart`: read a trace, load the profile, run the model,
 //! and write what was asked (table/JSON/YAML, charts, HTML report).
 
-use crate::chart::{check_outputs, write_all, ChartFormat, WrittenChart};
+use crate::chart::{check_outputs, write_all, write_hourly, ChartFormat, WrittenChart};
 use crate::cli::{ChartArgs, ModelArgs};
 use crate::model::{
     predict, predict_figures, FiguresBuilder, ModelOptions, ModelReport, TraceFigures,
 };
 use crate::output::{emit, TextReport};
-use crate::profile::{load, ProfileRequest};
+use crate::profile::{load, Profile, ProfileRequest};
 use crate::report::{write_html, ReportInput};
 use crate::trace::{read_trace, ReadOptions, Trace, TraceReader};
 use anyhow::{Context, Result};
@@ -21,11 +21,34 @@ pub fn model_trace(
     request: &ProfileRequest,
     options: &ModelOptions,
 ) -> Result<(Trace, ModelReport)> {
+    let (trace, _, report) = model_trace_with_profile(path, request, options)?;
+    Ok((trace, report))
+}
+
+fn model_trace_with_profile(
+    path: &Path,
+    request: &ProfileRequest,
+    options: &ModelOptions,
+) -> Result<(Trace, Profile, ModelReport)> {
     let trace = read_trace(path)?;
     let profile = load(request)?;
     let report = predict(&trace, &profile, options)
         .with_context(|| format!("cannot model {}", path.display()))?;
-    Ok((trace, report))
+    Ok((trace, profile, report))
+}
+
+/// The six charts, and the by-hour view when the trace is longer than an hour.
+fn write_charts(
+    trace: &Trace,
+    profile: &Profile,
+    report: &ModelReport,
+    dir: &Path,
+    formats: &[ChartFormat],
+    force: bool,
+) -> Result<Vec<WrittenChart>> {
+    let mut written = write_all(trace, report, dir, formats, force)?;
+    written.extend(write_hourly(trace, profile, report, dir, formats, force)?);
+    Ok(written)
 }
 
 /// What the model needs from the trace at `path`, read in one pass.
@@ -67,9 +90,10 @@ pub fn run(args: &ModelArgs) -> Result<()> {
     if let Some(path) = &args.html {
         crate::outfile::check_output(path, args.force, &inputs)?;
     }
-    let (trace, report) = model_trace(&args.trace, &args.profile.request(), &options)?;
+    let (trace, profile, report) =
+        model_trace_with_profile(&args.trace, &args.profile.request(), &options)?;
     if let Some(dir) = &args.charts {
-        let written = write_all(&trace, &report, dir, &BOTH_FORMATS, args.force)?;
+        let written = write_charts(&trace, &profile, &report, dir, &BOTH_FORMATS, args.force)?;
         eprintln!("wrote {} charts to {}", written.len(), dir.display());
     }
     if let Some(path) = &args.html {
@@ -134,12 +158,19 @@ pub fn run_chart(args: &ChartArgs) -> Result<()> {
         args.force,
         &[("the trace being charted", args.trace.as_path())],
     )?;
-    let (trace, report) = model_trace(
+    let (trace, profile, report) = model_trace_with_profile(
         &args.trace,
         &args.profile.request(),
         &ModelOptions::default(),
     )?;
-    let charts = write_all(&trace, &report, &args.output, args.images(), args.force)?;
+    let charts = write_charts(
+        &trace,
+        &profile,
+        &report,
+        &args.output,
+        args.images(),
+        args.force,
+    )?;
     emit(&ChartList { charts }, args.listing())
 }
 
@@ -162,7 +193,8 @@ pub fn advise_from_trace(
     request: &ProfileRequest,
     extra_html: &str,
 ) -> Result<AdviseOutput> {
-    let (trace, report) = model_trace(trace_path, request, &ModelOptions::default())?;
+    let (trace, profile, report) =
+        model_trace_with_profile(trace_path, request, &ModelOptions::default())?;
     let name = trace_path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -177,7 +209,7 @@ pub fn advise_from_trace(
     let html_path = dir.join(format!("{stem}.report.html"));
     // The trace was just written under a new name, so files named after it are leftovers of
     // an earlier run: they are not replaced (the error says so), as everywhere else.
-    let charts = write_all(&trace, &report, &chart_dir, &BOTH_FORMATS, false)?;
+    let charts = write_charts(&trace, &profile, &report, &chart_dir, &BOTH_FORMATS, false)?;
     write_html(
         &html_path,
         &ReportInput {

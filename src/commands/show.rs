@@ -17,7 +17,10 @@ pub fn run(args: &ShowArgs) -> Result<()> {
         summarizer.push(&epoch);
     }
     let Some(end) = reader.end() else {
-        anyhow::bail!("{}: the trace ended without an end record", args.trace.display());
+        anyhow::bail!(
+            "{}: the trace ended without an end record",
+            args.trace.display()
+        );
     };
     emit(
         &summarizer.finish(end, &args.trace.display().to_string()),

@@ -21,8 +21,8 @@ use crate::host::{describe, UtcTime};
 use crate::summary::{Summarizer, Summary};
 use crate::sys::signals::StopSignal;
 use crate::trace::{
-    round_us, Appended, CpuClasses, Dom0Cpu, End, EndReason, Epoch, Host, TraceHeader,
-    TraceWriter, WindowCount, WriteFailure, SCHEMA, SCHEMA_VERSION,
+    round_us, Appended, CpuClasses, Dom0Cpu, End, EndReason, Epoch, Host, TraceHeader, TraceWriter,
+    WindowCount, WriteFailure, SCHEMA, SCHEMA_VERSION,
 };
 use crate::windows::IntervalWindows;
 use anyhow::Result;

@@ -273,7 +273,11 @@ pub fn predict_figures(
 }
 
 /// What a reader of the numbers must know about their basis.
-fn warnings(trace: &TraceFigures, intervals: &[IntervalPrediction], curve: &DirtyCurve) -> Vec<String> {
+fn warnings(
+    trace: &TraceFigures,
+    intervals: &[IntervalPrediction],
+    curve: &DirtyCurve,
+) -> Vec<String> {
     let mut out = Vec::new();
     if !trace.header.method.exact {
         out.push(format!(

@@ -6,17 +6,19 @@
 //!
 //! Built as epochs stream by (`SeriesBuilder`), so a day-long trace is modelled in bounded
 //! memory: each interval keeps its windows exactly up to `EXACT_WINDOWS`, then folds them into
-//! cells of windows alike within `CELL_RATIO` in dirty pages, writes and length. A cell keeps
+//! cells of windows alike within 0.8 % in dirty pages, writes and length. A cell keeps
 //! its members' mean and count, so means stay exact and every quantile is within 1 % of the
 //! exact one; the number of cells grows with the spread of the data, not with its length.
 
+use crate::fasthash::FastMap;
 use crate::trace::{Epoch, Trace, TraceHeader};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// Windows kept one by one per interval: 1.8 hours at 25 ms, far more than any short trace.
 pub const EXACT_WINDOWS: usize = 1 << 18;
-/// Ratio of a cell's edges in each dimension: members differ by less than 1 %.
-pub const CELL_RATIO: f64 = 1.01;
+/// Mantissa bits a cell keeps of each dimension: members of a cell share their exponent and
+/// top 7 mantissa bits, so they differ by less than 1/128 (0.8 %) of their value.
+const CELL_MANTISSA_BITS: u32 = 7;
 
 /// One closed window of one interval.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -65,9 +67,9 @@ impl IntervalSeries {
         self.mean(|w| w.length_s)
     }
     fn mean(&self, value: impl Fn(&Window) -> f64) -> f64 {
-        let (sum, n) = self
-            .weighted()
-            .fold((0.0, 0u64), |(s, n), (w, k)| (s + value(w) * k as f64, n + k));
+        let (sum, n) = self.weighted().fold((0.0, 0u64), |(s, n), (w, k)| {
+            (s + value(w) * k as f64, n + k)
+        });
         if n == 0 {
             0.0
         } else {
@@ -76,17 +78,22 @@ impl IntervalSeries {
     }
 }
 
+/// A cell: the log-scale buckets of a window's dirty pages, writes and length.
+type CellKey = (i32, i32, i32);
+
 /// One interval's windows as they arrive: exact, then folded into cells.
 #[derive(Default)]
 struct Collector {
     exact: Vec<Window>,
     /// Cell → (sum of members, count).
-    cells: Option<HashMap<(i32, i32, i32), (Window, u64)>>,
+    cells: Option<FastMap<CellKey, (Window, u64)>>,
 }
 
+/// A log-scale bucket from the float's own bits (no `ln` on the hot path): exponent and top
+/// mantissa bits, monotone in the value for positive finite numbers.
 fn cell_index(value: f64) -> i32 {
-    if value > 0.0 {
-        (value.ln() / CELL_RATIO.ln()).floor() as i32
+    if value > 0.0 && value.is_finite() {
+        (value.to_bits() >> (52 - CELL_MANTISSA_BITS)) as i32
     } else {
         i32::MIN
     }
@@ -116,7 +123,7 @@ impl Collector {
         }
         self.exact.push(window);
         if self.exact.len() > EXACT_WINDOWS {
-            self.cells = Some(HashMap::new());
+            self.cells = Some(FastMap::default());
             for window in std::mem::take(&mut self.exact) {
                 self.push(window);
             }
@@ -124,7 +131,7 @@ impl Collector {
     }
 
     fn is_empty(&self) -> bool {
-        self.exact.is_empty() && self.cells.as_ref().is_none_or(HashMap::is_empty)
+        self.exact.is_empty() && self.cells.as_ref().is_none_or(|c| c.is_empty())
     }
 
     fn into_series(self, interval_ms: u64) -> IntervalSeries {
@@ -235,8 +242,11 @@ impl SeriesBuilder {
     /// The series of every interval with at least one window, shortest first.
     pub fn finish(self) -> Vec<IntervalSeries> {
         let mut out = Vec::new();
-        for (((interval_ms, _), collector), fallback) in
-            self.intervals.into_iter().zip(self.collectors).zip(self.fallback)
+        for (((interval_ms, _), collector), fallback) in self
+            .intervals
+            .into_iter()
+            .zip(self.collectors)
+            .zip(self.fallback)
         {
             // A one-epoch interval needs no union: a writer may leave its windows out and the
             // epoch's own count is the window.
@@ -304,11 +314,15 @@ mod tests {
         assert_eq!(series.count(), n as usize);
         let mean = exact.iter().sum::<f64>() / exact.len() as f64;
         assert!((series.mean_dirty() - mean).abs() < 1e-6 * mean);
-        let mut folded: Vec<(f64, u64)> = series.weighted().map(|(w, k)| (w.dirty_pages, k)).collect();
+        let mut folded: Vec<(f64, u64)> =
+            series.weighted().map(|(w, k)| (w.dirty_pages, k)).collect();
         for q in [0.5, 0.95] {
             let truth = quantile(&mut exact, q);
             let got = weighted_quantile(&mut folded, q);
-            assert!((got - truth).abs() <= 0.01 * truth, "p{q}: {got} vs {truth}");
+            assert!(
+                (got - truth).abs() <= 0.01 * truth,
+                "p{q}: {got} vs {truth}"
+            );
         }
     }
 }

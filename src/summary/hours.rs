@@ -73,14 +73,15 @@ impl HourlyAccumulator {
         }
     }
 
-    /// Records a window of `interval_ms` that closed at `end_s` and lasted `seconds`.
-    pub fn window(&mut self, interval_ms: u64, end_s: f64, seconds: f64, dirty_pages: u64) {
+    /// Records a window of `interval_ms` that started at `start_s` and lasted `seconds`.
+    pub fn window(&mut self, interval_ms: u64, start_s: f64, seconds: f64, dirty_pages: u64) {
         let Some(slot) = self.intervals.iter().position(|&ms| ms == interval_ms) else {
             return;
         };
-        // A window belongs to the hour it ends in; validated times are finite and >= 0, and
-        // the cast saturates for anything else.
-        let hour = (end_s / HOUR_S) as usize;
+        // A window belongs to the hour it starts in (the last window of a 24-hour run ends
+        // a little after 24:00); validated times are finite and >= 0, and the cast
+        // saturates for anything else.
+        let hour = (start_s / HOUR_S) as usize;
         if hour >= 24 * 366 {
             return;
         }
@@ -133,10 +134,7 @@ impl HourlyAccumulator {
             })
             .collect();
         let rate = |h: &HourSummary| h.intervals.first().map_or(0.0, |i| i.dirty_mib_per_s);
-        if let Some(peak) = hours
-            .iter_mut()
-            .max_by(|a, b| rate(a).total_cmp(&rate(b)))
-        {
+        if let Some(peak) = hours.iter_mut().max_by(|a, b| rate(a).total_cmp(&rate(b))) {
             peak.peak = true;
         }
         hours

@@ -206,7 +206,8 @@ impl Summarizer {
         self.syscw += epoch.syscw as f64;
         self.cpu_s += epoch.cpu_s;
         self.dirty_pages += epoch.dirty_pages as f64;
-        self.first_classes.get_or_insert(epoch.cpu_classes.is_some());
+        self.first_classes
+            .get_or_insert(epoch.cpu_classes.is_some());
         if let Some(c) = &epoch.cpu_classes {
             self.classes.vcpu_s += c.vcpu_s;
             self.classes.iothread_s += c.iothread_s;
@@ -219,7 +220,9 @@ impl Summarizer {
             if interval.recent.len() == interval.span {
                 interval.recent.pop_front();
             }
-            interval.recent.push_back((epoch.start_s, epoch.write_bytes));
+            interval
+                .recent
+                .push_back((epoch.start_s, epoch.write_bytes));
             for window in epoch
                 .windows
                 .iter()
@@ -231,8 +234,12 @@ impl Summarizer {
                 let seconds = epoch.end_s - first_start;
                 interval.seconds += seconds;
                 interval.bytes_written += interval.recent.iter().map(|r| r.1).sum::<u64>();
-                self.hours
-                    .window(interval.interval_ms, epoch.end_s, seconds, window.dirty_pages);
+                self.hours.window(
+                    interval.interval_ms,
+                    first_start,
+                    seconds,
+                    window.dirty_pages,
+                );
             }
         }
     }

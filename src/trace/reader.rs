@@ -181,7 +181,11 @@ impl TraceReader {
         match self.source.next_line(&mut self.buf) {
             Line::Whole => {}
             Line::End => return self.cut_off(String::new()).map(|()| None),
-            Line::Cut { why } => return self.cut_off(format!(" (cut mid-line: {why})")).map(|()| None),
+            Line::Cut { why } => {
+                return self
+                    .cut_off(format!(" (cut mid-line: {why})"))
+                    .map(|()| None)
+            }
             Line::TooLong => {
                 return Err(self.corrupt(format!(
                     "line {} is longer than {MAX_LINE_BYTES} bytes: not an epoch",
@@ -290,11 +294,15 @@ impl TraceReader {
                  never writes"
             )));
         }
-        let end: End = yaml_serde::from_str(&text)
-            .map_err(|err| self.corrupt(format!("end record: {}", describe_yaml_error(&err, &text, first_line))))?;
-        self.validator
-            .end(&end)
-            .map_err(|detail| self.corrupt(format!("end record at line {}: {detail}", first_line - 1)))?;
+        let end: End = yaml_serde::from_str(&text).map_err(|err| {
+            self.corrupt(format!(
+                "end record: {}",
+                describe_yaml_error(&err, &text, first_line)
+            ))
+        })?;
+        self.validator.end(&end).map_err(|detail| {
+            self.corrupt(format!("end record at line {}: {detail}", first_line - 1))
+        })?;
         self.end = Some(end);
         Ok(())
     }
@@ -381,8 +389,13 @@ pub fn parse_trace(text: &str, path: &Path) -> Result<Trace, TraceError> {
     std::fs::write(&file, text).expect("a temporary file");
     read_trace(&file).map_err(|err| {
         // Name the caller's path, not the temporary one.
-        let message = err.to_string().replace(&file.display().to_string(), &path.display().to_string());
-        TraceError::Corrupt { path: path.to_path_buf(), detail: message }
+        let message = err
+            .to_string()
+            .replace(&file.display().to_string(), &path.display().to_string());
+        TraceError::Corrupt {
+            path: path.to_path_buf(),
+            detail: message,
+        }
     })
 }
 
@@ -606,7 +619,10 @@ end:
     #[test]
     fn compressed_round_trip_is_the_same_text() {
         let dir = tempfile::tempdir().unwrap();
-        let (plain, packed) = (dir.path().join("t.trace.yaml"), dir.path().join("t.trace.zst"));
+        let (plain, packed) = (
+            dir.path().join("t.trace.yaml"),
+            dir.path().join("t.trace.zst"),
+        );
         write_to(&plain, 40, true);
         write_to(&packed, 40, true);
         assert_eq!(
@@ -642,14 +658,21 @@ end:
             // Cut the last few bytes: mid-line (plain) or mid-block (compressed).
             std::fs::write(&path, &bytes[..bytes.len() - 7]).unwrap();
             let err = read_trace(&path).unwrap_err().to_string();
-            assert!(err.contains("truncated") && err.contains("--partial"), "{err}");
+            assert!(
+                err.contains("truncated") && err.contains("--partial"),
+                "{err}"
+            );
             let trace = read_trace_with(&path, ReadOptions { partial: true }).unwrap();
             let whole = trace.epochs.len() as u64;
-            assert!(whole >= 19 && whole < 50, "{name}: {whole}");
+            assert!((19..50).contains(&whole), "{name}: {whole}");
             assert_eq!(trace.epochs, (0..whole).map(epoch).collect::<Vec<_>>());
             assert_eq!(trace.end.reason, EndReason::Truncated);
             assert_eq!(trace.end.epochs, whole);
-            assert!(trace.end.message.contains("--partial"), "{}", trace.end.message);
+            assert!(
+                trace.end.message.contains("--partial"),
+                "{}",
+                trace.end.message
+            );
         }
     }
 
@@ -659,10 +682,16 @@ end:
         let text = std::fs::read_to_string(&path).unwrap();
         let bomb = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\n\
                     c: &c [*b, *b, *b, *b, *b, *b, *b, *b]\n";
-        let err = parse_trace(&text.replacen("page_size", &format!("{bomb}page_size"), 1), Path::new("x.yaml"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("anchor or alias") && err.contains("line"), "{err}");
+        let err = parse_trace(
+            &text.replacen("page_size", &format!("{bomb}page_size"), 1),
+            Path::new("x.yaml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("anchor or alias") && err.contains("line"),
+            "{err}"
+        );
     }
 
     /// Each writer invariant broken by hand, and the error naming it with epoch and line.
@@ -671,23 +700,49 @@ end:
         let (_dir, path) = write(4, true);
         let text = std::fs::read_to_string(&path).unwrap();
         let cases: Vec<(String, &str)> = vec![
-            (text.replace(r#""n":2,"#, r#""n":1,"#), "epoch 1 is duplicated or out of order: epoch 2 was expected here"),
+            (
+                text.replace(r#""n":2,"#, r#""n":1,"#),
+                "epoch 1 is duplicated or out of order: epoch 2 was expected here",
+            ),
             (text.replace(r#""n":2,"#, r#""n":3,"#), "out of order"),
-            (text.replace(r#""e":0.05,"#, r#""e":-0.05,"#), "not a finite non-negative"),
+            (
+                text.replace(r#""e":0.05,"#, r#""e":-0.05,"#),
+                "not a finite non-negative",
+            ),
             (text.replace(r#""u":0.001"#, r#""u":1e999"#), "line"),
-            (text.replace(r#""e":0.075,"#, r#""e":0.01,"#), "before it starts"),
-            (text.replace(r#""d":12,"#, r#""d":18446744073709551615,"#), "more than a 48-bit address space"),
-            (text.replace(r#""d":12,"#, r#""d":40,"#), "epoch 3 at line 32: its 50 ms window counts 23 pages, but the union"),
+            (
+                text.replace(r#""e":0.075,"#, r#""e":0.01,"#),
+                "before it starts",
+            ),
+            (
+                text.replace(r#""d":12,"#, r#""d":18446744073709551615,"#),
+                "more than a 48-bit address space",
+            ),
+            (
+                text.replace(r#""d":12,"#, r#""d":40,"#),
+                "epoch 3 at line 32: its 50 ms window counts 23 pages, but the union",
+            ),
             (text.replace(r#""W":[21]"#, r#""W":[21,5]"#), "window count"),
             (text.replace(r#""W":[21]"#, r#""W":[2]"#), "between"),
-            (text.replace("  epochs: 4", "  epochs: 5"), "says 5 epochs, but the file holds 4"),
-            (text.replace("schema_version: 2", "schema_version: 0"), "versions start at 1"),
+            (
+                text.replace("  epochs: 4", "  epochs: 5"),
+                "says 5 epochs, but the file holds 4",
+            ),
+            (
+                text.replace("schema_version: 2", "schema_version: 0"),
+                "versions start at 1",
+            ),
             (text.replace("- 50\n", "- 0\n"), "interval 0 ms"),
-            (text.replace("base_epoch_ms: 25.0", "base_epoch_ms: .nan"), "base_epoch_ms"),
+            (
+                text.replace("base_epoch_ms: 25.0", "base_epoch_ms: .nan"),
+                "base_epoch_ms",
+            ),
         ];
         for (broken, needle) in cases {
             assert_ne!(broken, text, "{needle}: the replacement did not apply");
-            let err = parse_trace(&broken, Path::new("x.yaml")).unwrap_err().to_string();
+            let err = parse_trace(&broken, Path::new("x.yaml"))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(needle), "expected {needle:?} in: {err}");
         }
     }
@@ -699,17 +754,29 @@ end:
         let mut header = TraceHeader::synthetic("vm", 25, &[25], 64 * 4096);
         header.target.kind = "xen-domain".into();
         let mut writer = TraceWriter::create(&path, &header, true).unwrap();
-        writer.append(&Epoch { dirty_pages: 65, windows: vec![], ..epoch(0) }).unwrap();
+        writer
+            .append(&Epoch {
+                dirty_pages: 65,
+                windows: vec![],
+                ..epoch(0)
+            })
+            .unwrap();
         writer.finish(&end(1)).unwrap();
         let err = read_trace(&path).unwrap_err().to_string();
-        assert!(err.contains("more than the guest's memory (64 pages"), "{err}");
+        assert!(
+            err.contains("more than the guest's memory (64 pages"),
+            "{err}"
+        );
     }
 
     #[test]
     fn devices_and_directories_are_refused_at_once() {
         for (path, what) in [("/dev/zero", "a device"), ("/tmp", "a directory")] {
             let err = read_trace(Path::new(path)).unwrap_err().to_string();
-            assert!(err.contains(what) && err.contains("not a trace file"), "{err}");
+            assert!(
+                err.contains(what) && err.contains("not a trace file"),
+                "{err}"
+            );
         }
     }
 

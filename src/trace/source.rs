@@ -25,7 +25,9 @@ pub enum Line {
     /// A whole line, its newline removed, in the buffer.
     Whole,
     /// The file ended (or its compressed stream broke off) in the middle of a line.
-    Cut { why: String },
+    Cut {
+        why: String,
+    },
     /// The file ended after a whole line.
     End,
     TooLong,
@@ -66,7 +68,10 @@ impl Source {
             return Err(OpenError::TooLarge(metadata.len()));
         }
         let mut file = BufReader::new(File::open(path).map_err(OpenError::Io)?);
-        let compressed = file.fill_buf().map_err(OpenError::Io)?.starts_with(&ZSTD_MAGIC);
+        let compressed = file
+            .fill_buf()
+            .map_err(OpenError::Io)?
+            .starts_with(&ZSTD_MAGIC);
         let reader: Box<dyn BufRead> = if compressed {
             let decoder = zstd::stream::read::Decoder::with_buffer(file).map_err(OpenError::Io)?;
             Box::new(BufReader::with_capacity(1 << 16, decoder))

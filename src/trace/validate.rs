@@ -27,7 +27,9 @@ fn finite_non_negative(name: &str, value: f64) -> Result<(), String> {
     if value.is_finite() && value >= 0.0 {
         Ok(())
     } else {
-        Err(format!("`{name}` is {value}, not a finite non-negative number"))
+        Err(format!(
+            "`{name}` is {value}, not a finite non-negative number"
+        ))
     }
 }
 
@@ -41,7 +43,9 @@ pub fn check_number(n: u64, expected: u64) -> Result<(), String> {
     } else {
         "out of order, or epochs before it are missing"
     };
-    Err(format!("epoch {n} is {what}: epoch {expected} was expected here"))
+    Err(format!(
+        "epoch {n} is {what}: epoch {expected} was expected here"
+    ))
 }
 
 impl Validator {

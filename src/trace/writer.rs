@@ -59,7 +59,9 @@ pub struct WriteFailure {
 pub enum Appended {
     Written,
     /// Not written; `first` on the epoch the failure happened.
-    Lost { first: bool },
+    Lost {
+        first: bool,
+    },
 }
 
 /// How the file was left.
