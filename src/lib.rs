@@ -23,6 +23,7 @@ pub mod sys;
 pub mod topology;
 pub mod trace;
 pub mod units;
+pub mod virsh;
 pub mod windows;
 pub mod workload;
 pub mod xl;

@@ -181,7 +181,7 @@ fn cli_pins_every_thread_checks_and_reverts() {
     let worker = helper.tid_named("worker2");
     Kernel.set(worker, &original).unwrap();
     let (code, out, _) = cli(&["pin", "--pid", &pid, "--check"]);
-    assert_eq!(code, 3, "{out}");
+    assert_eq!(code, 4, "{out}");
     assert!(out.contains(&format!("tid {worker} (worker2)")), "{out}");
 
     let (code, out, err) = cli(&["pin", "--revert", "--journal", j]);

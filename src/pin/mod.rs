@@ -7,6 +7,8 @@
 pub mod apply;
 pub mod commands;
 pub mod emit;
+pub mod host_plan;
+pub mod host_role;
 pub mod journal;
 pub mod model;
 pub mod plan;

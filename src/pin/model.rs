@@ -118,9 +118,29 @@ pub struct Placement {
 /// A rule of the plan and whether it holds, in a sentence a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleCheck {
+    #[serde(default, skip_serializing_if = "RuleKind::is_plan")]
+    pub kind: RuleKind,
     pub rule: String,
     pub met: bool,
     pub detail: String,
+}
+
+/// What an unmet rule means. A broken rule of the plan itself is a `FAIL:` (and `pin` exits
+/// 6); the host's present state that the plan's other forms put right (stored configs without
+/// the pins, a boot line not yet changed) is a `todo:` and does not make the plan fail: every
+/// fresh host has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleKind {
+    #[default]
+    Plan,
+    Todo,
+}
+
+impl RuleKind {
+    fn is_plan(&self) -> bool {
+        *self == RuleKind::Plan
+    }
 }
 
 /// The cpupool the protected VMs move into (`--strategy cpupool`).
@@ -159,6 +179,14 @@ pub struct ThreadSplit {
     pub emulator_cpus: CpuList,
 }
 
+/// The IOThreads of a libvirt guest (`virsh iothreadinfo`): they get `iothreadpin`s beside
+/// the emulator threads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainIothreads {
+    pub domain: String,
+    pub ids: Vec<u32>,
+}
+
 /// What the plan will be carried out on; decides which commands the `shell` form prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -189,6 +217,8 @@ pub struct Plan {
     pub threads: Vec<ThreadSplit>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub current: Vec<Current>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub iothreads: Vec<DomainIothreads>,
 }
 
 impl Plan {
@@ -197,7 +227,24 @@ impl Plan {
         self.rules.iter().all(|r| r.met)
     }
 
+    /// The rules of the plan itself that it breaks (`FAIL:`), not the `todo:`s.
+    pub fn failures(&self) -> Vec<&RuleCheck> {
+        self.rules
+            .iter()
+            .filter(|r| !r.met && r.kind == RuleKind::Plan)
+            .collect()
+    }
+
     pub fn placement(&self, domain: &str) -> Option<&Placement> {
         self.placements.iter().find(|p| p.domain == domain)
+    }
+
+    /// The IOThread ids known for a domain (none unless gathered from libvirt).
+    pub fn iothreads_of(&self, domain: &str) -> Vec<u32> {
+        self.iothreads
+            .iter()
+            .filter(|d| d.domain == domain)
+            .flat_map(|d| d.ids.iter().copied())
+            .collect()
     }
 }

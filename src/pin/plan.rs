@@ -67,6 +67,7 @@ pub fn plan(topo: &Topology, domains: &[DomainSpec], policy: &Policy) -> Plan {
         // The default size is a preference; an explicit --dom0-cpus that cannot be had is a
         // rule the plan breaks.
         rules.push(RuleCheck {
+            kind: RuleKind::Plan,
             rule: "dom0-size".into(),
             met: policy.dom0_cpus.is_none(),
             detail: format!(
@@ -83,6 +84,7 @@ pub fn plan(topo: &Topology, domains: &[DomainSpec], policy: &Policy) -> Plan {
         .fold(CpuList::new(), |acc, c| acc.union(&c.cpus));
     if !rules.iter().any(|r| r.rule == "dom0-size") {
         rules.push(RuleCheck {
+            kind: RuleKind::Plan,
             rule: "dom0-size".into(),
             met: true,
             detail: format!(
@@ -94,6 +96,7 @@ pub fn plan(topo: &Topology, domains: &[DomainSpec], policy: &Policy) -> Plan {
     let rounded = dom0_cpus.len() as u32;
     if policy.dom0_cpus.is_some_and(|n| n < rounded) {
         rules.push(RuleCheck {
+            kind: RuleKind::Plan,
             rule: "dom0-whole-cores".into(),
             met: true,
             detail: format!("--dom0-cpus was rounded up to {rounded} so that Dom-0 has whole cores (no SMT sibling shared)"),
@@ -144,6 +147,7 @@ pub fn plan(topo: &Topology, domains: &[DomainSpec], policy: &Policy) -> Plan {
             (
                 leftover.clone(),
                 RuleCheck {
+                    kind: RuleKind::Plan,
                     rule: "shared-leftover".into(),
                     met: true,
                     detail: format!(
@@ -162,6 +166,7 @@ pub fn plan(topo: &Topology, domains: &[DomainSpec], policy: &Policy) -> Plan {
             (
                 fallback.clone(),
                 RuleCheck {
+                    kind: RuleKind::Plan,
                     rule: "shared-leftover".into(),
                     met: false,
                     detail: format!(
@@ -186,6 +191,7 @@ pub fn plan(topo: &Topology, domains: &[DomainSpec], policy: &Policy) -> Plan {
     let dom0_vcpus = placements[0].vcpus;
     if dom0_vcpus > rounded {
         rules.push(RuleCheck {
+            kind: RuleKind::Plan,
             rule: "dom0-vcpus".into(),
             met: false,
             detail: format!(
@@ -195,6 +201,7 @@ pub fn plan(topo: &Topology, domains: &[DomainSpec], policy: &Policy) -> Plan {
     }
     let boot = boot_plan(topo, &dom0_cpus, &dom0_set);
     rules.push(RuleCheck {
+        kind: RuleKind::Plan,
         rule: "dom0-boot-pin".into(),
         met: true,
         detail: boot.reason.clone(),
@@ -213,6 +220,7 @@ pub fn plan(topo: &Topology, domains: &[DomainSpec], policy: &Policy) -> Plan {
     if let Some(pool) = &pool {
         if pool.cpus.is_empty() {
             rules.push(RuleCheck {
+                kind: RuleKind::Plan,
                 rule: "cpupool".into(),
                 met: false,
                 detail: "the protected VMs have no CPU apart from Dom-0's, so no cpupool can be made: use --strategy pin".into(),
@@ -230,6 +238,7 @@ pub fn plan(topo: &Topology, domains: &[DomainSpec], policy: &Policy) -> Plan {
         rules,
         threads: Vec::new(),
         current: Vec::new(),
+        iothreads: Vec::new(),
     }
 }
 
@@ -259,6 +268,7 @@ fn place_protected(
     }
     if free.is_empty() {
         rules.push(RuleCheck {
+            kind: RuleKind::Plan,
             rule: "protected-own-cores".into(),
             met: false,
             detail: format!(
@@ -292,6 +302,7 @@ fn place_protected(
                 excess -= 1;
             }
             rules.push(RuleCheck {
+                kind: RuleKind::Plan,
                 rule: "protected-cpu-per-vcpu".into(),
                 met: false,
                 detail: format!(
@@ -311,6 +322,7 @@ fn place_protected(
                 *slot = free[i % free.len()].cpus.clone();
             }
             rules.push(RuleCheck {
+                kind: RuleKind::Plan,
                 rule: "protected-own-cores".into(),
                 met: false,
                 detail: format!(
@@ -323,12 +335,14 @@ fn place_protected(
         }
     } else {
         rules.push(RuleCheck {
+            kind: RuleKind::Plan,
             rule: "protected-cpu-per-vcpu".into(),
             met: true,
             detail: "every protected vCPU has a CPU of its own".into(),
         });
     }
     rules.push(RuleCheck {
+        kind: RuleKind::Plan,
         rule: "protected-own-cores".into(),
         met: true,
         detail:
@@ -378,6 +392,7 @@ fn place_protected(
         result[i] = cpus;
     }
     rules.push(RuleCheck {
+        kind: RuleKind::Plan,
         rule: "protected-one-node".into(),
         met: split.is_empty(),
         detail: if split.is_empty() {

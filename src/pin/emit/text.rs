@@ -3,7 +3,7 @@
 
 use super::Emitter;
 use crate::output::table;
-use crate::pin::model::{Plan, Role, Strategy, Vcpu};
+use crate::pin::model::{Plan, Role, RuleKind, Strategy, Vcpu};
 
 pub struct Text;
 
@@ -90,7 +90,11 @@ impl Emitter for Text {
         for r in &plan.rules {
             out.push_str(&format!(
                 "{} {}\n",
-                if r.met { "ok:  " } else { "FAIL:" },
+                match (r.met, r.kind) {
+                    (true, _) => "ok:  ",
+                    (false, RuleKind::Plan) => "FAIL:",
+                    (false, RuleKind::Todo) => "todo:",
+                },
                 r.detail
             ));
         }
