@@ -291,7 +291,10 @@ fn applied(helper: &Helper) -> (PathBuf, String) {
     ]);
     assert_eq!(code, 0, "{out}{err}");
     let text = std::fs::read_to_string(&journal).unwrap();
-    assert!(text.contains("start_time: "), "start times are journalled: {text}");
+    assert!(
+        text.contains("start_time: "),
+        "start times are journalled: {text}"
+    );
     let pinned = helper.affinities()[0].1.clone();
     (journal, pinned)
 }
@@ -329,7 +332,10 @@ fn revert_leaves_alone_a_process_that_reused_the_pid() {
         "{out}"
     );
     for (tid, cpus) in helper.affinities() {
-        assert_eq!(cpus, pinned, "thread {tid} was re-pinned although it is not the journalled one");
+        assert_eq!(
+            cpus, pinned,
+            "thread {tid} was re-pinned although it is not the journalled one"
+        );
     }
 }
 
@@ -344,7 +350,10 @@ fn revert_leaves_alone_a_thread_with_another_name() {
     edit_journal(&journal, "comm", |v| Some(format!("not-{v}")));
     let (code, out, err) = cli(&["pin", "--revert", "--journal", journal.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("not touched, now named \"worker0\", journalled as \"not-worker0\""), "{out}");
+    assert!(
+        out.contains("not touched, now named \"worker0\", journalled as \"not-worker0\""),
+        "{out}"
+    );
     assert!(helper.affinities().iter().all(|(_, c)| *c == pinned));
 }
 
@@ -372,7 +381,10 @@ fn an_old_journal_without_start_times_needs_force() {
     let (code, out, err) = cli(&["pin", "--revert", "--force", "--journal", j]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        helper.affinities().iter().all(|(_, c)| *c == original.to_string()),
+        helper
+            .affinities()
+            .iter()
+            .all(|(_, c)| *c == original.to_string()),
         "{:?}",
         helper.affinities()
     );

@@ -28,7 +28,7 @@ impl Emitter for LibvirtXml {
                 "unprotected"
             };
             out.push_str(&format!(
-                "<!-- {} ({role}): this <cputune> goes inside its <domain> (virsh edit), on the primary and the backup host -->\n<cputune>\n",
+                "<!-- {} ({role}): this cputune block goes inside its domain (virsh edit), on the primary and the backup host -->\n<cputune>\n",
                 comment_safe(&p.domain)
             ));
             for pin in pins.iter().filter(|x| x.domain == p.domain) {
