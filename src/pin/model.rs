@@ -187,6 +187,22 @@ pub struct DomainIothreads {
     pub ids: Vec<u32>,
 }
 
+/// The plan for the Remus backup host (`--backup-topology`): where the protected VMs run after
+/// failover, and the backup's Dom-0, which runs the receiving side of every checkpoint stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failover {
+    pub backup_topology: String,
+    /// True: every protected VM has the same CPUs on both hosts, whole cores of its own on
+    /// each, so the one `cpus=` its config carries (and which the backup restores from the
+    /// checkpoint stream) is right on both. False: the hosts need different CPUs, and the
+    /// VMs are re-pinned on the backup after failover.
+    pub same_config: bool,
+    /// The backup's placements: its Dom-0 and the VMs as they run there after failover.
+    pub backup: Vec<Placement>,
+    /// The Xen boot line for the backup's Dom-0.
+    pub backup_boot: BootPlan,
+}
+
 /// What the plan will be carried out on; decides which commands the `shell` form prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -219,6 +235,8 @@ pub struct Plan {
     pub current: Vec<Current>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub iothreads: Vec<DomainIothreads>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover: Option<Failover>,
 }
 
 impl Plan {

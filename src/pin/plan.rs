@@ -239,6 +239,7 @@ pub fn plan(topo: &Topology, domains: &[DomainSpec], policy: &Policy) -> Plan {
         threads: Vec::new(),
         current: Vec::new(),
         iothreads: Vec::new(),
+        failover: None,
     }
 }
 
@@ -407,7 +408,7 @@ fn place_protected(
     result
 }
 
-fn nodes_of(topo: &Topology, cpus: &CpuList) -> Vec<u32> {
+pub(super) fn nodes_of(topo: &Topology, cpus: &CpuList) -> Vec<u32> {
     topo.nodes
         .iter()
         .filter(|n| !n.cpus.is_disjoint(cpus))
@@ -418,7 +419,7 @@ fn nodes_of(topo: &Topology, cpus: &CpuList) -> Vec<u32> {
 /// Whether `dom0_vcpus_pin` can do Dom-0's pinning at boot: it places vCPU n on the n-th
 /// online pCPU (sched_select_initial_cpu cycles through the CPUs in order), so it works only
 /// if the first N CPUs are exactly Dom-0's whole cores.
-fn boot_plan(topo: &Topology, dom0: &CpuList, dom0_cores: &[&Core]) -> BootPlan {
+pub(super) fn boot_plan(topo: &Topology, dom0: &CpuList, dom0_cores: &[&Core]) -> BootPlan {
     let n = dom0.len() as u32;
     let first_n: CpuList = topo.cpus.iter().take(n as usize).map(|c| c.id).collect();
     if &first_n == dom0 {

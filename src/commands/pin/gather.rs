@@ -182,7 +182,18 @@ pub(super) fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -
             protected: name != DOM0 && (named.is_empty() || named.contains(name)),
         })
         .collect();
-    let mut plan = plan(topo, &specs, &policy);
+    let mut plan = match &args.backup_topology {
+        None => plan(topo, &specs, &policy),
+        Some(path) => {
+            if matches!(mode, Mode::Process | Mode::Libvirt) {
+                bail!("--backup-topology plans a Xen Remus pair (the stored cpus= travels to the backup): use it with --domain or on a Xen host, not with --pid, --qmp or --libvirt");
+            }
+            let backup = crate::topology::Topology::from_file(path).with_context(|| {
+                format!("reading the backup host's topology {}", path.display())
+            })?;
+            crate::pin::plan_failover(topo, &backup, &specs, &policy)
+        }
+    };
     plan.current = current;
     plan.iothreads = iothreads;
     plan.rules.extend(notes);
