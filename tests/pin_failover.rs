@@ -137,17 +137,22 @@ fn one_config_valid_and_dedicated_on_both_differently_numbered_hosts() {
 
 #[test]
 fn a_smaller_backup_says_what_breaks_and_exits_6() {
-    let (code, out, err) = cli(&[
-        "pin",
-        "--topology",
-        APART,
-        "--backup-topology",
-        SMALL,
-        "--domain",
-        "Meine-VM=4",
-        "--domain",
-        "db=4",
-    ]);
+    let on_small = |format: &str| {
+        cli(&[
+            "pin",
+            "--topology",
+            APART,
+            "--backup-topology",
+            SMALL,
+            "--domain",
+            "Meine-VM=4",
+            "--domain",
+            "db=4",
+            "--format",
+            format,
+        ])
+    };
+    let (code, out, err) = on_small("text");
     assert_eq!(code, 6, "{err}");
     assert!(
         out.contains(
@@ -158,19 +163,7 @@ fn a_smaller_backup_says_what_breaks_and_exits_6() {
     assert!(out.contains("its 4 vCPUs take turns on them"), "{out}");
     assert!(out.contains("per-host configs"), "{out}");
     // Per-host configs: the xl-cfg form says what to run on the backup after failover.
-    let (_, cfg, _) = cli(&[
-        "pin",
-        "--topology",
-        APART,
-        "--backup-topology",
-        SMALL,
-        "--domain",
-        "Meine-VM=4",
-        "--domain",
-        "db=4",
-        "--format",
-        "xl-cfg",
-    ]);
+    let (_, cfg, _) = on_small("xl-cfg");
     assert!(
         cfg.contains("on the primary host (the backup needs other CPUs"),
         "{cfg}"

@@ -135,8 +135,7 @@ fn rule(met: bool, name: &str, detail: String) -> RuleCheck {
 
 /// The backup's Dom-0 against what the receiving side needs.
 fn dom0_receive_rule(failover: &Failover, receive: u32) -> RuleCheck {
-    let dom0 = failover.backup.iter().find(|p| p.role == Role::Dom0);
-    let cpus = dom0.map(|p| p.cpus.clone()).unwrap_or_default();
+    let cpus = cpus_of_role(&failover.backup, Role::Dom0);
     let n = cpus.len() as u32;
     rule(
         n >= receive,
@@ -161,12 +160,7 @@ fn backup_size_rule(
         let Some(b) = failover.backup.iter().find(|b| b.domain == p.domain) else {
             continue;
         };
-        let dom0 = failover
-            .backup
-            .iter()
-            .find(|x| x.role == Role::Dom0)
-            .map(|x| x.cpus.clone())
-            .unwrap_or_default();
+        let dom0 = cpus_of_role(&failover.backup, Role::Dom0);
         let others = failover
             .backup
             .iter()

@@ -115,6 +115,14 @@ pub struct Placement {
     pub nodes: Vec<u32>,
 }
 
+/// The CPUs of every placement in `role` (Dom-0's, or the host's on KVM: `Role::Dom0`).
+pub fn cpus_of_role(placements: &[Placement], role: Role) -> CpuList {
+    placements
+        .iter()
+        .filter(|p| p.role == role)
+        .fold(CpuList::new(), |a, p| a.union(&p.cpus))
+}
+
 /// A rule of the plan and whether it holds, in a sentence a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleCheck {

@@ -10,7 +10,7 @@
 use super::{describe_drift, Applied, Applier, Drift};
 use crate::cpulist::CpuList;
 use crate::pin::journal::{Journal, JournalBackend, LibvirtEntry};
-use crate::pin::model::{Plan, Role};
+use crate::pin::model::{cpus_of_role, Plan, Role};
 use crate::virsh::{Scope, Virsh};
 use anyhow::{anyhow, bail, Context, Result};
 use std::path::Path;
@@ -68,12 +68,7 @@ fn describe(domain: &str, kind: PinKind) -> String {
 /// checkpoint copying and disk replication, as Dom-0 does on Xen), those of unprotected VMs
 /// beside their vCPUs.
 pub fn virsh_pins(plan: &Plan) -> Vec<VirshPin> {
-    let host = plan
-        .placements
-        .iter()
-        .find(|p| p.role == Role::Dom0)
-        .map(|p| p.cpus.clone())
-        .unwrap_or_default();
+    let host = cpus_of_role(&plan.placements, Role::Dom0);
     let mut out = Vec::new();
     for p in plan.placements.iter().filter(|p| p.role != Role::Dom0) {
         let pin = |kind, cpus: &CpuList| VirshPin {

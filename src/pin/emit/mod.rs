@@ -15,7 +15,7 @@ mod yaml;
 
 pub use shell::shell_quote;
 
-use super::model::{Plan, Role, Target};
+use super::model::{cpus_of_role, Plan, Role, Target};
 use crate::cpulist::CpuList;
 
 /// Renders a plan in one format.
@@ -72,12 +72,7 @@ fn host_and_guest_cpus(plan: &Plan, form: &str) -> anyhow::Result<(CpuList, CpuL
             "--format {form} is for KVM and plain Linux hosts: in a Xen Dom-0 it would see only Dom-0's virtual CPUs, not the physical ones the plan names. On Xen, Dom-0 is kept off the protected cores by pinning its vCPUs: use --format shell (xl vcpu-pin) and --format boot"
         );
     }
-    let host = plan
-        .placements
-        .iter()
-        .find(|p| p.role == Role::Dom0)
-        .map(|p| p.cpus.clone())
-        .unwrap_or_default();
+    let host = cpus_of_role(&plan.placements, Role::Dom0);
     let guests = plan
         .placements
         .iter()

@@ -44,10 +44,7 @@ pub(super) fn pool_plan(
     if policy.strategy != Strategy::Cpupool || protected.is_empty() {
         return None;
     }
-    let dom0 = placements
-        .iter()
-        .filter(|p| p.role == Role::Dom0)
-        .fold(CpuList::new(), |a, p| a.union(&p.cpus));
+    let dom0 = cpus_of_role(placements, Role::Dom0);
     let pool = PoolPlan {
         name: POOL_NAME.into(),
         cpus: protected

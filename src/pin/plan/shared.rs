@@ -27,14 +27,8 @@ pub(super) fn place_shared(
         );
         (leftover, (true, detail))
     } else {
-        let dom0 = placements
-            .iter()
-            .filter(|p| p.role == Role::Dom0)
-            .fold(CpuList::new(), |a, p| a.union(&p.cpus));
-        let protected = placements
-            .iter()
-            .filter(|p| p.role == Role::Protected)
-            .fold(CpuList::new(), |a, p| a.union(&p.cpus));
+        let dom0 = cpus_of_role(placements, Role::Dom0);
+        let protected = cpus_of_role(placements, Role::Protected);
         let fallback = topo.all_cpus().difference(&dom0);
         let fallback = if fallback.is_empty() {
             topo.all_cpus()
