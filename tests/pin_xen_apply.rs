@@ -504,3 +504,43 @@ fn topology_auto_uses_xl_when_it_answers() {
         "{out}"
     );
 }
+
+/// Issue 12: --apply, --check and --revert each print one JSON (or YAML) object.
+#[test]
+fn apply_check_revert_report_one_json_object_each() {
+    let xen = FakeXen::lab();
+    let (code, out, err) = xen.pin(&["--apply", "--format", "json"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let apply: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    assert_eq!(apply["action"], "apply");
+    assert_eq!(apply["backend"], "xen");
+    assert_eq!(apply["changed"], 2);
+    assert_eq!(apply["changes"][1], "xl vcpu-pin Meine-VM all 1 1");
+    assert_eq!(apply["journal"], xen.journal().to_str().unwrap());
+    assert!(apply["advice"]
+        .as_str()
+        .unwrap()
+        .contains("--format xl-cfg"));
+
+    let (code, out, _) = xen.pin(&["--check", "--format", "json"], &[]);
+    assert_eq!(code, 0, "{out}");
+    let check: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (check["action"].as_str(), check["ok"].as_bool()),
+        (Some("check"), Some(true))
+    );
+    assert!(check.get("drift").is_none(), "no drift, no key: {out}");
+    fs::write(xen.dir.path().join("vcpus"), LAB_BEFORE).unwrap();
+    let (code, out, _) = xen.pin(&["--check", "--format", "yaml"], &[]);
+    assert_eq!(code, 4, "{out}");
+    let check: serde_json::Value = yaml_serde::from_str(&out).unwrap();
+    assert_eq!(check["ok"], false);
+    assert_eq!(check["drift"][0]["what"], "Domain-0 vCPU 0");
+
+    let (code, out, err) = xen.pin(&["--revert", "--format", "json"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let revert: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(revert["action"], "revert");
+    assert_eq!(revert["changed"], 2);
+    assert_eq!(revert["changes"][1], "Meine-VM vCPU 0: all / all");
+}
