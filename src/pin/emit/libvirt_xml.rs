@@ -8,7 +8,7 @@
 //! `<emulatorpin cpuset=/>`, `<iothreadpin iothread= cpuset=/>`, interfaces.md §4.5).
 
 use super::{failure_comment, Emitter};
-use crate::pin::apply::libvirt::{virsh_pins, PinKind};
+use crate::pin::commands::{virsh_pins, PinKind};
 use crate::pin::model::{Plan, Role};
 
 pub struct LibvirtXml;

@@ -2,8 +2,8 @@
 //! that a domain name with spaces or quotes stays one argument.
 
 use super::{failure_comment, Emitter};
-use crate::pin::apply::libvirt::{virsh_pins, BOTH};
 use crate::pin::commands::xl_commands;
+use crate::pin::commands::{virsh_pins, BOTH};
 use crate::pin::model::{Plan, Role, Target};
 
 pub struct Shell;
