@@ -42,6 +42,7 @@ pub mod sys;
 pub mod topology;
 pub mod trace;
 pub mod units;
+pub mod virsh;
 pub mod watch;
 pub mod windows;
 pub mod workload;

@@ -130,10 +130,88 @@ fn text_explains_every_rule_and_changes_nothing() {
         "--domain",
         "c=1",
     ]);
-    assert_eq!(code, 0);
+    assert_eq!(code, 6, "a plan with a FAIL exits 6, plan still printed");
     assert!(
         out.contains("FAIL: 3 protected VMs but only 1 core(s) free after Dom-0"),
         "{out}"
+    );
+}
+
+/// Issue 14: a plan whose checks say FAIL exits 6 in every form, and the forms that are run
+/// or installed as they are carry a loud warning in the output and on stderr.
+#[test]
+fn a_failing_plan_exits_6_and_its_scripts_say_so_loudly() {
+    let small = [
+        "pin",
+        "--topology",
+        "tests/fixtures/xen/xl-info-n.txt",
+        "--domain",
+        "a=2",
+        "--domain",
+        "b=2",
+    ];
+    let with = |format: &str| {
+        let mut args = small.to_vec();
+        args.extend(["--format", format]);
+        run(&args)
+    };
+    let (code, out, err) = with("shell");
+    assert_eq!(code, 6, "{err}");
+    assert!(
+        out.starts_with("#!/bin/sh\n# WARNING: THIS PLAN BREAKS"),
+        "{out}"
+    );
+    assert!(
+        out.contains("# FAIL: 2 protected VMs but only 1 core(s)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("xl vcpu-pin a all"),
+        "the plan is still printed: {out}"
+    );
+    assert!(
+        err.contains("WARNING: this plan breaks") && err.contains("exit status 6"),
+        "{err}"
+    );
+    for format in ["yaml", "json", "xl-cfg", "libvirt-xml"] {
+        let (code, out, err) = with(format);
+        assert_eq!(code, 6, "{format}: {err}");
+        assert!(
+            !out.is_empty() && err.contains("FAIL: 2 protected VMs"),
+            "{format}: {err}"
+        );
+    }
+    // A plan that holds exits 0, and an unmet `todo:` is not a FAIL.
+    let (code, out, err) = run(&[
+        "pin",
+        "--topology",
+        APART,
+        "--domain",
+        "Meine-VM=2",
+        "--format",
+        "shell",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("WARNING") && err.is_empty(), "{out}{err}");
+}
+
+/// Issue 12: the plan itself in JSON, the same value as YAML.
+#[test]
+fn json_plan_is_the_yaml_plan() {
+    let json: serde_json::Value = serde_json::from_str(&offline(APART, "json", &[])).unwrap();
+    let yaml: serde_json::Value = yaml_serde::from_str(&offline(APART, "yaml", &[])).unwrap();
+    assert_eq!(json, yaml);
+    assert_eq!(json["assignments"][2]["hard"], "1-2,9-10");
+}
+
+/// --apply/--check/--revert report in text, json or yaml only.
+#[test]
+fn a_plan_form_with_apply_is_a_usage_error() {
+    let (code, _, err) = run(&["pin", "--check", "--format", "shell"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("report in --format text, json or yaml; `shell` is a form of the plan"),
+        "{err}"
     );
 }
 

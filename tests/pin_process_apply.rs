@@ -177,11 +177,11 @@ fn cli_pins_every_thread_checks_and_reverts() {
     let (code, out, _) = cli(&["pin", "--pid", &pid, "--check"]);
     assert_eq!(code, 0, "{out}");
 
-    // One thread drifts: --check says so with exit status 3.
+    // One thread drifts: --check says so with exit status 4.
     let worker = helper.tid_named("worker2");
     Kernel.set(worker, &original).unwrap();
     let (code, out, _) = cli(&["pin", "--pid", &pid, "--check"]);
-    assert_eq!(code, 3, "{out}");
+    assert_eq!(code, 4, "{out}");
     assert!(out.contains(&format!("tid {worker} (worker2)")), "{out}");
 
     let (code, out, err) = cli(&["pin", "--revert", "--journal", j]);
@@ -275,4 +275,117 @@ fn a_missing_process_is_an_error_not_a_panic() {
     assert_eq!(code, 1);
     assert!(err.contains("process 4194304 not found"), "{err}");
     assert!(!Path::new("/tmp/remus-tune-never.yaml").exists());
+}
+
+/// Applies the plan to the helper and returns the journal's path and the pinned CPUs.
+fn applied(helper: &Helper) -> (PathBuf, String) {
+    let pid = helper.pid().to_string();
+    let journal = helper.dir.path().join("journal.yaml");
+    let (code, out, err) = cli(&[
+        "pin",
+        "--pid",
+        &pid,
+        "--apply",
+        "--journal",
+        journal.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(
+        text.contains("start_time: "),
+        "start times are journalled: {text}"
+    );
+    let pinned = helper.affinities()[0].1.clone();
+    (journal, pinned)
+}
+
+/// Rewrites every `key: value` line of the journal whose key is `key` with `f(value)`.
+fn edit_journal(journal: &Path, key: &str, f: impl Fn(&str) -> Option<String>) {
+    let text = std::fs::read_to_string(journal).unwrap();
+    let edited: Vec<String> = text
+        .lines()
+        .filter_map(|l| match l.trim_start().strip_prefix(&format!("{key}: ")) {
+            Some(v) => f(v).map(|new| l.replace(v, &new)),
+            None => Some(l.to_string()),
+        })
+        .collect();
+    std::fs::write(journal, edited.join("\n") + "\n").unwrap();
+}
+
+/// Issue 14: a journalled PID now held by another process (a later start time) is not re-pinned.
+#[test]
+fn revert_leaves_alone_a_process_that_reused_the_pid() {
+    if two_cpus_or_skip().is_none() {
+        return;
+    }
+    let helper = Helper::start();
+    let (journal, pinned) = applied(&helper);
+    // As if the journalled process had exited and this one had got its PID: the journal's
+    // start times no longer match the threads'.
+    edit_journal(&journal, "start_time", |v| {
+        Some((v.parse::<u64>().unwrap() + 1).to_string())
+    });
+    let (code, out, err) = cli(&["pin", "--revert", "--journal", journal.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("not touched, started at tick") && out.contains("another thread got the ids"),
+        "{out}"
+    );
+    for (tid, cpus) in helper.affinities() {
+        assert_eq!(
+            cpus, pinned,
+            "thread {tid} was re-pinned although it is not the journalled one"
+        );
+    }
+}
+
+/// Issue 14: the name is compared too.
+#[test]
+fn revert_leaves_alone_a_thread_with_another_name() {
+    if two_cpus_or_skip().is_none() {
+        return;
+    }
+    let helper = Helper::start();
+    let (journal, pinned) = applied(&helper);
+    edit_journal(&journal, "comm", |v| Some(format!("not-{v}")));
+    let (code, out, err) = cli(&["pin", "--revert", "--journal", journal.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("not touched, now named \"worker0\", journalled as \"not-worker0\""),
+        "{out}"
+    );
+    assert!(helper.affinities().iter().all(|(_, c)| *c == pinned));
+}
+
+/// Issue 14: a journal without start times (written by an older remus-tune) is refused with
+/// the way forward; `--force` restores, comparing names only.
+#[test]
+fn an_old_journal_without_start_times_needs_force() {
+    let Some(original) = two_cpus_or_skip() else {
+        return;
+    };
+    let helper = Helper::start();
+    let (journal, pinned) = applied(&helper);
+    edit_journal(&journal, "start_time", |_| None);
+    let j = journal.to_str().unwrap();
+    let (code, out, err) = cli(&["pin", "--revert", "--journal", j]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        err.contains("records no start time")
+            && err.contains("nothing was changed")
+            && err.contains("remus-tune pin --revert --force"),
+        "{err}"
+    );
+    assert!(journal.exists(), "the journal stays for the next try");
+    assert!(helper.affinities().iter().all(|(_, c)| *c == pinned));
+    let (code, out, err) = cli(&["pin", "--revert", "--force", "--journal", j]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        helper
+            .affinities()
+            .iter()
+            .all(|(_, c)| *c == original.to_string()),
+        "{:?}",
+        helper.affinities()
+    );
 }

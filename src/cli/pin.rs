@@ -15,7 +15,7 @@ pub struct PinArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub dom0_cpus: Option<u32>,
 
-    /// How the plan is written.
+    /// How the plan is written; --apply, --check and --revert report in text, json or yaml.
     #[arg(long, value_enum, default_value_t = PinFormat::Text)]
     pub format: PinFormat,
 
@@ -62,13 +62,24 @@ pub struct PinArgs {
     #[arg(long, conflicts_with_all = ["check", "revert"])]
     pub apply: bool,
 
-    /// Compare the live affinities with the plan; exit status 3 on drift (for monitoring).
+    /// Compare the live affinities with the plan; exit status 4 on drift (for monitoring).
     #[arg(long, conflicts_with = "revert")]
     pub check: bool,
 
     /// Restore the affinities saved in the journal by `--apply`.
     #[arg(long)]
     pub revert: bool,
+
+    /// With --revert: restore a process journal written before start times were recorded,
+    /// comparing thread names only (check with `ps -L` first that the PIDs were not reused).
+    #[arg(long, requires = "revert")]
+    pub force: bool,
+
+    /// Also plan for the Remus backup host (a saved `xl info -n` or hwloc XML): the protected
+    /// VMs get CPUs that are whole cores of their own on both hosts where possible, else
+    /// per-host configs, and the backup's Dom-0 keeps cores for the receiving side.
+    #[arg(long, value_name = "FILE")]
+    pub backup_topology: Option<PathBuf>,
 
     /// The journal for `--apply` and `--revert` [default: /var/lib/remus-tune/pin-journal.yaml].
     #[arg(long, value_name = "PATH")]

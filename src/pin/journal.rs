@@ -35,17 +35,29 @@ pub struct ThreadEntry {
     pub pid: u32,
     pub tid: u32,
     pub comm: String,
+    /// The thread's start time (/proc/PID/task/TID/stat field 22, clock ticks since boot):
+    /// with `comm`, how `--revert` tells this thread from a later one that got the same ids.
+    /// Journals written before it was recorded lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<u64>,
     /// `Cpus_allowed_list` before the change.
     pub cpus: String,
 }
 
-/// One libvirt vCPU (or, with no `vcpu`, the emulator threads) as it was.
+/// One libvirt vCPU, IOThread, or (with neither) the emulator threads, as it was.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LibvirtEntry {
     pub domain: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vcpu: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iothread: Option<u32>,
+    /// The running domain's pinning.
     pub cpus: String,
+    /// The persistent definition's pinning; absent in journals written before `--apply`
+    /// changed it too (they changed only the running domain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
 }
 
 /// A cpupool that the apply created, so revert can take it down again.

@@ -7,9 +7,13 @@
 pub mod apply;
 pub mod commands;
 pub mod emit;
+pub mod failover;
+pub mod host_plan;
+pub mod host_role;
 pub mod journal;
 pub mod model;
 pub mod plan;
 
+pub use failover::plan_failover;
 pub use model::*;
 pub use plan::plan;

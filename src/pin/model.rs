@@ -115,12 +115,40 @@ pub struct Placement {
     pub nodes: Vec<u32>,
 }
 
+/// The CPUs of every placement in `role` (Dom-0's, or the host's on KVM: `Role::Dom0`).
+pub fn cpus_of_role(placements: &[Placement], role: Role) -> CpuList {
+    placements
+        .iter()
+        .filter(|p| p.role == role)
+        .fold(CpuList::new(), |a, p| a.union(&p.cpus))
+}
+
 /// A rule of the plan and whether it holds, in a sentence a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleCheck {
+    #[serde(default, skip_serializing_if = "RuleKind::is_plan")]
+    pub kind: RuleKind,
     pub rule: String,
     pub met: bool,
     pub detail: String,
+}
+
+/// What an unmet rule means. A broken rule of the plan itself is a `FAIL:` (and `pin` exits
+/// 6); the host's present state that the plan's other forms put right (stored configs without
+/// the pins, a boot line not yet changed) is a `todo:` and does not make the plan fail: every
+/// fresh host has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleKind {
+    #[default]
+    Plan,
+    Todo,
+}
+
+impl RuleKind {
+    fn is_plan(&self) -> bool {
+        *self == RuleKind::Plan
+    }
 }
 
 /// The cpupool the protected VMs move into (`--strategy cpupool`).
@@ -159,6 +187,30 @@ pub struct ThreadSplit {
     pub emulator_cpus: CpuList,
 }
 
+/// The IOThreads of a libvirt guest (`virsh iothreadinfo`): they get `iothreadpin`s beside
+/// the emulator threads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainIothreads {
+    pub domain: String,
+    pub ids: Vec<u32>,
+}
+
+/// The plan for the Remus backup host (`--backup-topology`): where the protected VMs run after
+/// failover, and the backup's Dom-0, which runs the receiving side of every checkpoint stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failover {
+    pub backup_topology: String,
+    /// True: every protected VM has the same CPUs on both hosts, whole cores of its own on
+    /// each, so the one `cpus=` its config carries (and which the backup restores from the
+    /// checkpoint stream) is right on both. False: the hosts need different CPUs, and the
+    /// VMs are re-pinned on the backup after failover.
+    pub same_config: bool,
+    /// The backup's placements: its Dom-0 and the VMs as they run there after failover.
+    pub backup: Vec<Placement>,
+    /// The Xen boot line for the backup's Dom-0.
+    pub backup_boot: BootPlan,
+}
+
 /// What the plan will be carried out on; decides which commands the `shell` form prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -189,6 +241,10 @@ pub struct Plan {
     pub threads: Vec<ThreadSplit>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub current: Vec<Current>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub iothreads: Vec<DomainIothreads>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover: Option<Failover>,
 }
 
 impl Plan {
@@ -197,7 +253,24 @@ impl Plan {
         self.rules.iter().all(|r| r.met)
     }
 
+    /// The rules of the plan itself that it breaks (`FAIL:`), not the `todo:`s.
+    pub fn failures(&self) -> Vec<&RuleCheck> {
+        self.rules
+            .iter()
+            .filter(|r| !r.met && r.kind == RuleKind::Plan)
+            .collect()
+    }
+
     pub fn placement(&self, domain: &str) -> Option<&Placement> {
         self.placements.iter().find(|p| p.domain == domain)
+    }
+
+    /// The IOThread ids known for a domain (none unless gathered from libvirt).
+    pub fn iothreads_of(&self, domain: &str) -> Vec<u32> {
+        self.iothreads
+            .iter()
+            .filter(|d| d.domain == domain)
+            .flat_map(|d| d.ids.iter().copied())
+            .collect()
     }
 }

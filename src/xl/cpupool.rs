@@ -2,6 +2,7 @@
 //! with `-c`: `Name CPU list`, the CPUs as a plain comma list. A pool may hold no CPU at all
 //! (an empty CPU list), which a plan must not try to use.
 
+use super::table::with_header;
 use super::ParseError;
 use crate::cpulist::CpuList;
 use serde::Serialize;
@@ -18,44 +19,25 @@ pub struct CpuPool {
 
 /// Parses either form of `xl cpupool-list`.
 pub fn parse_cpupool_list(text: &str) -> Result<Vec<CpuPool>, ParseError> {
-    const CMD: &str = "cpupool-list";
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let (_, header) = lines
-        .next()
-        .ok_or_else(|| ParseError::new(CMD, 1, "", "empty output: expected a `Name …` header"))?;
+    let (header, rows) = with_header(
+        "cpupool-list",
+        text,
+        |h| h.starts_with("Name") && (h.contains("CPU list") || h.contains("Sched")),
+        "Name CPU list` or `Name CPUs Sched …",
+    )?;
     let with_cpus = header.contains("CPU list");
-    if !header.starts_with("Name") || !(with_cpus || header.contains("Sched")) {
-        return Err(ParseError::new(
-            CMD,
-            1,
-            header,
-            "expected `Name CPU list` or `Name CPUs Sched …`",
-        ));
-    }
     let mut pools = Vec::new();
-    for (index, line) in lines {
-        let line_no = index + 1;
-        let words: Vec<&str> = line.split_whitespace().collect();
+    for row in rows {
+        let words = row.words();
         if with_cpus {
             // The name is padded to 19 columns; an empty pool has nothing after it.
             let (name, cpus) = match words.as_slice() {
                 [name] => (*name, CpuList::new()),
                 [name, cpus] => (
                     *name,
-                    CpuList::parse(cpus)
-                        .map_err(|e| ParseError::new(CMD, line_no, line, e.to_string()))?,
+                    CpuList::parse(cpus).map_err(|e| row.error(e.to_string()))?,
                 ),
-                _ => {
-                    return Err(ParseError::new(
-                        CMD,
-                        line_no,
-                        line,
-                        "expected `NAME CPU,CPU,…`",
-                    ))
-                }
+                _ => return Err(row.error("expected `NAME CPU,CPU,…`")),
             };
             pools.push(CpuPool {
                 name: name.to_string(),
@@ -66,24 +48,14 @@ pub fn parse_cpupool_list(text: &str) -> Result<Vec<CpuPool>, ParseError> {
             });
         } else {
             let [name, count, sched, _active, domains] = words.as_slice() else {
-                return Err(ParseError::new(
-                    CMD,
-                    line_no,
-                    line,
-                    "expected `NAME CPUS SCHED ACTIVE DOMAINS`",
-                ));
-            };
-            let num = |s: &str| {
-                s.parse::<u32>().map_err(|_| {
-                    ParseError::new(CMD, line_no, line, format!("`{s}` is not a count"))
-                })
+                return Err(row.error("expected `NAME CPUS SCHED ACTIVE DOMAINS`"));
             };
             pools.push(CpuPool {
                 name: name.to_string(),
                 cpus: None,
-                cpu_count: Some(num(count)?),
+                cpu_count: Some(row.number(count, "count")?),
                 scheduler: Some(sched.to_string()),
-                domains: Some(num(domains)?),
+                domains: Some(row.number(domains, "count")?),
             });
         }
     }

@@ -4,6 +4,7 @@
 //! Offline CPUs are skipped by xl (their core id is invalid), so CPU numbers may have gaps;
 //! an invalid socket or node prints as -1 and is kept as `None` here.
 
+use super::table::rows;
 use super::ParseError;
 use std::collections::BTreeMap;
 
@@ -84,12 +85,8 @@ pub fn parse_info(text: &str) -> Result<XlInfo, ParseError> {
     const CMD: &str = "info";
     let mut info = XlInfo::default();
     let mut section = Section::Fields;
-    for (index, raw) in text.lines().enumerate() {
-        let line_no = index + 1;
-        let line = raw.trim_end();
-        if line.trim().is_empty() {
-            continue;
-        }
+    for row in rows(CMD, text) {
+        let line = row.text.trim_end();
         // A `key<pad>: value` line starts at column 0 with a lowercase identifier.
         if let Some((key, value)) = field(line) {
             section = match key {
@@ -104,29 +101,18 @@ pub fn parse_info(text: &str) -> Result<XlInfo, ParseError> {
             continue;
         }
         match section {
-            Section::Fields => {
-                return Err(ParseError::new(CMD, line_no, raw, "expected `key : value`"))
-            }
+            Section::Fields => return Err(row.error("expected `key : value`")),
             Section::CpuTopology => {
                 if line.trim_start().starts_with("cpu:") {
                     continue; // the header
                 }
-                let (cpu, cols) = row(line).ok_or_else(|| {
-                    ParseError::new(CMD, line_no, raw, "expected `cpu: core socket node`")
-                })?;
-                if cols.len() != 3 {
-                    return Err(ParseError::new(
-                        CMD,
-                        line_no,
-                        raw,
-                        "expected 3 columns: core socket node",
-                    ));
-                }
+                let (cpu, cols) = row.keyed(3, "core socket node")?;
+                let id = |s: &str| id(s).map_err(|p| row.error(p));
                 info.cpu_topology.push(CpuTopologyRow {
                     cpu,
-                    core: id(cols[0]).map_err(|p| ParseError::new(CMD, line_no, raw, p))?,
-                    socket: id(cols[1]).map_err(|p| ParseError::new(CMD, line_no, raw, p))?,
-                    node: id(cols[2]).map_err(|p| ParseError::new(CMD, line_no, raw, p))?,
+                    core: id(cols[0])?,
+                    socket: id(cols[1])?,
+                    node: id(cols[2])?,
                 });
             }
             Section::DeviceTopology => {} // PCI device → node; not needed for pinning
@@ -134,39 +120,15 @@ pub fn parse_info(text: &str) -> Result<XlInfo, ParseError> {
                 if line.trim_start().starts_with("node:") {
                     continue;
                 }
-                let (node, cols) = row(line).ok_or_else(|| {
-                    ParseError::new(
-                        CMD,
-                        line_no,
-                        raw,
-                        "expected `node: memsize memfree distances`",
-                    )
-                })?;
-                if cols.len() != 3 {
-                    return Err(ParseError::new(
-                        CMD,
-                        line_no,
-                        raw,
-                        "expected 3 columns: memsize memfree distances",
-                    ));
-                }
-                let num = |s: &str| {
-                    s.parse::<u64>().map_err(|_| {
-                        ParseError::new(CMD, line_no, raw, format!("`{s}` is not a size in MiB"))
-                    })
-                };
+                let (node, cols) = row.keyed(3, "memsize memfree distances")?;
                 let distances = cols[2]
                     .split(',')
-                    .map(|d| {
-                        d.parse::<u32>().map_err(|_| {
-                            ParseError::new(CMD, line_no, raw, format!("`{d}` is not a distance"))
-                        })
-                    })
+                    .map(|d| row.number(d, "distance"))
                     .collect::<Result<_, _>>()?;
                 info.numa_info.push(NumaRow {
                     node,
-                    memsize_mib: num(cols[0])?,
-                    memfree_mib: num(cols[1])?,
+                    memsize_mib: row.number(cols[0], "size in MiB")?,
+                    memfree_mib: row.number(cols[1], "size in MiB")?,
                     distances,
                 });
             }
@@ -203,13 +165,6 @@ fn field(line: &str) -> Option<(&str, &str)> {
         return None;
     }
     Some((key, value.trim()))
-}
-
-/// `  0:       0        0        0` → (0, ["0","0","0"]).
-fn row(line: &str) -> Option<(u32, Vec<&str>)> {
-    let (first, rest) = line.split_once(':')?;
-    let first = first.trim().parse().ok()?;
-    Some((first, rest.split_whitespace().collect()))
 }
 
 /// A topology id; -1 (XEN_INVALID_*_ID printed as signed) means unknown.

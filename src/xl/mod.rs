@@ -15,6 +15,7 @@ mod cpupool;
 mod info;
 mod list;
 mod runner;
+mod table;
 mod vcpu_list;
 
 pub use cpupool::{parse_cpupool_list, CpuPool};

@@ -7,6 +7,7 @@
 //! A domain name may contain spaces and is never truncated, so rows are read from the right.
 //! An offline vCPU prints `-` as its CPU and `--p` as its state.
 
+use super::table::with_header;
 use super::ParseError;
 use crate::cpulist::{CpuList, CpuListError};
 use serde::Serialize;
@@ -111,43 +112,27 @@ impl VcpuList {
 
 /// Parses `xl vcpu-list` output of any Xen version.
 pub fn parse_vcpu_list(text: &str) -> Result<VcpuList, ParseError> {
-    const CMD: &str = "vcpu-list";
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let (_, header) = lines.next().ok_or_else(|| {
-        ParseError::new(
-            CMD,
-            1,
-            "",
-            "empty output: expected a `Name ID VCPU …` header",
-        )
-    })?;
-    if !header.starts_with("Name") || !header.contains("VCPU") {
-        return Err(ParseError::new(
-            CMD,
-            1,
-            header,
-            "expected the `Name ID VCPU CPU State Time(s) …` header",
-        ));
-    }
+    let (header, lines) = with_header(
+        "vcpu-list",
+        text,
+        |h| h.starts_with("Name") && h.contains("VCPU"),
+        "Name ID VCPU CPU State Time(s) …",
+    )?;
     let format = if header.contains("Hard / Soft") {
         AffinityFormat::HardSoft
     } else if header.contains("Affinity") {
         AffinityFormat::SingleColumn
     } else {
         return Err(ParseError::new(
-            CMD,
+            "vcpu-list",
             1,
             header,
             "no affinity column in the header: unknown xl version",
         ));
     };
     let mut rows = Vec::new();
-    for (index, line) in lines {
-        let line_no = index + 1;
-        rows.push(parse_row(line, format).map_err(|p| ParseError::new(CMD, line_no, line, p))?);
+    for row in lines {
+        rows.push(parse_row(row.text, format).map_err(|p| row.error(p))?);
     }
     Ok(VcpuList { format, rows })
 }

@@ -7,7 +7,6 @@
 //! never through a shell.
 
 use std::path::Path;
-use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
@@ -18,15 +17,16 @@ use super::qmp::{Execute, QmpError};
 pub const TAINT_NOTE: &str = "libvirt marks this domain tainted (custom-monitor) because \
 remus-tune sends read-only QMP queries through `virsh qemu-monitor-command`; nothing else changes";
 
-/// A libvirt domain, queried through virsh.
+/// A libvirt domain, queried through virsh (the one runner in [`crate::virsh`], so
+/// `REMUS_TUNE_VIRSH` is honoured here as in `pin`).
 pub struct Virsh {
     domain: String,
+    virsh: crate::virsh::Virsh,
 }
 
-/// True when `virsh` is on PATH.
+/// True when `virsh` (or `$REMUS_TUNE_VIRSH`) can be run.
 pub fn virsh_available() -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join("virsh").is_file()))
+    crate::virsh::Virsh::from_env().available()
 }
 
 impl Virsh {
@@ -42,22 +42,16 @@ impl Virsh {
                  (-qmp unix:PATH,server=on,wait=off) or the QEMU PID"
             );
         }
-        let out = Command::new("virsh")
-            .args(["domstate", "--domain", domain])
-            .output()
-            .context("cannot run virsh")?;
-        if !out.status.success() {
-            bail!(
-                "libvirt has no domain `{domain}`: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let virsh = crate::virsh::Virsh::from_env();
+        let state = virsh
+            .domstate(domain)
+            .with_context(|| format!("libvirt has no domain `{domain}`"))?;
         if state != "running" && state != "paused" {
             bail!("libvirt domain `{domain}` is {state}: start it first");
         }
         Ok(Virsh {
             domain: domain.to_string(),
+            virsh,
         })
     }
 
@@ -91,24 +85,20 @@ impl Execute for Virsh {
             request["arguments"] = a;
         }
         let path = Path::new("virsh").join(&self.domain);
-        let out = Command::new("virsh")
-            .args(["qemu-monitor-command", "--domain", &self.domain, "--cmd"])
-            .arg(request.to_string())
-            .output()
-            .map_err(|source| QmpError::Io {
-                path: path.clone(),
-                source,
+        let out = self
+            .virsh
+            .qemu_monitor_command(&self.domain, &request.to_string())
+            .map_err(|e| match e {
+                crate::virsh::VirshError::NotFound { source, .. } => QmpError::Io {
+                    path: path.clone(),
+                    source,
+                },
+                other => QmpError::Gone {
+                    path: path.clone(),
+                    what: format!("`{command}` through virsh ({other})"),
+                },
             })?;
-        if !out.status.success() {
-            return Err(QmpError::Gone {
-                path,
-                what: format!(
-                    "`{command}` through virsh ({})",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
-            });
-        }
-        let reply: Value = serde_json::from_slice(&out.stdout).map_err(|e| QmpError::Protocol {
+        let reply: Value = serde_json::from_str(&out).map_err(|e| QmpError::Protocol {
             path: path.clone(),
             detail: format!("virsh gave no JSON: {e}"),
         })?;
@@ -133,6 +123,7 @@ mod tests {
         assert!(!is_read_only("calc-dirty-rate") && !is_read_only("stop"));
         let mut v = Virsh {
             domain: "web01".into(),
+            virsh: crate::virsh::Virsh::from_env(),
         };
         let err = v.execute("stop", None).unwrap_err();
         assert!(err.to_string().contains("read-only"), "{err}");

@@ -2,12 +2,12 @@
 //! `virsh`, /proc and QMP for processes), which are protected, and whether the stored
 //! configs keep the pins (`xl list -l`).
 
-use super::HOST;
 use crate::cli::PinArgs;
-use crate::pin::apply::libvirt::Virsh;
 use crate::pin::apply::{affinity, process, qmp};
+use crate::pin::host_role::{rename_host, HOST};
 use crate::pin::{plan, Current, DomainSpec, Plan, Policy, Role, Target, DOM0};
 use crate::topology::Topology;
+use crate::virsh::{Scope, Virsh};
 use crate::xl::{parse_vcpu_list, Xl};
 use anyhow::{anyhow, bail, Context, Result};
 
@@ -42,6 +42,7 @@ pub(super) fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -
     let named = named_protected(args);
     let mut notes = Vec::new();
     let mut splits: Vec<(u32, Vec<u32>)> = Vec::new();
+    let mut iothreads = Vec::new();
     let (known, current): (Vec<(String, u32)>, Vec<Current>) = match mode {
         Mode::Declared => (args.domains.clone(), Vec::new()),
         Mode::Xen => {
@@ -73,7 +74,10 @@ pub(super) fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -
             let mut known = vec![];
             let mut current = vec![];
             for dom in virsh.running()? {
-                let vcpus = virsh.vcpu_affinity(&dom)?;
+                let vcpus = virsh.vcpu_affinity(&dom, Scope::Live)?;
+                if vcpus.is_empty() {
+                    bail!("`virsh vcpupin {dom}` listed no vCPU: is the domain running?");
+                }
                 known.push((dom.clone(), vcpus.len() as u32));
                 for (vcpu, cpus) in vcpus {
                     current.push(Current {
@@ -81,6 +85,17 @@ pub(super) fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -
                         vcpu,
                         hard: cpus.to_string(),
                         soft: "-".into(),
+                    });
+                }
+                let ids: Vec<u32> = virsh
+                    .iothread_affinity(&dom, Scope::Live)?
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect();
+                if !ids.is_empty() {
+                    iothreads.push(crate::pin::DomainIothreads {
+                        domain: dom.clone(),
+                        ids,
                     });
                 }
             }
@@ -102,6 +117,7 @@ pub(super) fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -
                 if let Some(threads) = &p.vcpu_threads {
                     let list: Vec<String> = threads.iter().map(u32::to_string).collect();
                     notes.push(crate::pin::RuleCheck {
+                        kind: crate::pin::RuleKind::Plan,
                         rule: "emulator-threads".into(),
                         met: true,
                         detail: format!(
@@ -138,6 +154,7 @@ pub(super) fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -
             let incoming = format!("{n}--incoming");
             if !known.iter().any(|(k, _)| *k == n) && known.iter().any(|(k, _)| *k == incoming) {
                 notes.push(crate::pin::RuleCheck {
+                    kind: crate::pin::RuleKind::Plan,
                     rule: "incoming".into(),
                     met: true,
                     detail: format!("{n} is here as {incoming} (a Remus backup or migration target): planned under that name"),
@@ -165,8 +182,20 @@ pub(super) fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -
             protected: name != DOM0 && (named.is_empty() || named.contains(name)),
         })
         .collect();
-    let mut plan = plan(topo, &specs, &policy);
+    let mut plan = match &args.backup_topology {
+        None => plan(topo, &specs, &policy),
+        Some(path) => {
+            if matches!(mode, Mode::Process | Mode::Libvirt) {
+                bail!("--backup-topology plans a Xen Remus pair (the stored cpus= travels to the backup): use it with --domain or on a Xen host, not with --pid, --qmp or --libvirt");
+            }
+            let backup = crate::topology::Topology::from_file(path).with_context(|| {
+                format!("reading the backup host's topology {}", path.display())
+            })?;
+            crate::pin::plan_failover(topo, &backup, &specs, &policy)
+        }
+    };
     plan.current = current;
+    plan.iothreads = iothreads;
     plan.rules.extend(notes);
     match mode {
         Mode::Process => {
@@ -205,6 +234,7 @@ pub(super) fn make_plan(args: &PinArgs, mode: &Mode, topo: &Topology, xl: &Xl) -
 /// 10), so compare the plan with `xl list -l`.
 fn persistence(plan: &Plan, xl: &Xl) -> crate::pin::RuleCheck {
     let rule = |met: bool, detail: String| crate::pin::RuleCheck {
+        kind: crate::pin::RuleKind::Todo,
         rule: "persistent".into(),
         met,
         detail,
@@ -274,6 +304,7 @@ fn boot_now(plan: &Plan, xl: &Xl) -> Option<crate::pin::RuleCheck> {
         format!("dom0_max_vcpus={want}")
     };
     Some(crate::pin::RuleCheck {
+        kind: crate::pin::RuleKind::Todo,
         rule: "boot-now".into(),
         met,
         detail: if met {
@@ -295,31 +326,6 @@ fn has_duplicates(known: &[(String, u32)]) -> bool {
 /// libvirt sets it.
 fn is_vcpu_thread(comm: &str) -> bool {
     comm.starts_with("CPU ") && (comm.ends_with("/KVM") || comm.ends_with("/TCG"))
-}
-
-/// On a KVM or plain host the Dom-0 role is the host's own work, which this command does not
-/// pin (that is systemd's `CPUAffinity=` or tuned's job): call it `host` and drop its entries.
-/// The emulator threads of protected VMs go there, when they can be told apart.
-pub(super) fn rename_host(plan: &mut Plan) {
-    for p in &mut plan.placements {
-        if p.domain == DOM0 {
-            p.domain = HOST.into();
-        }
-    }
-    for r in &mut plan.rules {
-        r.detail = r.detail.replace("Dom-0", "the host");
-    }
-    plan.assignments.retain(|a| a.domain != DOM0);
-    plan.rules.retain(|r| r.rule != "dom0-boot-pin");
-    let host = plan
-        .placement(HOST)
-        .map(|p| p.cpus.to_string())
-        .unwrap_or_default();
-    plan.rules.push(crate::pin::RuleCheck {
-        rule: "host-housekeeping".into(),
-        met: true,
-        detail: format!("the host's own work should stay on CPUs {host}: set systemd's CPUAffinity={host} or tuned's isolated_cores to the rest; remus-tune pins only the protected processes"),
-    });
 }
 
 /// A process to protect, as found on this host.

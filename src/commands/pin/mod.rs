@@ -1,33 +1,59 @@
 //! `remus-tune pin`: gather the inputs (topology, domains, which are protected), plan, then
-//! emit, apply, check or revert. Host facts are read here and in [`gather`]; the planner
-//! itself is pure.
+//! emit the plan, or apply, check or revert it through the [`Applier`] of the target. Host
+//! facts are read here and in [`gather`]; the planner itself is pure, and every result goes
+//! out through [`crate::output`] or an emitter.
 
 mod gather;
 
-use gather::{gather_processes, make_plan, process_targets, rename_host, Mode};
+use gather::{gather_processes, make_plan, process_targets, Mode};
 
-use crate::cli::PinArgs;
+use crate::cli::{Format, PinArgs};
 use crate::cpulist::CpuList;
-use crate::pin::apply::libvirt::{self, Virsh};
-use crate::pin::apply::{affinity, describe_drift, process, xen, Drift};
-use crate::pin::emit::emitter;
+use crate::pin::apply::libvirt::LibvirtApplier;
+use crate::pin::apply::process::ProcessApplier;
+use crate::pin::apply::xen::XenApplier;
+use crate::pin::apply::{affinity, Action, Applier, ApplyReport};
+use crate::pin::emit::{emitter, PinFormat};
 use crate::pin::journal::{self, Journal, JournalBackend};
-use crate::pin::{plan, DomainSpec, Plan, Policy, Role, Target, DOM0};
-use crate::xl::{parse_vcpu_list, Xl};
+use crate::pin::Plan;
+use crate::virsh::Virsh;
+use crate::xl::Xl;
 use anyhow::{anyhow, bail, Context, Result};
+use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
-/// Exit status of `--check` when the live state has drifted from the plan.
-pub const EXIT_DRIFT: u8 = 3;
+pub use crate::pin::host_plan::{host_plan_html, host_plan_text};
+pub use crate::pin::host_role::HOST;
 
-/// The name of the non-VM side on a KVM or plain-Linux host (Dom-0's role there).
-pub const HOST: &str = "host";
+/// Exit status of `--check` when the live state has drifted from the plan.
+pub const EXIT_DRIFT: u8 = 4; // exit_codes.rs table
+/// Exit status of a plan that breaks a rule (`FAIL:`); the plan is still printed.
+pub const EXIT_PLAN_FAILS: u8 = 6; // exit_codes.rs table
+/// Exit status of a usage error found after clap (a format that does not fit the action).
+pub const EXIT_USAGE: u8 = 2; // exit_codes.rs table
 
 /// Runs `remus-tune pin`: the exit code, or an error for `main` to print.
 pub fn run(args: &PinArgs) -> Result<ExitCode> {
     let journal_path = args.journal.clone().unwrap_or_else(journal::default_path);
-    if args.revert {
-        return revert(&journal_path);
+    let action = match (args.apply, args.check, args.revert) {
+        (true, _, _) => Some(Action::Apply),
+        (_, true, _) => Some(Action::Check),
+        (_, _, true) => Some(Action::Revert),
+        _ => None,
+    };
+    let report_format = match (action, report_format(args.format)) {
+        (Some(_), None) => {
+            eprintln!(
+                "error: --apply, --check and --revert report in --format text, json or yaml; `{}` is a form of the plan: drop --apply/--check/--revert to print it",
+                format_name(args.format)
+            );
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+        (_, f) => f.unwrap_or(Format::Text),
+    };
+    if action == Some(Action::Revert) {
+        return revert(&journal_path, args.force, report_format);
     }
     let mode = if !args.pids.is_empty() || !args.qmp.is_empty() {
         Mode::Process
@@ -38,11 +64,13 @@ pub fn run(args: &PinArgs) -> Result<ExitCode> {
     } else {
         Mode::Xen
     };
-    if matches!(mode, Mode::Declared) && (args.apply || args.check) {
-        bail!("--apply and --check act on the live host, but --domain declares domains that may not exist: drop --domain (and --topology) to use the running domains");
-    }
-    if args.topology.is_some() && (args.apply || args.check) {
-        bail!("--apply and --check need the live host's topology: drop --topology");
+    if action.is_some() {
+        if matches!(mode, Mode::Declared) {
+            bail!("--apply and --check act on the live host, but --domain declares domains that may not exist: drop --domain (and --topology) to use the running domains");
+        }
+        if args.topology.is_some() || args.backup_topology.is_some() {
+            bail!("--apply and --check need the live host's topology: drop --topology and --backup-topology");
+        }
     }
     let xl = Xl::from_env();
     let topo = match (&mode, &args.topology) {
@@ -67,95 +95,98 @@ pub fn run(args: &PinArgs) -> Result<ExitCode> {
         }
         None => make_plan(args, &mode, &topo, &xl)?,
     };
-    match mode {
-        Mode::Xen if args.check => report_drift(xen::check(&xl, &plan, topo.bitmap_size())?),
-        Mode::Process if args.check => report_drift(process::check(
-            &affinity::Kernel,
-            &process_targets(&plan, &gather_processes(args)?)?,
-        )?),
-        Mode::Libvirt if args.check => report_drift(libvirt::check(&Virsh::from_env(), &plan)?),
-        Mode::Libvirt if args.apply => {
-            let done = libvirt::apply(&Virsh::from_env(), &plan, &journal_path)?;
-            println!(
-                "Applied {} virsh command(s); read-back matches the plan.",
-                done.len()
-            );
-            for c in &done {
-                println!("  {c}");
-            }
-            println!(
-                "Journal: {} (undo with `remus-tune pin --revert --journal {}`)",
-                journal_path.display(),
-                journal_path.display()
-            );
-            println!("These are live pins: repeat them with --config (see --format shell) to keep them across restarts.");
-            Ok(ExitCode::SUCCESS)
-        }
-        Mode::Xen if args.apply => {
-            let applied = xen::apply(&xl, &plan, topo.bitmap_size(), &journal_path)?;
-            println!(
-                "Applied {} xl command(s); read-back matches the plan.",
-                applied.commands.len()
-            );
-            for c in &applied.commands {
-                println!("  {c}");
-            }
-            println!(
-                "Journal: {} (undo with `remus-tune pin --revert --journal {}`)",
-                applied.journal.display(),
-                applied.journal.display()
-            );
-            println!("Runtime pins are lost on reboot and Remus failover: see `--format xl-cfg` and `--format boot`.");
-            Ok(ExitCode::SUCCESS)
-        }
-        Mode::Process if args.apply => {
-            let applied = process::apply(
-                &affinity::Kernel,
-                &process_targets(&plan, &gather_processes(args)?)?,
-                &journal_path,
-            )?;
-            println!(
-                "Pinned {} thread(s); read-back matches the plan.",
-                applied.threads.len()
-            );
-            for t in &plan
-                .placements
-                .iter()
-                .filter(|p| p.role == Role::Protected)
-                .collect::<Vec<_>>()
-            {
-                println!("  {}: CPUs {}", t.domain, t.cpus);
-            }
-            println!(
-                "Journal: {} (undo with `remus-tune pin --revert --journal {}`)",
-                applied.journal.display(),
-                applied.journal.display()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+    let Some(action) = action else {
+        return print_plan(&plan, args.format);
+    };
+    let applier: Box<dyn Applier> = match mode {
+        Mode::Xen => Box::new(XenApplier {
+            xl,
+            bitmap_size: topo.bitmap_size(),
+        }),
+        Mode::Libvirt => Box::new(LibvirtApplier {
+            virsh: Virsh::from_env(),
+        }),
+        Mode::Process => Box::new(ProcessApplier {
+            sys: &affinity::Kernel,
+            targets: process_targets(&plan, &gather_processes(args)?)?,
+            force: args.force,
+        }),
+        Mode::Declared => unreachable!("refused above: --domain with --apply or --check"),
+    };
+    let report = match action {
+        Action::Check => ApplyReport::checked(applier.backend(), applier.check(&plan)?),
         _ => {
-            print!("{}", emitter(args.format).emit(&plan)?);
-            Ok(ExitCode::SUCCESS)
+            for r in plan.failures() {
+                eprintln!("warning: applying a plan that breaks a rule: {}", r.detail);
+            }
+            let applied = applier.apply(&plan, &journal_path)?;
+            let mut report = ApplyReport::new(Action::Apply, applier.backend());
+            report.changed = applied.changed;
+            report.changes = applied.changes;
+            report.journal = Some(journal_path.clone());
+            report.advice = Some(persistence_advice(applier.backend()).into());
+            report
+        }
+    };
+    crate::output::emit(&report, report_format)?;
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_DRIFT)
+    })
+}
+
+/// The format of an apply/check/revert report, if `format` is one (text, json, yaml).
+fn report_format(format: PinFormat) -> Option<Format> {
+    match format {
+        PinFormat::Text => Some(Format::Text),
+        PinFormat::Json => Some(Format::Json),
+        PinFormat::Yaml => Some(Format::Yaml),
+        _ => None,
+    }
+}
+
+fn format_name(format: PinFormat) -> String {
+    use clap::ValueEnum;
+    format
+        .to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default()
+}
+
+/// What the apply leaves for the admin to do so that the pins outlive the running state.
+fn persistence_advice(backend: JournalBackend) -> &'static str {
+    match backend {
+        JournalBackend::Xen => "Runtime pins are lost on reboot and Remus failover: see `--format xl-cfg` and `--format boot`.",
+        JournalBackend::Libvirt => "Pinned live and in the persistent config (--config): the pins survive a restart and travel with a migration (`--format libvirt-xml` shows the <cputune>).",
+        JournalBackend::Process => "These pins last as long as the threads: new threads inherit them, a restarted process does not; `--format systemd` or `--format tuned` keep the host's own work off these cores.",
+    }
+}
+
+/// Prints the plan in its form; exit 6 when it breaks a rule, said on stderr as well for
+/// every form but text (which prints the FAIL lines itself).
+fn print_plan(plan: &Plan, format: PinFormat) -> Result<ExitCode> {
+    let text = emitter(format).emit(plan)?;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    let fails = plan.failures();
+    if fails.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if format != PinFormat::Text {
+        eprintln!(
+            "WARNING: this plan breaks {} rule(s) (exit status {EXIT_PLAN_FAILS}); the output above carries it out as far as the host allows:",
+            fails.len()
+        );
+        for r in fails {
+            eprintln!("  FAIL: {}", r.detail);
         }
     }
+    Ok(ExitCode::from(EXIT_PLAN_FAILS))
 }
 
-fn report_drift(drift: Vec<Drift>) -> Result<ExitCode> {
-    if drift.is_empty() {
-        println!("ok: the live affinities match the plan");
-        Ok(ExitCode::SUCCESS)
-    } else {
-        print!(
-            "DRIFT: {} vCPU(s)/thread(s) differ from the plan:\n{}",
-            drift.len(),
-            describe_drift(&drift)
-        );
-        println!("re-apply with `remus-tune pin --apply` (after `--revert` of the old journal) or investigate who changed them");
-        Ok(ExitCode::from(EXIT_DRIFT))
-    }
-}
-
-fn load_plan(path: &std::path::Path) -> Result<Plan> {
+fn load_plan(path: &Path) -> Result<Plan> {
     let text = crate::limits::read_yaml(path, crate::limits::FileKind::PinPlan)
         .with_context(|| format!("cannot read the plan {}", path.display()))?;
     yaml_serde::from_str(&text).map_err(|e| {
@@ -166,62 +197,25 @@ fn load_plan(path: &std::path::Path) -> Result<Plan> {
     })
 }
 
-fn revert(path: &std::path::Path) -> Result<ExitCode> {
+/// `pin --revert`: the journal says which applier wrote it.
+fn revert(path: &Path, force: bool, format: Format) -> Result<ExitCode> {
     let journal = Journal::load(path)?;
-    let lines = match journal.backend {
-        JournalBackend::Xen => {
-            let xl = Xl::from_env();
-            let info = crate::xl::parse_info(&xl.info()?)?;
-            let size = info
-                .max_cpu_id()
-                .map(|m| m + 1)
-                .ok_or_else(|| anyhow!("`xl info` printed no max_cpu_id"))?;
-            xen::revert(&xl, path, &journal, size)?
-        }
-        JournalBackend::Process => process::revert(&affinity::Kernel, path, &journal)?,
-        JournalBackend::Libvirt => libvirt::revert(&Virsh::from_env(), path, &journal)?,
+    let applier: Box<dyn Applier> = match journal.backend {
+        JournalBackend::Xen => Box::new(XenApplier::from_host(Xl::from_env())?),
+        JournalBackend::Process => Box::new(ProcessApplier {
+            sys: &affinity::Kernel,
+            targets: Vec::new(),
+            force,
+        }),
+        JournalBackend::Libvirt => Box::new(LibvirtApplier {
+            virsh: Virsh::from_env(),
+        }),
     };
-    println!("Reverted {} entries from {}:", lines.len(), path.display());
-    for l in lines {
-        println!("  {l}");
-    }
+    let lines = applier.revert(path, &journal)?;
+    let mut report = ApplyReport::new(Action::Revert, journal.backend);
+    report.changed = lines.len();
+    report.changes = lines;
+    report.journal = Some(path.to_path_buf());
+    crate::output::emit(&report, format)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The dry-run pin plan for this host as text, for `advise`'s report: Xen if `xl` answers,
-/// otherwise this host's own topology with no VMs declared.
-pub fn host_plan_text() -> Result<String> {
-    let xl = Xl::from_env();
-    let on_xen = super::topology::on_xen(&xl);
-    let (topo, specs) = if on_xen {
-        let topo = crate::topology::xen::from_host(&xl)?;
-        let list = parse_vcpu_list(&xl.vcpu_list()?)?;
-        let specs = list
-            .domains()
-            .into_iter()
-            .map(|(name, _, vcpus)| DomainSpec {
-                protected: name != DOM0,
-                name,
-                vcpus,
-            })
-            .collect::<Vec<_>>();
-        (topo, specs)
-    } else {
-        (crate::topology::native_host()?, Vec::new())
-    };
-    let mut p = plan(&topo, &specs, &Policy::default());
-    if !on_xen {
-        p.target = Target::Process;
-        rename_host(&mut p);
-    }
-    crate::pin::emit::emitter(crate::pin::emit::PinFormat::Text).emit(&p)
-}
-
-/// [`host_plan_text`] as an HTML section, for `advise`'s report (`ReportInput::extra_html`).
-pub fn host_plan_html() -> Result<String> {
-    let text = host_plan_text()?;
-    Ok(format!(
-        "<h2>Pin plan for this host (dry run)</h2>\n<pre>{}</pre>\n",
-        crate::report::escape(&text)
-    ))
 }

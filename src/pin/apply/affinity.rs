@@ -75,6 +75,22 @@ pub fn threads(pid: u32) -> io::Result<Vec<u32>> {
     Ok(tids)
 }
 
+/// When a thread started, in clock ticks since boot: field 22 (`starttime`) of
+/// /proc/PID/task/TID/stat. With the PID it names a thread for good: a PID or TID that is
+/// reused after the thread exits gets a later start time.
+pub fn start_time(pid: u32, tid: u32) -> io::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat"))?;
+    parse_start_time(&stat)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no starttime in stat"))
+}
+
+/// Field 22 of a `stat` line. The name (field 2) is in parentheses and may itself hold spaces
+/// and `)`, so the fields are counted from the last `)`: field 3 is the first after it.
+fn parse_start_time(stat: &str) -> Option<u64> {
+    let (_, after_name) = stat.rsplit_once(')')?;
+    after_name.split_whitespace().nth(22 - 3)?.parse().ok()
+}
+
 /// A thread's name (`comm`), or `?` if it is gone.
 pub fn comm(pid: u32, tid: u32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm"))
@@ -98,6 +114,22 @@ mod tests {
         Kernel.set(tid, &before).unwrap();
         assert_eq!(Kernel.get(pid, tid).unwrap(), before);
         assert!(Kernel.set(tid, &CpuList::new()).is_err());
+    }
+
+    #[test]
+    fn start_time_is_field_22_even_with_odd_names() {
+        let line =
+            "4242 (a) b (c)) S 1 4242 4242 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 3 0 987654 1000 50";
+        assert_eq!(parse_start_time(line), Some(987654));
+        assert_eq!(parse_start_time("4242 (x) S 1"), None);
+        let pid = std::process::id();
+        let first = start_time(pid, pid).unwrap();
+        assert!(first > 0);
+        assert_eq!(
+            start_time(pid, pid).unwrap(),
+            first,
+            "stable for a living thread"
+        );
     }
 
     fn unsafe_free_gettid() -> i64 {

@@ -8,8 +8,8 @@
 //! goes on the host's housekeeping cores, the role Dom-0 plays on Xen. Otherwise every thread
 //! goes on the VM's cores.
 
-use super::affinity::{comm, threads, ThreadAffinity};
-use super::{describe_drift, Drift};
+use super::affinity::{comm, start_time, threads, ThreadAffinity};
+use super::{describe_drift, Applier, Drift};
 use crate::cpulist::CpuList;
 use crate::pin::journal::{Journal, JournalBackend, ThreadEntry};
 use anyhow::{anyhow, bail, Context, Result};
@@ -55,6 +55,51 @@ pub struct Applied {
     pub journal: std::path::PathBuf,
 }
 
+/// The process applier: the kernel's affinity calls, the processes a plan names (with their
+/// vCPU/emulator split where known: plain QEMU), and whether `--revert` may go on without
+/// start times in the journal (`--force`).
+pub struct ProcessApplier<'a> {
+    pub sys: &'a dyn ThreadAffinity,
+    pub targets: Vec<ProcessTarget>,
+    pub force: bool,
+}
+
+impl Applier for ProcessApplier<'_> {
+    fn backend(&self) -> JournalBackend {
+        JournalBackend::Process
+    }
+
+    fn check(&self, _plan: &crate::pin::Plan) -> Result<Vec<Drift>> {
+        check(self.sys, &self.targets)
+    }
+
+    fn apply(&self, _plan: &crate::pin::Plan, journal: &Path) -> Result<super::Applied> {
+        let applied = apply(self.sys, &self.targets, journal)?;
+        let changes = self
+            .targets
+            .iter()
+            .map(|t| {
+                let threads = applied.threads.iter().filter(|e| e.pid == t.pid).count();
+                match &t.emulator_cpus {
+                    Some(host) if t.vcpu_threads.is_some() => format!(
+                        "pid:{}: vCPU threads on CPUs {}, the other threads on CPUs {host} ({threads} threads)",
+                        t.pid, t.cpus
+                    ),
+                    _ => format!("pid:{}: CPUs {} ({threads} threads)", t.pid, t.cpus),
+                }
+            })
+            .collect();
+        Ok(super::Applied {
+            changed: applied.threads.len(),
+            changes,
+        })
+    }
+
+    fn revert(&self, journal_path: &Path, journal: &Journal) -> Result<Vec<String>> {
+        revert(self.sys, journal_path, journal, self.force)
+    }
+}
+
 /// `pin --apply` for processes: journal every thread, pin each, read back, roll back on any
 /// failure (a thread that exits half-way, a cpuset that forbids the CPUs) or mismatch.
 pub fn apply(
@@ -82,6 +127,12 @@ pub fn apply(
                 pid: t.pid,
                 tid,
                 comm: comm(t.pid, tid),
+                start_time: Some(start_time(t.pid, tid).with_context(|| {
+                    format!(
+                        "cannot read the start time of thread {tid} of process {}",
+                        t.pid
+                    )
+                })?),
                 cpus: before.to_string(),
             };
             journal.threads.push(entry.clone());
@@ -187,33 +238,96 @@ fn restore(sys: &dyn ThreadAffinity, entry: &ThreadEntry) -> Result<bool> {
     }
 }
 
-/// `pin --revert` for a process journal. Returns one line per thread.
+/// Whether a journalled thread is still the one that was pinned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// Same start time and name: restore it.
+    Same,
+    /// No thread with these ids: nothing to restore.
+    Gone,
+    /// The ids now belong to another thread (reused after the journalled one exited), or the
+    /// thread was renamed: not touched. The reason says which.
+    Replaced(String),
+}
+
+/// Compares a journalled thread with whatever has its ids now. Without a recorded start time
+/// (an older journal) only the name can be compared; callers refuse that unless forced.
+pub fn identify(entry: &ThreadEntry) -> Identity {
+    let (Ok(now_start), now_comm) = (
+        start_time(entry.pid, entry.tid),
+        std::fs::read_to_string(format!("/proc/{}/task/{}/comm", entry.pid, entry.tid)),
+    ) else {
+        return Identity::Gone;
+    };
+    let Ok(now_comm) = now_comm else {
+        return Identity::Gone;
+    };
+    let now_comm = now_comm.trim_end_matches('\n');
+    if let Some(then) = entry.start_time.filter(|&t| t != now_start) {
+        return Identity::Replaced(format!(
+            "started at tick {now_start}, not {then} as journalled: another thread got the ids"
+        ));
+    }
+    if now_comm != entry.comm {
+        return Identity::Replaced(format!(
+            "now named {now_comm:?}, journalled as {:?}",
+            entry.comm
+        ));
+    }
+    Identity::Same
+}
+
+/// Why a journal written before start times were recorded is refused.
+fn refuse_without_start_times(journal_path: &Path, journal: &Journal) -> Option<String> {
+    let unknown: Vec<String> = journal
+        .threads
+        .iter()
+        .filter(|e| e.start_time.is_none())
+        .map(|e| format!("pid {} tid {} ({})", e.pid, e.tid, e.comm))
+        .collect();
+    (!unknown.is_empty()).then(|| {
+        format!(
+            "the journal {} records no start time for {} thread(s) ({}), so remus-tune cannot tell whether those ids still belong to the threads it pinned or to a later process that reused them; nothing was changed.\n  \
+             Check with `ps -L -o pid,tid,lstart,comm -p PID` that they are the same threads, then run `remus-tune pin --revert --force` (which still compares the names)",
+            journal_path.display(),
+            unknown.len(),
+            unknown.join(", ")
+        )
+    })
+}
+
+/// `pin --revert` for a process journal. Returns one line per thread. A thread whose ids now
+/// belong to another thread (different start time or name) is not touched; a journal without
+/// start times is refused unless `force`.
 pub fn revert(
     sys: &dyn ThreadAffinity,
     journal_path: &Path,
     journal: &Journal,
+    force: bool,
 ) -> Result<Vec<String>> {
+    if !force {
+        if let Some(why) = refuse_without_start_times(journal_path, journal) {
+            bail!(why);
+        }
+    }
     let mut lines = Vec::new();
     let mut errors = String::new();
     for entry in &journal.threads {
-        // A TID can be reused by another process; only touch it if it is still this PID's.
-        let alive = Path::new(&format!("/proc/{}/task/{}", entry.pid, entry.tid)).exists();
-        if !alive {
-            lines.push(format!(
-                "pid {} tid {} ({}): gone, nothing to restore",
-                entry.pid, entry.tid, entry.comm
-            ));
-            continue;
+        let who = format!("pid {} tid {} ({})", entry.pid, entry.tid, entry.comm);
+        match identify(entry) {
+            Identity::Gone => {
+                lines.push(format!("{who}: gone, nothing to restore"));
+                continue;
+            }
+            Identity::Replaced(why) => {
+                lines.push(format!("{who}: not touched, {why}"));
+                continue;
+            }
+            Identity::Same => {}
         }
         match restore(sys, entry) {
-            Ok(true) => lines.push(format!(
-                "pid {} tid {} ({}): CPUs {}",
-                entry.pid, entry.tid, entry.comm, entry.cpus
-            )),
-            Ok(false) => lines.push(format!(
-                "pid {} tid {} ({}): gone, nothing to restore",
-                entry.pid, entry.tid, entry.comm
-            )),
+            Ok(true) => lines.push(format!("{who}: CPUs {}", entry.cpus)),
+            Ok(false) => lines.push(format!("{who}: gone, nothing to restore")),
             Err(e) => errors.push_str(&format!("  pid {} tid {}: {e}\n", entry.pid, entry.tid)),
         }
     }

@@ -1,6 +1,6 @@
 //! Applying, checking and reverting a plan on Xen with `xl`.
 
-use super::{describe_drift, Drift};
+use super::{describe_drift, Applied, Applier, Drift};
 use crate::pin::commands::{undo_pool_commands, xl_commands, XlCommand};
 use crate::pin::journal::{Journal, JournalBackend, PoolEntry, VcpuEntry};
 use crate::pin::model::{Plan, Vcpu};
@@ -8,11 +8,42 @@ use crate::xl::{parse_vcpu_list, VcpuList, Xl};
 use anyhow::{anyhow, bail, Context, Result};
 use std::path::Path;
 
-/// What `apply` did.
-#[derive(Debug)]
-pub struct Applied {
-    pub commands: Vec<String>,
-    pub journal: std::path::PathBuf,
+/// The Xen applier: `xl` and the size of an affinity bitmap on this host (max_cpu_id + 1,
+/// what `all` means).
+#[derive(Debug, Clone)]
+pub struct XenApplier {
+    pub xl: Xl,
+    pub bitmap_size: u32,
+}
+
+impl XenApplier {
+    /// For a revert, where no topology was read: the bitmap size from `xl info`.
+    pub fn from_host(xl: Xl) -> Result<Self> {
+        let info = crate::xl::parse_info(&xl.info()?)?;
+        let bitmap_size = info
+            .max_cpu_id()
+            .map(|m| m + 1)
+            .ok_or_else(|| anyhow!("`xl info` printed no max_cpu_id"))?;
+        Ok(Self { xl, bitmap_size })
+    }
+}
+
+impl Applier for XenApplier {
+    fn backend(&self) -> JournalBackend {
+        JournalBackend::Xen
+    }
+
+    fn check(&self, plan: &Plan) -> Result<Vec<Drift>> {
+        check(&self.xl, plan, self.bitmap_size)
+    }
+
+    fn apply(&self, plan: &Plan, journal: &Path) -> Result<Applied> {
+        apply(&self.xl, plan, self.bitmap_size, journal)
+    }
+
+    fn revert(&self, journal_path: &Path, journal: &Journal) -> Result<Vec<String>> {
+        revert(&self.xl, journal_path, journal, self.bitmap_size)
+    }
 }
 
 fn vcpu_list(xl: &Xl) -> Result<VcpuList> {
@@ -188,8 +219,8 @@ pub fn apply(xl: &Xl, plan: &Plan, bitmap_size: u32, journal_path: &Path) -> Res
         return Err(failure(&why, done.len(), rollback, journal_path));
     }
     Ok(Applied {
-        commands: done,
-        journal: journal_path.to_path_buf(),
+        changed: done.len(),
+        changes: done,
     })
 }
 

@@ -9,12 +9,22 @@ pub struct Boot;
 
 impl Emitter for Boot {
     fn emit(&self, plan: &Plan) -> anyhow::Result<String> {
-        let b = &plan.boot;
-        let line = if b.dom0_vcpus_pin {
-            format!("dom0_max_vcpus={} dom0_vcpus_pin", b.dom0_max_vcpus)
-        } else {
-            format!("dom0_max_vcpus={}", b.dom0_max_vcpus)
-        };
-        Ok(format!("# {}\n# Add to the Xen (not the Linux) command line, e.g. GRUB_CMDLINE_XEN_DEFAULT.\n{line}\n", b.reason))
+        let mut out = boot_line(&plan.boot, "");
+        if let Some(f) = &plan.failover {
+            out.push_str(&format!("\n# On the backup ({}):\n", f.backup_topology));
+            out.push_str(&boot_line(&f.backup_boot, "# "));
+        }
+        Ok(out)
     }
+}
+
+/// One host's boot line with its reason; `prefix` comments the line out (the backup's, which
+/// goes on the other host).
+fn boot_line(b: &crate::pin::model::BootPlan, prefix: &str) -> String {
+    let line = if b.dom0_vcpus_pin {
+        format!("dom0_max_vcpus={} dom0_vcpus_pin", b.dom0_max_vcpus)
+    } else {
+        format!("dom0_max_vcpus={}", b.dom0_max_vcpus)
+    };
+    format!("# {}\n# Add to the Xen (not the Linux) command line, e.g. GRUB_CMDLINE_XEN_DEFAULT.\n{prefix}{line}\n", b.reason)
 }

@@ -1,16 +1,18 @@
 //! `--format shell`: the `xl` commands, one per line, every word quoted for a POSIX shell so
 //! that a domain name with spaces or quotes stays one argument.
 
-use super::Emitter;
-use crate::pin::apply::libvirt::virsh_pins;
+use super::{failure_comment, Emitter};
 use crate::pin::commands::xl_commands;
+use crate::pin::commands::{virsh_pins, BOTH};
 use crate::pin::model::{Plan, Role, Target};
 
 pub struct Shell;
 
 impl Emitter for Shell {
     fn emit(&self, plan: &Plan) -> anyhow::Result<String> {
-        let mut out = String::from("#!/bin/sh\nset -e\n");
+        let mut out = String::from("#!/bin/sh\n");
+        out.push_str(&failure_comment(plan, "#"));
+        out.push_str("set -e\n");
         let line = |program: &str, args: &[String]| {
             let words: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
             format!("{program} {}\n", words.join(" "))
@@ -23,9 +25,9 @@ impl Emitter for Shell {
                 }
             }
             Target::Libvirt => {
-                out.push_str("# libvirt guests: virsh keeps its cgroups consistent. Add --config to keep the pins.\n");
+                out.push_str("# libvirt guests: virsh keeps its cgroups consistent; --live now, --config for the next start.\n");
                 for pin in virsh_pins(plan) {
-                    out.push_str(&line("virsh", &pin.args()));
+                    out.push_str(&line("virsh", &pin.args(&BOTH)));
                 }
             }
             Target::Process => {

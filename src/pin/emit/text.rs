@@ -3,7 +3,7 @@
 
 use super::Emitter;
 use crate::output::table;
-use crate::pin::model::{Plan, Role, Strategy, Vcpu};
+use crate::pin::model::{Placement, Plan, Role, RuleKind, Strategy, Vcpu};
 
 pub struct Text;
 
@@ -14,30 +14,7 @@ impl Emitter for Text {
             Strategy::Cpupool => "cpupool",
         };
         let mut out = format!("Pin plan ({strategy} strategy) for {}\n\n", plan.topology);
-        let mut rows = vec![vec![
-            "domain".to_string(),
-            "role".into(),
-            "vCPUs".into(),
-            "CPUs".into(),
-            "NUMA".into(),
-        ]];
-        for p in &plan.placements {
-            let role = match p.role {
-                Role::Dom0 if p.domain == crate::pin::DOM0 => "Dom-0",
-                Role::Dom0 => "host",
-                Role::Protected => "protected",
-                Role::Shared => "shared",
-            };
-            let nodes: Vec<String> = p.nodes.iter().map(u32::to_string).collect();
-            rows.push(vec![
-                p.domain.clone(),
-                role.into(),
-                p.vcpus.to_string(),
-                p.cpus.to_string(),
-                nodes.join(","),
-            ]);
-        }
-        out.push_str(&table(&rows));
+        out.push_str(&placements_table(&plan.placements));
         out.push('\n');
         let mut rows = vec![vec![
             "domain".to_string(),
@@ -78,6 +55,18 @@ impl Emitter for Text {
             ]);
         }
         out.push_str(&table(&rows));
+        if let Some(f) = &plan.failover {
+            let how = if f.same_config {
+                "the same CPUs as on the primary"
+            } else {
+                "its own CPUs (re-pin the VMs there after failover)"
+            };
+            out.push_str(&format!(
+                "\nOn the backup ({}) after failover, {how}:\n",
+                f.backup_topology
+            ));
+            out.push_str(&placements_table(&f.backup));
+        }
         if let Some(pool) = &plan.pool {
             out.push_str(&format!(
                 "\ncpupool {:?}: CPUs {} for {}\n",
@@ -90,11 +79,43 @@ impl Emitter for Text {
         for r in &plan.rules {
             out.push_str(&format!(
                 "{} {}\n",
-                if r.met { "ok:  " } else { "FAIL:" },
+                match (r.met, r.kind) {
+                    (true, _) => "ok:  ",
+                    (false, RuleKind::Plan) => "FAIL:",
+                    (false, RuleKind::Todo) => "todo:",
+                },
                 r.detail
             ));
         }
         out.push_str("\nDry run: nothing was changed. Apply with `remus-tune pin --apply`; make it survive reboot and failover with `--format xl-cfg` and `--format boot`.\n");
         Ok(out)
     }
+}
+
+/// Who gets which CPUs, one row per domain.
+fn placements_table(placements: &[Placement]) -> String {
+    let mut rows = vec![vec![
+        "domain".to_string(),
+        "role".into(),
+        "vCPUs".into(),
+        "CPUs".into(),
+        "NUMA".into(),
+    ]];
+    for p in placements {
+        let role = match p.role {
+            Role::Dom0 if p.domain == crate::pin::DOM0 => "Dom-0",
+            Role::Dom0 => "host",
+            Role::Protected => "protected",
+            Role::Shared => "shared",
+        };
+        let nodes: Vec<String> = p.nodes.iter().map(u32::to_string).collect();
+        rows.push(vec![
+            p.domain.clone(),
+            role.into(),
+            p.vcpus.to_string(),
+            p.cpus.to_string(),
+            nodes.join(","),
+        ]);
+    }
+    table(&rows)
 }

@@ -20,8 +20,14 @@ impl Emitter for XlCfg {
             } else {
                 "unprotected"
             };
+            let hosts = match &plan.failover {
+                Some(f) if !f.same_config => {
+                    "on the primary host (the backup needs other CPUs: see below)"
+                }
+                _ => "on the primary and the backup host",
+            };
             out.push_str(&format!(
-                "# {} ({role}): add to its xl config, on the primary and the backup host\n",
+                "# {} ({role}): add to its xl config, {hosts}\n",
                 p.domain
             ));
             out.push_str(&format!(
@@ -36,6 +42,21 @@ impl Emitter for XlCfg {
                 out.push_str(&format!("pool = \"{}\"\n", pool.name));
             }
             out.push('\n');
+        }
+        if let Some(f) = plan.failover.as_ref().filter(|f| !f.same_config) {
+            out.push_str(&format!("# On the backup ({}): the cpus= above travel with the checkpoint stream, but this\n# host numbers its CPUs differently. After failover, re-pin there:\n", f.backup_topology));
+            for b in f.backup.iter().filter(|b| b.role != Role::Dom0) {
+                let line = [
+                    "vcpu-pin",
+                    &b.domain,
+                    "all",
+                    &b.cpus.to_string(),
+                    &b.cpus.to_string(),
+                ]
+                .map(super::shell_quote)
+                .join(" ");
+                out.push_str(&format!("#   xl {line}\n"));
+            }
         }
         Ok(out)
     }
