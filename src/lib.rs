@@ -13,6 +13,7 @@ pub mod cpulist;
 pub mod host;
 pub mod measure;
 pub mod model;
+pub mod observer;
 pub mod output;
 pub mod pageset;
 pub mod pin;

@@ -48,6 +48,7 @@ pub fn run(args: &ModelArgs) -> Result<()> {
     let options = ModelOptions {
         intervals: interval_list(&args.intervals)?,
         interpolate: args.interpolate,
+        ..Default::default()
     };
     let (trace, report) = model_trace(&args.trace, &args.profile.request(), &options)?;
     if let Some(dir) = &args.charts {

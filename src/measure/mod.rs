@@ -200,6 +200,7 @@ pub fn run(
     };
     progress.finish();
     let cross_check = guard.backend.cross_check();
+    let observer_effect = guard.backend.observer_effect();
     drop(guard);
     let duration_s = round_us(boundary.duration_since(origin).as_secs_f64());
     if late > 0 {
@@ -222,6 +223,7 @@ pub fn run(
         duration_s,
         late_epochs: late,
         cross_check,
+        observer_effect,
     };
     let trace = writer.finish(&end)?;
     Ok(MeasureOutcome { trace, end })

@@ -44,6 +44,7 @@ pub(crate) fn synthetic_trace(
         epochs,
         end: End {
             cross_check: None,
+            observer_effect: None,
             reason: EndReason::Completed,
             message: String::new(),
             epochs: count,
@@ -355,7 +356,7 @@ fn unmeasured_intervals_need_interpolate_and_are_marked() {
     let trace = web_trace(1.0);
     let mut options = ModelOptions {
         intervals: Some(vec![75]),
-        interpolate: false,
+        ..Default::default()
     };
     let err = predict(&trace, &p, &options).unwrap_err().to_string();
     assert!(

@@ -13,11 +13,15 @@ mod check;
 mod layer;
 mod notes;
 mod raw;
+mod render;
+pub mod site;
 
 pub use notes::{value_lines, ValueLine};
-pub use raw::{COST_KEYS, LIMIT_KEYS};
+pub use raw::{COST_KEYS, LIMIT_KEYS, VALIDATION_KEYS};
+pub use render::{render_host_profile, HostProfileFacts};
 
-use crate::model::{Costs, Dom0Placement, IntervalSemantics, Limits, PausePolicy};
+pub use crate::model::{Constant, Profile};
+use crate::model::{Costs, Dom0Placement, HostValidation, IntervalSemantics, Limits, PausePolicy};
 use layer::{parse_layer, parse_sets, read_layer, Layer};
 use raw::{Kind, RawCosts, RawDom0, RawLimits, RawPausePolicy, RawSemantics};
 use serde::Serialize;
@@ -37,8 +41,12 @@ pub const DEFAULT_PROFILE: &str = "web";
 /// Why a profile could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    #[error("no profile named `{name}`: built-in profiles are {available}; or pass a path to a YAML file")]
-    Unknown { name: String, available: String },
+    #[error("no profile named `{name}` (searched {searched}): built-in profiles are {available}; or pass a path to a YAML file")]
+    Unknown {
+        name: String,
+        available: String,
+        searched: String,
+    },
     #[error("cannot read profile {path}: {source}")]
     Io {
         path: String,
@@ -61,34 +69,6 @@ pub enum ProfileError {
     },
     #[error("--set {arg}: {detail}")]
     BadSet { arg: String, detail: String },
-}
-
-/// One constant the model used, traceable to where it was set.
-#[derive(Serialize, Clone, Debug, PartialEq)]
-pub struct Constant {
-    /// `costs.page_copy`, `limits.max_slowdown`, …
-    pub key: String,
-    /// As written (`3.7us`).
-    pub value: String,
-    /// Which profile, file or command-line option set it.
-    pub from: String,
-    /// Line in that profile, when it came from one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<usize>,
-    /// The source comment next to the value.
-    pub note: String,
-}
-
-/// A profile ready for the model: limits, costs, and where each value came from.
-#[derive(Serialize, Clone, Debug, PartialEq)]
-pub struct Profile {
-    pub name: String,
-    pub description: String,
-    /// The host cost set under the limits.
-    pub host: String,
-    pub costs: Costs,
-    pub limits: Limits,
-    pub constants: Vec<Constant>,
 }
 
 /// A built-in profile's name, kind and one-line description, for `remus-tune profiles`.
@@ -194,6 +174,13 @@ pub fn load(request: &ProfileRequest) -> Result<Profile, ProfileError> {
         costs,
         limits,
         constants,
+        validation: host_layer.raw.validation.as_ref().map(|v| HostValidation {
+            method: v.method.clone().unwrap_or_else(|| "in-sample".into()),
+            intervals: v.intervals.clone().unwrap_or_default(),
+            worst_slowdown_error: v.worst_slowdown_error.map(|f| f.0),
+            worst_pages_error: v.worst_pages_error.map(|f| f.0),
+            worst_period_error: v.worst_period_error.map(|f| f.0),
+        }),
     })
 }
 
@@ -244,6 +231,8 @@ fn finish_costs(
         rtt_s: need!(rtt).0,
         compression_ratio: need!(compressed_size).0,
         fault_s: need!(fault).0,
+        // Optional, 0 when absent: only a trial with a probe measures it.
+        guest_resume_s: raw.guest_resume.map_or(0.0, |s| s.0),
         pml: need!(pml),
         pml_batch: f64::from(need!(pml_batch).max(1)),
         clean_per_gib_s: need!(clean_per_gib).0,
