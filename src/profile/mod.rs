@@ -71,12 +71,18 @@ pub enum ProfileError {
     BadSet { arg: String, detail: String },
 }
 
-/// A built-in profile's name, kind and one-line description, for `remus-tune profiles`.
+/// A profile's name, kind, one-line description and where it lives, for `remus-tune
+/// profiles`.
 #[derive(Serialize, Clone, Debug, PartialEq)]
 pub struct ProfileListing {
     pub name: String,
     pub kind: String,
     pub description: String,
+    /// `current-directory`, `user`, `system` or `built-in`.
+    pub origin: site::Origin,
+    /// The file, for a profile found on the search path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 /// What to load: a limits profile, an optional host set in place of its own, and overrides.
@@ -92,20 +98,80 @@ pub struct ProfileRequest {
     pub link_bytes_per_s: Option<f64>,
 }
 
+impl ProfileRequest {
+    /// With no host cost set named, the one `trial --install` wrote for `target` (found by
+    /// name on the search path, see `site`), saying on stderr which file it is.
+    pub fn or_trial_host(mut self, target: Option<&str>) -> Self {
+        if self.host.is_none() {
+            if let Some(path) = target.and_then(trial_host_for) {
+                eprintln!(
+                    "host costs: using the host profile `remus-tune trial` wrote for {}: {}",
+                    target.unwrap_or_default(),
+                    path.display()
+                );
+                self.host = Some(path.display().to_string());
+            }
+        }
+        self
+    }
+}
+
+/// The host profile named after `target` on the search path (as `trial --install` writes
+/// it), if there is one and it is a host cost set.
+pub fn trial_host_for(target: &str) -> Option<std::path::PathBuf> {
+    let (_, path) = site::find(&site::file_name_for(target))?;
+    let layer = read_layer(path.to_str()?).ok()?;
+    (layer.raw.kind == Some(Kind::Host)).then_some(path)
+}
+
+fn listing(name: &str, text: &str, origin: site::Origin, path: Option<String>) -> ProfileListing {
+    let lines = value_lines(text);
+    let get = |key: &str| lines.get(key).map(|l| l.value.clone()).unwrap_or_default();
+    ProfileListing {
+        name: name.to_string(),
+        kind: get("kind"),
+        description: get("description"),
+        origin,
+        path,
+    }
+}
+
 /// Lists the built-in profiles.
 pub fn builtin_list() -> Vec<ProfileListing> {
     BUILTIN
         .iter()
-        .map(|(name, text)| {
-            let lines = value_lines(text);
-            let get = |key: &str| lines.get(key).map(|l| l.value.clone()).unwrap_or_default();
-            ProfileListing {
-                name: name.to_string(),
-                kind: get("kind"),
-                description: get("description"),
-            }
-        })
+        .map(|(name, text)| listing(name, text, site::Origin::BuiltIn, None))
         .collect()
+}
+
+/// Every profile a name reaches: those on the search path first (in search order), then the
+/// built-in ones; a name found earlier shadows the later ones and is listed once.
+pub fn list_all() -> Vec<ProfileListing> {
+    let mut out: Vec<ProfileListing> = site::list()
+        .into_iter()
+        .filter_map(|(name, origin, path)| {
+            let text = std::fs::read_to_string(&path).ok()?;
+            Some(listing(&name, &text, origin, Some(path.display().to_string())))
+        })
+        .collect();
+    for builtin in builtin_list() {
+        if !out.iter().any(|p| p.name == builtin.name) {
+            out.push(builtin);
+        }
+    }
+    out
+}
+
+/// The text of the profile `name` reaches (search path, then built-in), and where it is.
+pub fn profile_text(name: &str) -> Option<(String, String)> {
+    if let Some((_, path)) = site::find(name) {
+        let text = std::fs::read_to_string(&path).ok()?;
+        return Some((text, path.display().to_string()));
+    }
+    BUILTIN
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| (text.to_string(), "built-in".to_string()))
 }
 
 /// Loads the profile `request` describes.

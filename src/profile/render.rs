@@ -104,6 +104,14 @@ pub fn render_host_profile(facts: &HostProfileFacts) -> String {
                 ),
                 None => "  fault: 0us  # measured: the probe's loss is explained by guest_resume alone".into(),
             }),
+            "guest_resume" => guest.map(|g| match g.resume_s {
+                Some(r) => format!(
+                    "  guest_resume: {:.3}ms  # measured: guest time lost per checkpoint after the resume{}, beyond the pause (thawing tasks, timers)",
+                    r.value.max(0.0) * 1e3,
+                    se(&r, 1e3, "ms")
+                ),
+                None => "  guest_resume: 0ms  # measured: the probe's loss is explained by the fault cost alone".into(),
+            }),
             "pml" => guest.map(|_| {
                 "  pml: false  # measured: the fitted fault cost is per page already (PML amortisation, if any, included)".into()
             }),
@@ -111,15 +119,6 @@ pub fn render_host_profile(facts: &HostProfileFacts) -> String {
         };
         out.push_str(&replaced.unwrap_or_else(|| line.to_string()));
         out.push('\n');
-        if key == "fault" {
-            if let Some(r) = guest.and_then(|g| g.resume_s) {
-                out.push_str(&format!(
-                    "  guest_resume: {:.3}ms  # measured: guest time lost per checkpoint after the resume{}, beyond the pause (thawing tasks, timers)\n",
-                    r.value.max(0.0) * 1e3,
-                    se(&r, 1e3, "ms")
-                ));
-            }
-        }
     }
     if let Some(v) = facts.validation {
         out.push_str("validation:\n");
