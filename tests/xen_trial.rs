@@ -184,6 +184,7 @@ fn trace_of_guest(env: &XenEnv) {
         .cmd_with_lib()
         .args(["measure", "Meine-VM", "--duration", "600ms", "--epoch", "50ms"])
         .args(["--intervals", "50ms,100ms", "-o", "vm.trace.yaml", "--force"])
+        .args(["--warmup", "600ms"])
         .output()
         .unwrap();
     assert_eq!(
@@ -192,6 +193,16 @@ fn trace_of_guest(env: &XenEnv) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Without a probe the exclusive measure records the observer effect from the guest's CPU
+    // time before (the warm-up) and during (the stand-in's grows at one core, measured or
+    // not), said to be a proxy.
+    let trace = std::fs::read_to_string(env.path("vm.trace.yaml")).unwrap();
+    assert!(trace.contains("observer_effect:"), "{trace}");
+    assert!(trace.contains("source: guest-cpu-time"), "{trace}");
+    let out = env.cmd().args(["show", "vm.trace.yaml"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("observer effect 0.0 %"), "{stderr}");
+    assert!(stderr.contains("a proxy"), "{stderr}");
 }
 
 fn value(text: &str, key: &str, unit: &str) -> f64 {

@@ -167,6 +167,9 @@ fn run(
         .with_context(|| "the trace just written cannot be read back".to_string())?;
     let summary = summarize(&trace, &outcome.trace.display().to_string());
     emit(&summary, args.format)?;
+    if let Some(effect) = &trace.end.observer_effect {
+        eprintln!("{}", effect.describe());
+    }
     report_end(&outcome);
     Ok(exit_code(outcome.end.reason))
 }

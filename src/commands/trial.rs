@@ -530,7 +530,9 @@ fn exclusive_measure(
         output.display()
     );
     let mut child = Command::new(exe)
+        // The warm-up, before log-dirty goes on, is the guest-CPU proxy's baseline.
         .args(["measure", name, "--backend", "xen", "--force", "--format", "json"])
+        .args(["--warmup", "1s"])
         .arg("--epoch")
         .arg(format!("{epoch}ms"))
         .arg("--intervals")
