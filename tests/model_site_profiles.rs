@@ -157,7 +157,9 @@ fn model_set_takes_the_new_guest_side_keys() {
     let plain = json(&[]);
     let slowed = json(&["guest_resume=10ms"]);
     let t0 = plain["intervals"][0]["throughput_pinned"].as_f64().unwrap();
-    let t1 = slowed["intervals"][0]["throughput_pinned"].as_f64().unwrap();
+    let t1 = slowed["intervals"][0]["throughput_pinned"]
+        .as_f64()
+        .unwrap();
     // 10 ms lost per checkpoint at a 25 ms interval: a visible loss of throughput.
     assert!(t1 < t0 - 0.1, "{t0} -> {t1}");
     let from = slowed["constants"]

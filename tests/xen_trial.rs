@@ -121,8 +121,21 @@ fn a_trial_measures_first_then_validates_every_interval() {
     let out = env
         .cmd_with_lib()
         .env("XDG_CONFIG_HOME", env.path("config"))
-        .args(["trial", "Meine-VM", "--yes", "--intervals", "50ms,100ms,150ms"])
-        .args(["--measure-for", "1s", "--step", "1500ms", "--settle", "300ms"])
+        .args([
+            "trial",
+            "Meine-VM",
+            "--yes",
+            "--intervals",
+            "50ms,100ms,150ms",
+        ])
+        .args([
+            "--measure-for",
+            "1s",
+            "--step",
+            "1500ms",
+            "--settle",
+            "300ms",
+        ])
         .args(["-o", "host.yaml", "--install", "--format", "json"])
         .arg("--probe")
         .arg(support("fake-probe"))
@@ -136,7 +149,11 @@ fn a_trial_measures_first_then_validates_every_interval() {
     assert!(env.path("Meine-VM-trial.trace.yaml").exists());
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     // The stand-in's probe reads 100 outside Remus, so measuring cost nothing.
-    assert_eq!(report["observer_effect"]["fraction"].as_f64(), Some(0.0), "{stdout}");
+    assert_eq!(
+        report["observer_effect"]["fraction"].as_f64(),
+        Some(0.0),
+        "{stdout}"
+    );
     assert_eq!(report["observer_effect"]["source"], "probe");
     for key in ["validation", "cross_validation"] {
         let rows = report[key].as_array().unwrap();
@@ -172,7 +189,12 @@ fn a_trial_measures_first_then_validates_every_interval() {
         .output()
         .unwrap();
     let model = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{model}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{model}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(model.contains("predicted held-out intervals"), "{model}");
     assert!(model.contains(&installed.display().to_string()), "{model}");
 }
@@ -182,8 +204,21 @@ fn a_trial_measures_first_then_validates_every_interval() {
 fn trace_of_guest(env: &XenEnv) {
     let out = env
         .cmd_with_lib()
-        .args(["measure", "Meine-VM", "--duration", "600ms", "--epoch", "50ms"])
-        .args(["--intervals", "50ms,100ms", "-o", "vm.trace.yaml", "--force"])
+        .args([
+            "measure",
+            "Meine-VM",
+            "--duration",
+            "600ms",
+            "--epoch",
+            "50ms",
+        ])
+        .args([
+            "--intervals",
+            "50ms,100ms",
+            "-o",
+            "vm.trace.yaml",
+            "--force",
+        ])
         .args(["--warmup", "600ms"])
         .output()
         .unwrap();

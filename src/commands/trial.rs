@@ -8,11 +8,6 @@
 //! on a domain nobody named.
 
 use crate::backend::xen::calibrate::{self, StepResult};
-use crate::model::validate::{self, StepObservation, Validation};
-use crate::model::HostValidation;
-use crate::observer::{ObserverEffect, ObserverSource};
-use crate::profile::{render_host_profile, site, HostProfileFacts, ProfileRequest};
-use crate::trace::{read_trace, Trace};
 use crate::backend::xen::dom0::{dom0_cpu_seconds, HelperCpu};
 use crate::backend::xen::domain;
 use crate::backend::xen::remus::{self, RemusRun};
@@ -20,8 +15,13 @@ use crate::backend::xen::savehelper::ProcWatch;
 use crate::cli::TrialArgs;
 use crate::commands::measure_xen::EXIT_NO_XEN;
 use crate::host::UtcTime;
+use crate::model::validate::{self, StepObservation, Validation};
+use crate::model::HostValidation;
+use crate::observer::{ObserverEffect, ObserverSource};
 use crate::output::{emit, table, TextReport};
+use crate::profile::{render_host_profile, site, HostProfileFacts, ProfileRequest};
 use crate::sys::signals::StopSignal;
+use crate::trace::{read_trace, Trace};
 use crate::xl::{parse_vcpu_list, Xl, XlError};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
@@ -316,7 +316,9 @@ fn finish(
     let fit = match validate::fit_host(observations, Some(trace), observer.clone()) {
         Ok(fit) => fit,
         Err(why) => {
-            report.validation_notes.push(format!("no costs fitted: {why}"));
+            report
+                .validation_notes
+                .push(format!("no costs fitted: {why}"));
             return Ok(());
         }
     };
@@ -325,7 +327,9 @@ fn finish(
     let base = crate::profile::load(&ProfileRequest::default())?;
     match validate::compare(trace, &base, &fit, observations, observer.clone()) {
         Ok(rows) => report.validation = rows,
-        Err(why) => report.validation_notes.push(format!("no prediction: {why}")),
+        Err(why) => report
+            .validation_notes
+            .push(format!("no prediction: {why}")),
     }
     match validate::leave_one_out(trace, &base, observations, observer) {
         Ok(rows) => report.cross_validation = rows,
@@ -474,8 +478,17 @@ fn fit_text(fit: Option<&crate::model::fit::HostFit>) -> String {
 fn validation_table(rows: &[Validation]) -> String {
     let pct = |e: Option<f64>| e.map_or("-".into(), |e| format!("{:+.0}%", e * 100.0));
     let mut table_rows = vec![[
-        "interval", "ckpt/s", "err", "pages", "err", "period ms", "err", "pause ms", "err",
-        "slowdown", "err",
+        "interval",
+        "ckpt/s",
+        "err",
+        "pages",
+        "err",
+        "period ms",
+        "err",
+        "pause ms",
+        "err",
+        "slowdown",
+        "err",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -531,7 +544,15 @@ fn exclusive_measure(
     );
     let mut child = Command::new(exe)
         // The warm-up, before log-dirty goes on, is the guest-CPU proxy's baseline.
-        .args(["measure", name, "--backend", "xen", "--force", "--format", "json"])
+        .args([
+            "measure",
+            name,
+            "--backend",
+            "xen",
+            "--force",
+            "--format",
+            "json",
+        ])
         .args(["--warmup", "1s"])
         .arg("--epoch")
         .arg(format!("{epoch}ms"))

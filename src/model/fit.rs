@@ -38,7 +38,10 @@ impl Estimate {
     pub fn describe(&self, scale: f64, unit: &str) -> String {
         match self.std_error {
             Some(se) => format!("{:.3} ± {:.3} {unit}", self.value * scale, se * scale),
-            None => format!("{:.3} {unit} (no error estimate: no spare points)", self.value * scale),
+            None => format!(
+                "{:.3} {unit} (no error estimate: no spare points)",
+                self.value * scale
+            ),
         }
     }
 }

@@ -20,13 +20,13 @@ mod curve;
 mod dom0;
 mod epoch;
 pub mod fit;
-pub mod validate;
 mod observer;
 mod params;
 mod predict;
 mod report;
 mod series;
 mod text;
+pub mod validate;
 mod verdict;
 
 pub use checkpoint::{checkpoint, Checkpoint, Guest};
@@ -282,7 +282,11 @@ fn warnings(
 /// The dirty-set curve the model reads, its abscissa in seconds of the guest's own *work*
 /// (see `observer`): a trace taken under log-dirty watched a guest slowed by its faults, so
 /// its windows hold `1 − observer effect` of their length in work.
-pub fn dirty_curve(trace: &Trace, series: &[IntervalSeries], observer: &ObserverBasis) -> DirtyCurve {
+pub fn dirty_curve(
+    trace: &Trace,
+    series: &[IntervalSeries],
+    observer: &ObserverBasis,
+) -> DirtyCurve {
     let max_pages = trace.header.memory_bytes as f64 / trace.header.page_size.max(1) as f64;
     DirtyCurve::new(
         series

@@ -53,7 +53,7 @@ impl ObserverBasis {
                 "the trace was taken under log-dirty but its observer effect was not measured: \
                  its counts are read as an unslowed guest's (pass a probe to `trial` to measure \
                  it)"
-                    .to_string(),
+                .to_string(),
             ),
             (false, _) => (
                 1.0,

@@ -145,10 +145,7 @@ impl Validation {
         let rate = Compared::new(step.checkpoints_per_s, p.checkpoints_per_s);
         let pages = Compared::new(step.mean_pages, p.dirty_pages.mean + suspend_pages);
         let period = Compared::new(step.period_s * 1e3, p.achieved_epoch_ms);
-        let pause = Compared::new(
-            (step.period_s - step.interval_s()) * 1e3,
-            p.pause_ms.mean,
-        );
+        let pause = Compared::new((step.period_s - step.interval_s()) * 1e3, p.pause_ms.mean);
         let predicted_slowdown = 1.0 - p.throughput_pinned;
         let slowdown = step.slowdown.map(|s| Compared::new(s, predicted_slowdown));
         Self {
@@ -242,7 +239,9 @@ pub fn worst(rows: &[Validation], field: impl Fn(&Validation) -> Option<f64>) ->
     rows.iter()
         .filter_map(field)
         .map(f64::abs)
-        .fold(None, |acc: Option<f64>, e| Some(acc.map_or(e, |a| a.max(e))))
+        .fold(None, |acc: Option<f64>, e| {
+            Some(acc.map_or(e, |a| a.max(e)))
+        })
 }
 
 #[cfg(test)]

@@ -41,7 +41,14 @@ fn kind(key: &str) -> Kind {
     }
 }
 
-const TOP_KEYS: &[&str] = &["kind", "description", "host", "limits", "costs", "validation"];
+const TOP_KEYS: &[&str] = &[
+    "kind",
+    "description",
+    "host",
+    "limits",
+    "costs",
+    "validation",
+];
 
 /// The first problem in `text`, as "line N, key `k`: what is wrong".
 pub fn check(text: &str) -> Result<(), String> {

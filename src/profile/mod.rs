@@ -151,7 +151,12 @@ pub fn list_all() -> Vec<ProfileListing> {
         .into_iter()
         .filter_map(|(name, origin, path)| {
             let text = std::fs::read_to_string(&path).ok()?;
-            Some(listing(&name, &text, origin, Some(path.display().to_string())))
+            Some(listing(
+                &name,
+                &text,
+                origin,
+                Some(path.display().to_string()),
+            ))
         })
         .collect();
     for builtin in builtin_list() {

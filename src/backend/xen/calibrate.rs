@@ -84,7 +84,10 @@ mod tests {
     fn points_leave_out_the_migration_and_the_gap_after_it() {
         // suspend 2 ms, 10 µs per page, τ = 100 ms; the first checkpoint is the migration.
         let mut t = 5.0;
-        let mut list = vec![Checkpoint { at_s: t, pages: 32768 }];
+        let mut list = vec![Checkpoint {
+            at_s: t,
+            pages: 32768,
+        }];
         for pages in [100u64, 500, 300, 900, 50, 700] {
             t += 0.1 + 0.002 + pages as f64 * 10e-6;
             list.push(Checkpoint { at_s: t, pages });

@@ -27,8 +27,8 @@ pub mod remus;
 pub mod savehelper;
 pub mod xenstore;
 
-use crate::observer::{ObserverEffect, ObserverSource};
 use crate::backend::{Backend, BackendError, Counters, EpochDetails, EpochSample};
+use crate::observer::{ObserverEffect, ObserverSource};
 use crate::pageset::PageSet;
 use crate::trace::{CrossCheck, Dom0Cpu, MethodInfo, Target};
 use blkback::DiskWatch;

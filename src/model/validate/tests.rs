@@ -87,9 +87,18 @@ fn known_costs_are_fitted_back_and_predict_their_own_steps() {
     assert!((fit.period.suspend_s.value - 0.003).abs() < 1e-9, "{fit:?}");
     let guest = fit.guest.clone().unwrap();
     assert_eq!(guest.form, GuestForm::FaultAndResume, "{}", guest.note);
-    assert!((guest.fault_s.unwrap().value - 30e-6).abs() < 1e-8, "{guest:?}");
-    assert!((guest.resume_s.unwrap().value - 0.005).abs() < 1e-5, "{guest:?}");
-    assert!((fit.suspend_pages.unwrap().value - 150.0).abs() < 1.0, "{fit:?}");
+    assert!(
+        (guest.fault_s.unwrap().value - 30e-6).abs() < 1e-8,
+        "{guest:?}"
+    );
+    assert!(
+        (guest.resume_s.unwrap().value - 0.005).abs() < 1e-5,
+        "{guest:?}"
+    );
+    assert!(
+        (fit.suspend_pages.unwrap().value - 150.0).abs() < 1.0,
+        "{fit:?}"
+    );
     let rows = compare(&trace, &base(), &fit, &steps, None).unwrap();
     assert_eq!(rows.len(), 4);
     for field in [
@@ -143,9 +152,19 @@ fn a_slowed_trace_predicts_the_pages_of_an_unslowed_guests_work() {
     let steps = observe(&plain, &[100]);
     let a = compare(&plain, &base(), &fit, &steps, None).unwrap();
     let b = compare(&slowed, &base(), &fit, &steps, None).unwrap();
-    assert!(b[0].predicted_pages > a[0].predicted_pages * 1.2, "{a:?} {b:?}");
+    assert!(
+        b[0].predicted_pages > a[0].predicted_pages * 1.2,
+        "{a:?} {b:?}"
+    );
     // The report says which basis it used.
     let report = predict(&slowed, &base(), &ModelOptions::default()).unwrap();
-    assert!(report.observer.note.contains("already contains"), "{}", report.observer.note);
-    assert!(report.warnings.iter().any(|w| w.contains("observer effect 50.0 %")));
+    assert!(
+        report.observer.note.contains("already contains"),
+        "{}",
+        report.observer.note
+    );
+    assert!(report
+        .warnings
+        .iter()
+        .any(|w| w.contains("observer effect 50.0 %")));
 }
