@@ -92,17 +92,11 @@ fn runs_each_interval_stops_remus_and_writes_a_profile() {
     let per_page_us: f64 = value(&profile, "page_copy:", "us");
     assert!(per_page_us > 20.0 && per_page_us < 400.0, "{profile}");
     // The model reads it.
-    let out = env
-        .cmd()
-        .args(["model", "vm.trace.yaml", "--host", "host.yaml"])
-        .output()
-        .unwrap();
-    let model = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{model}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let model = succeeded(
+        env.cmd()
+            .args(["model", "vm.trace.yaml", "--host", "host.yaml"])
+            .output()
+            .unwrap(),
     );
     assert!(model.contains("host.yaml"), "{model}");
     // Two intervals: validated in-sample only, and the profile says so.
@@ -182,18 +176,12 @@ fn a_trial_measures_first_then_validates_every_interval() {
     assert!(profile.contains("worst_pages_error:"), "{profile}");
     let installed = env.path("config/remus-tune/profiles/Meine-VM.yaml");
     assert_eq!(std::fs::read_to_string(&installed).unwrap(), profile);
-    let out = env
-        .cmd()
-        .env("XDG_CONFIG_HOME", env.path("config"))
-        .args(["model", "Meine-VM-trial.trace.yaml", "--host", "Meine-VM"])
-        .output()
-        .unwrap();
-    let model = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{model}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let model = succeeded(
+        env.cmd()
+            .env("XDG_CONFIG_HOME", env.path("config"))
+            .args(["model", "Meine-VM-trial.trace.yaml", "--host", "Meine-VM"])
+            .output()
+            .unwrap(),
     );
     assert!(model.contains("predicted held-out intervals"), "{model}");
     assert!(model.contains(&installed.display().to_string()), "{model}");
@@ -238,6 +226,18 @@ fn trace_of_guest(env: &XenEnv) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("observer effect 0.0 %"), "{stderr}");
     assert!(stderr.contains("a proxy"), "{stderr}");
+}
+
+/// The stdout of a run that must have exited 0 (its output shown if not).
+fn succeeded(out: std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }
 
 fn value(text: &str, key: &str, unit: &str) -> f64 {
