@@ -10,3 +10,4 @@ pub mod show;
 pub mod target;
 pub mod topology;
 pub mod trial;
+pub mod trial_report;
