@@ -223,6 +223,62 @@ pub fn fit_period(points: &[(f64, f64)]) -> Result<PeriodFit, FitError> {
     })
 }
 
+/// The period fit over checkpoints grouped by trial step: as `fit_period`, but a per-page slope
+/// is kept only when the checkpoints *within* the steps support it. When the periods differ
+/// between steps by more than their sizes explain (the Xen lab: an emulated suspend handshake
+/// that varied from step to step, checkpoints of nearly one size), a pooled line reads those
+/// differences as a per-page cost; this refuses it and says so.
+pub fn fit_period_by_step(steps: &[Vec<(f64, f64)>]) -> Result<PeriodFit, FitError> {
+    let points: Vec<(f64, f64)> = steps.iter().flatten().copied().collect();
+    let mut fit = fit_period(&points)?;
+    let Some(pooled) = fit.per_page_s else {
+        return Ok(fit);
+    };
+    // Within-step slope: each step's points centred on that step's means.
+    let (mut sxx, mut sxy, mut n, mut groups) = (0.0, 0.0, 0.0, 0.0);
+    let mut residual = Vec::new();
+    for step in steps.iter().filter(|s| !s.is_empty()) {
+        let m = moments(step);
+        sxx += m.sxx;
+        sxy += m.sxy;
+        n += m.n;
+        groups += 1.0;
+        residual.push(m);
+    }
+    if groups < 2.0 {
+        return Ok(fit);
+    }
+    let within = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    let rss: f64 = residual
+        .iter()
+        .map(|m| (m.syy - 2.0 * within * m.sxy + within * within * m.sxx).max(0.0))
+        .sum();
+    let dof = n - groups - 1.0;
+    let se_within = (dof > 0.0 && sxx > 0.0).then(|| (rss / dof / sxx).sqrt());
+    let disagree = match (se_within, pooled.std_error) {
+        (Some(w), Some(p)) => (pooled.value - within).abs() > 3.0 * (w * w + p * p).sqrt(),
+        _ => false,
+    };
+    if disagree {
+        fit.refused.push(format!(
+            "per-page cost: the pooled fit gives {} per page but the checkpoints within each step \
+             give {}: the periods differ between intervals by more than their sizes explain \
+             (a per-step cost such as the suspend handshake), so no per-page cost is fitted",
+            pooled.describe(1e6, "us"),
+            Estimate {
+                value: within,
+                std_error: se_within
+            }
+            .describe(1e6, "us")
+        ));
+        fit.per_page_s = None;
+        let mut mean = constant(&moments(&points)).0;
+        mean.value = mean.value.max(0.0);
+        fit.suspend_s = mean;
+    }
+    Ok(fit)
+}
+
 /// One trial step as the guest fit sees it.
 #[derive(Serialize, Clone, Copy, Debug, PartialEq)]
 pub struct GuestStep {

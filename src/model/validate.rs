@@ -3,7 +3,7 @@
 //! leave-one-out cross-validation, where each interval is predicted from costs fitted on the
 //! others only. Pure: the trial measures, this module fits, predicts and compares.
 
-use super::fit::{fit_guest, fit_period, fit_suspend_pages, GuestStep, HostFit};
+use super::fit::{fit_guest, fit_period_by_step, fit_suspend_pages, GuestStep, HostFit};
 use super::{dirty_curve, interval_series, predict, ModelOptions, ObserverBasis, Profile};
 use crate::observer::ObserverEffect;
 use crate::trace::Trace;
@@ -41,8 +41,8 @@ pub fn fit_host(
     observer: Option<ObserverEffect>,
 ) -> Result<HostFit, String> {
     let usable: Vec<&StepObservation> = steps.iter().filter(|s| s.usable()).collect();
-    let points: Vec<(f64, f64)> = usable.iter().flat_map(|s| s.points.clone()).collect();
-    let period = fit_period(&points).map_err(|e| e.to_string())?;
+    let by_step: Vec<Vec<(f64, f64)>> = usable.iter().map(|s| s.points.clone()).collect();
+    let period = fit_period_by_step(&by_step).map_err(|e| e.to_string())?;
     let guest_steps: Vec<GuestStep> = usable
         .iter()
         .filter_map(|s| {

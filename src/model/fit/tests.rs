@@ -192,3 +192,35 @@ fn applying_a_fit_replaces_only_what_was_fitted() {
     assert_eq!(costs.suspend_pages, 120.0);
     assert_eq!(costs.link_bytes_per_s, base.link_bytes_per_s);
 }
+
+#[test]
+fn a_slope_only_the_differences_between_steps_make_is_refused() {
+    // The Xen lab's light writer: nearly one checkpoint size at every interval, periods that
+    // differ from step to step (1091, 307, 586 ms beyond τ), noise within each step.
+    let mut noise = Noise(5);
+    let steps: Vec<Vec<(f64, f64)>> = [(604.0, 1.091), (552.0, 0.307), (588.0, 0.586)]
+        .iter()
+        .map(|&(pages, extra)| {
+            (0..40)
+                .map(|_| (pages + 20.0 * noise.next(), extra + 0.05 * noise.next()))
+                .collect()
+        })
+        .collect();
+    let fit = fit_period_by_step(&steps).unwrap();
+    assert_eq!(fit.per_page_s, None, "{fit:?}");
+    assert!(fit.refused[0].contains("between intervals"), "{fit:?}");
+    // A real per-page cost, the same within and between steps, is kept.
+    let steps: Vec<Vec<(f64, f64)>> = [200.0, 500.0, 900.0]
+        .iter()
+        .map(|&centre| {
+            (0..40)
+                .map(|j| {
+                    let pages = centre + (j % 9) as f64 * 30.0;
+                    (pages, 0.002 + pages * 10e-6 + 0.0002 * noise.next())
+                })
+                .collect()
+        })
+        .collect();
+    let fit = fit_period_by_step(&steps).unwrap();
+    assert!(within(fit.per_page_s.unwrap(), 10e-6, 3.0), "{fit:?}");
+}
