@@ -29,6 +29,7 @@ pub mod limits;
 pub mod log;
 pub mod measure;
 pub mod model;
+pub mod observer;
 pub mod outfile;
 pub mod output;
 pub mod pageset;

@@ -19,7 +19,9 @@ fn refuses_without_yes_and_runs_nothing() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    // 5: not confirmed (the exit-code table), distinct from 2, a usage error.
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("exclusive measure"), "{stderr}");
     assert!(
         stderr.contains("xl remus -F -b -n -d -i 100 Meine-VM localhost"),
         "{stderr}"
@@ -43,9 +45,12 @@ fn domain_must_be_named() {
 #[test]
 fn runs_each_interval_stops_remus_and_writes_a_profile() {
     let env = XenEnv::new();
+    // A trace of the guest first (the fake libxenctrl), then the trial predicts from it.
+    trace_of_guest(&env);
     let out = env
         .cmd()
         .args(["trial", "Meine-VM", "--yes", "--intervals", "50ms,100ms"])
+        .args(["--trace", "vm.trace.yaml"])
         .args(["--step", "2s", "--settle", "400ms", "-o", "host.yaml"])
         .arg("--probe")
         .arg(support("fake-probe"))
@@ -86,17 +91,123 @@ fn runs_each_interval_stops_remus_and_writes_a_profile() {
     assert!(suspend_ms > 0.5 && suspend_ms < 300.0, "{profile}");
     let per_page_us: f64 = value(&profile, "page_copy:", "us");
     assert!(per_page_us > 20.0 && per_page_us < 400.0, "{profile}");
-    // The model reads it: measure (fake libxenctrl), then model the trace on this host.
+    // The model reads it.
+    let model = succeeded(
+        env.cmd()
+            .args(["model", "vm.trace.yaml", "--host", "host.yaml"])
+            .output()
+            .unwrap(),
+    );
+    assert!(model.contains("host.yaml"), "{model}");
+    // Two intervals: validated in-sample only, and the profile says so.
+    assert!(stdout.contains("measured vs predicted"), "{stdout}");
+    assert!(stdout.contains("leave-one-out needs three"), "{stdout}");
+    assert!(profile.contains("method: in-sample"), "{profile}");
+}
+
+/// A whole trial as a new user runs it: no trace given, so the trial measures the guest
+/// exclusively first (the stand-in libxenctrl), probes it during that measure, runs Remus at
+/// three intervals, and predicts each from the trace: `validation[]` in-sample and
+/// leave-one-out, in the JSON and in the profile, which `model --host` then quotes.
+#[test]
+fn a_trial_measures_first_then_validates_every_interval() {
+    let env = XenEnv::new();
+    let out = env
+        .cmd_with_lib()
+        .env("XDG_CONFIG_HOME", env.path("config"))
+        .args([
+            "trial",
+            "Meine-VM",
+            "--yes",
+            "--intervals",
+            "50ms,100ms,150ms",
+        ])
+        .args([
+            "--measure-for",
+            "1s",
+            "--step",
+            "1500ms",
+            "--settle",
+            "300ms",
+        ])
+        .args(["-o", "host.yaml", "--install", "--format", "json"])
+        .arg("--probe")
+        .arg(support("fake-probe"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    // The exclusive measure ran (log-dirty through libxenctrl) before any Remus.
+    assert!(stderr.contains("exclusive measure"), "{stderr}");
+    assert!(env.path("Meine-VM-trial.trace.yaml").exists());
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    // The stand-in's probe reads 100 outside Remus, so measuring cost nothing.
+    assert_eq!(
+        report["observer_effect"]["fraction"].as_f64(),
+        Some(0.0),
+        "{stdout}"
+    );
+    assert_eq!(report["observer_effect"]["source"], "probe");
+    for key in ["validation", "cross_validation"] {
+        let rows = report[key].as_array().unwrap();
+        assert_eq!(rows.len(), 3, "{key}: {stdout}");
+        for (row, step) in rows.iter().zip(report["steps"].as_array().unwrap()) {
+            assert_eq!(row["interval_ms"], step["interval_ms"]);
+            // Measured is what the step measured; the error is (predicted - measured) / measured.
+            assert_eq!(row["measured_pages"], step["mean_pages"], "{row}");
+            for (what, error) in [
+                ("slowdown", "slowdown"),
+                ("pages", "pages"),
+                ("period_ms", "period"),
+            ] {
+                let m = row[format!("measured_{what}")].as_f64().unwrap();
+                let p = row[format!("predicted_{what}")].as_f64().unwrap();
+                let e = row[format!("error_{error}")].as_f64().unwrap();
+                assert!(p.is_finite() && p > 0.0, "{what}: {row}");
+                assert!(((p - m) / m - e).abs() < 1e-9, "{what}: {row}");
+            }
+        }
+    }
+    // The profile carries the leave-one-out block, and `model --host DOMAIN` finds the
+    // installed copy by name and quotes it.
+    let profile = std::fs::read_to_string(env.path("host.yaml")).unwrap();
+    assert!(profile.contains("method: leave-one-out"), "{profile}");
+    assert!(profile.contains("worst_pages_error:"), "{profile}");
+    let installed = env.path("config/remus-tune/profiles/Meine-VM.yaml");
+    assert_eq!(std::fs::read_to_string(&installed).unwrap(), profile);
+    let model = succeeded(
+        env.cmd()
+            .env("XDG_CONFIG_HOME", env.path("config"))
+            .args(["model", "Meine-VM-trial.trace.yaml", "--host", "Meine-VM"])
+            .output()
+            .unwrap(),
+    );
+    assert!(model.contains("predicted held-out intervals"), "{model}");
+    assert!(model.contains(&installed.display().to_string()), "{model}");
+}
+
+/// Measures the stand-in guest (fake libxenctrl) into `vm.trace.yaml`, for trials given
+/// --trace.
+fn trace_of_guest(env: &XenEnv) {
     let out = env
         .cmd_with_lib()
         .args([
             "measure",
             "Meine-VM",
             "--duration",
-            "300ms",
+            "600ms",
+            "--epoch",
+            "50ms",
+        ])
+        .args([
+            "--intervals",
+            "50ms,100ms",
             "-o",
             "vm.trace.yaml",
+            "--force",
         ])
+        .args(["--warmup", "600ms"])
         .output()
         .unwrap();
     assert_eq!(
@@ -105,19 +216,28 @@ fn runs_each_interval_stops_remus_and_writes_a_profile() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = env
-        .cmd()
-        .args(["model", "vm.trace.yaml", "--host", "host.yaml"])
-        .output()
-        .unwrap();
-    let model = String::from_utf8_lossy(&out.stdout);
+    // Without a probe the exclusive measure records the observer effect from the guest's CPU
+    // time before (the warm-up) and during (the stand-in's grows at one core, measured or
+    // not), said to be a proxy.
+    let trace = std::fs::read_to_string(env.path("vm.trace.yaml")).unwrap();
+    assert!(trace.contains("observer_effect:"), "{trace}");
+    assert!(trace.contains("source: guest-cpu-time"), "{trace}");
+    let out = env.cmd().args(["show", "vm.trace.yaml"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("observer effect 0.0 %"), "{stderr}");
+    assert!(stderr.contains("a proxy"), "{stderr}");
+}
+
+/// The stdout of a run that must have exited 0 (its output shown if not).
+fn succeeded(out: std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(
         out.status.code(),
         Some(0),
-        "{model}\n{}",
+        "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(model.contains("host.yaml"), "{model}");
+    stdout
 }
 
 fn value(text: &str, key: &str, unit: &str) -> f64 {
@@ -138,9 +258,11 @@ fn value(text: &str, key: &str, unit: &str) -> f64 {
 /// Runs a trial that is interrupted with Ctrl-C during its first step, with the stand-in
 /// Remus leaving the guest suspended; returns (stdout, stderr) after checking the clean stop.
 fn interrupted_trial(env: &XenEnv, mut command: Command) -> (String, String) {
+    trace_of_guest(env);
     let child = command
         .env("FAKE_XEN_SUSPEND_ON_INT", "1")
         .args(["trial", "Meine-VM", "--yes", "--intervals", "100ms,200ms"])
+        .args(["--trace", "vm.trace.yaml"])
         .args(["--step", "60s", "--settle", "1s"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -262,6 +384,7 @@ fn the_save_helpers_cpu_is_read_from_the_real_proc() {
     // The stand-in starts a real process shaped like libxl-save-helper (comm and argv as in
     // the lab); trial finds it in the real /proc and reads its CPU clock.
     let env = XenEnv::new();
+    trace_of_guest(&env);
     let out = env
         .cmd()
         .env_remove("REMUS_TUNE_PROC")
@@ -276,6 +399,7 @@ fn the_save_helpers_cpu_is_read_from_the_real_proc() {
             "1500ms",
         ])
         .args(["--settle", "300ms", "-o", "host.yaml", "--format", "json"])
+        .args(["--trace", "vm.trace.yaml"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

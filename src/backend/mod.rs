@@ -107,6 +107,12 @@ pub trait Backend {
     fn cross_check(&self) -> Option<CrossCheck> {
         None
     }
+
+    /// How much measuring slowed the target (log-dirty faults), when the backend can tell.
+    fn observer_effect(&self) -> Option<crate::observer::ObserverEffect> {
+        None
+    }
+
     /// Switches off whatever `start` switched on. Called on every exit path, so it must be
     /// safe to call twice and after a failed `start`.
     fn stop(&mut self) -> Result<(), BackendError>;

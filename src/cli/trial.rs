@@ -35,6 +35,22 @@ pub struct TrialArgs {
     #[arg(long, value_name = "CMD")]
     pub probe: Option<String>,
 
+    /// A trace of the same guest (`remus-tune measure`) to predict the steps from. Without
+    /// it, the trial first measures the guest exclusively for --measure-for (log-dirty,
+    /// refused if log-dirty is already on) before any Remus runs.
+    #[arg(long, value_name = "TRACE")]
+    pub trace: Option<PathBuf>,
+
+    /// How long the exclusive measure before the Remus steps lasts (without --trace).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub measure_for: Duration,
+
+    /// Also install the fitted host profile in the site profile directory
+    /// ($XDG_CONFIG_HOME/remus-tune/profiles, see `remus-tune profiles`), named after the
+    /// domain, where `model --host DOMAIN` and `advise DOMAIN` find it.
+    #[arg(long)]
+    pub install: bool,
+
     /// Really run Remus. Without it, the trial prints what it would run and stops.
     #[arg(long)]
     pub yes: bool,
@@ -65,5 +81,15 @@ suspended) before the next step.
 Measured per step: checkpoints achieved and their size (from xl's `Checkpointed save: N/N`
 progress lines), Dom-0 CPU (xl vcpu-list) and the save helper's CPU, and the probe's
 throughput against the mean of before and after. The suspend and per-page costs are fitted
-over all checkpoints (period − τ = suspend + pages × per-page) and written as a host profile
-for `remus-tune model --host FILE`.";
+over all checkpoints (period − τ = suspend + pages × per-page); with a probe, the guest's loss
+beyond the pauses (a per-page fault cost and/or a per-checkpoint resume cost); with a trace,
+the pages each checkpoint carries beyond the trace's dirty count. All go into a host profile
+for `remus-tune model --host FILE`.
+
+Validation: every step is predicted by the model from the trace (--trace, or the exclusive
+measure the trial runs first) with the fitted costs, and measured against predicted is printed
+with the relative error of each figure (JSON: validation[]). With three or more intervals,
+each is also predicted from costs fitted on the others only (leave-one-out): the out-of-sample
+error, whose worst case the host profile carries in its `validation:` block.
+
+Exit status: 0 done, 5 not confirmed (no --yes), 69 no Xen here, 130/143 interrupted.";

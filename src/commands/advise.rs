@@ -187,8 +187,9 @@ fn advise_command(args: &AdviseArgs) -> Result<ExitCode> {
             (why, html)
         }
     };
-    let advice =
-        super::model::advise_from_trace(&outcome.trace, &args.profile.request(), &pin_html)?;
+    // The host profile `trial --install` wrote for this target, when there is one.
+    let request = args.profile.request().or_trial_host(args.target.as_deref());
+    let advice = super::model::advise_from_trace(&outcome.trace, &request, &pin_html)?;
     emit(
         &AdviseReport {
             summary,

@@ -147,6 +147,9 @@ fn measure_command(args: &MeasureArgs) -> Result<ExitCode> {
 /// the exit code for that.
 pub fn finish(outcome: &MeasureOutcome, summary: &Summary, format: Format) -> Result<ExitCode> {
     emit(summary, format)?;
+    if let Some(effect) = &outcome.end.observer_effect {
+        eprintln!("{}", effect.describe());
+    }
     report_end(outcome);
     if outcome.write_failure.is_some() {
         return Ok(ExitCode::from(EXIT_TRACE_IO));

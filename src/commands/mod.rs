@@ -13,5 +13,6 @@ pub mod profiles;
 pub mod show;
 pub mod topology;
 pub mod trial;
+pub mod trial_report;
 pub mod watch;
 pub mod workload;

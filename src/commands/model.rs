@@ -74,6 +74,7 @@ pub fn run(args: &ModelArgs) -> Result<()> {
             .map(crate::settings::whole_milliseconds)
             .transpose()?,
         interpolate: args.interpolate,
+        ..Default::default()
     };
     if args.charts.is_none() && args.html.is_none() {
         // Nothing needs the epochs themselves: stream the file, in bounded memory.

@@ -25,5 +25,11 @@ pub fn run(args: &ShowArgs) -> Result<()> {
     emit(
         &summarizer.finish(end, &args.trace.display().to_string()),
         args.format,
-    )
+    )?;
+    // Beside the summary (on stderr, so JSON and YAML stay one document): a guest slowed by
+    // its own measurement.
+    if let Some(effect) = &trace.end.observer_effect {
+        eprintln!("{}", effect.describe());
+    }
+    Ok(())
 }

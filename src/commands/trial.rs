@@ -1,8 +1,11 @@
-//! `remus-tune trial DOMAIN`: calibrate against real Remus. For each interval, run
-//! `xl remus` in blackhole mode for a set time, measure the achieved checkpoint rate, the
-//! checkpoints' size, Dom-0's and the save helper's CPU and the guest's slowdown (a
-//! user-given probe), stop Remus cleanly, then fit this host's suspend and per-page costs
-//! into a host profile. Nothing runs without `--yes`, and never on a domain nobody named.
+//! `remus-tune trial DOMAIN`: calibrate against real Remus, and prove the model on it. First
+//! a trace of the guest (given, or an exclusive measure run here, with the probe around it
+//! for the observer effect); then for each interval, run `xl remus` in blackhole mode for a
+//! set time, measure the achieved checkpoint rate, the checkpoints' size, Dom-0's and the
+//! save helper's CPU and the guest's slowdown (a user-given probe), stop Remus cleanly; then
+//! fit this host's costs (`model::fit`), predict every step from the trace and compare
+//! (`model::validate`), and write the host profile. Nothing runs without `--yes`, and never
+//! on a domain nobody named.
 
 use crate::backend::select;
 use crate::backend::xen::calibrate::{self, StepResult};
@@ -10,86 +13,26 @@ use crate::backend::xen::dom0::{dom0_cpu_seconds, HelperCpu};
 use crate::backend::xen::remus::{self, RemusRun};
 use crate::backend::xen::savehelper::ProcWatch;
 use crate::cli::TrialArgs;
-use crate::commands::no_xen::or_no_xen;
+use crate::commands::no_xen::{or_no_xen, EXIT_NO_XEN};
+use crate::commands::trial_report::{step_line, validation_line, TrialReport};
 use crate::host::UtcTime;
-use crate::output::{emit, table, TextReport};
+use crate::model::validate::{self, StepObservation};
+use crate::observer::{ObserverEffect, ObserverSource};
+use crate::output::emit;
+use crate::profile::{render_host_profile, site, HostProfileFacts, ProfileRequest};
 use crate::sys::signals::StopSignal;
-use crate::xl::{parse_vcpu_list, Xl};
+use crate::trace::{read_trace, Trace};
+use crate::xl::{parse_vcpu_list, Xl, XlError};
 use anyhow::{bail, Context, Result};
-use serde::Serialize;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-/// Exit status when the trial was not confirmed with --yes.
-pub const EXIT_NOT_CONFIRMED: u8 = 2;
+/// Exit status when the trial was not confirmed with --yes (exit_codes.rs table).
+pub const EXIT_NOT_CONFIRMED: u8 = 5;
 /// How long Remus gets to stop on SIGINT before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(15);
-
-/// The results, as printed and as saved.
-#[derive(Debug, Serialize)]
-pub struct TrialReport {
-    pub domain: String,
-    pub baseline: Option<f64>,
-    pub steps: Vec<StepResult>,
-    pub suspend_ms: Option<f64>,
-    pub per_page_us: Option<f64>,
-    pub profile: Option<String>,
-    pub interrupted: bool,
-}
-
-impl TextReport for TrialReport {
-    fn render_text(&self) -> String {
-        let mut rows = vec![vec![
-            "interval".into(),
-            "ckpts".into(),
-            "rate/s".into(),
-            "of".into(),
-            "pages".into(),
-            "period ms".into(),
-            "Dom-0 CPU".into(),
-            "helper CPU".into(),
-            "probe".into(),
-            "slowdown".into(),
-        ]];
-        let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map(f).unwrap_or("-".into());
-        for s in &self.steps {
-            rows.push(vec![
-                format!("{}ms", s.interval_ms),
-                s.checkpoints.to_string(),
-                format!("{:.1}", s.rate_per_s),
-                format!("{:.1}", s.configured_rate_per_s),
-                format!("{:.0}", s.mean_pages),
-                format!("{:.1}", s.mean_period_ms),
-                opt(s.dom0_cpu_per_s, &|x| format!("{:.0} %", x * 100.0)),
-                opt(s.helper_cpu_per_s, &|x| format!("{:.0} %", x * 100.0)),
-                opt(s.probe, &|x| format!("{x}")),
-                opt(s.slowdown, &|x| format!("{:.1} %", x * 100.0)),
-            ]);
-        }
-        let mut text = format!("trial of {} (real xl remus, blackhole)\n", self.domain);
-        text += &table(&rows);
-        if let Some(b) = self.baseline {
-            text += &format!("probe baseline (mean of before and after): {b}\n");
-        }
-        match (self.suspend_ms, self.per_page_us) {
-            (Some(s), Some(p)) => text += &format!("fitted: suspend {s:.3} ms, {p:.3} us per page\n"),
-            (Some(s), None) => text += &format!("fitted: suspend {s:.3} ms; per-page cost not measurable (checkpoints of one size)\n"),
-            _ => text += "too few checkpoints to fit costs\n",
-        }
-        if let Some(p) = &self.profile {
-            text +=
-                &format!("host profile written to {p} (use: remus-tune model TRACE --host {p})\n");
-        }
-        for s in &self.steps {
-            if !s.note.is_empty() {
-                text += &format!("{}ms: {}\n", s.interval_ms, s.note);
-            }
-        }
-        text
-    }
-}
 
 pub fn run(args: &TrialArgs) -> Result<ExitCode> {
     // xl remus -i takes whole milliseconds.
@@ -110,6 +53,13 @@ pub fn run(args: &TrialArgs) -> Result<ExitCode> {
         args.step,
         args.settle
     );
+    if args.trace.is_none() {
+        eprintln!(
+            "  (first: an exclusive measure of {:?} with log-dirty, to predict the steps from; \
+             --trace TRACE to use one taken before)",
+            args.measure_for
+        );
+    }
     for c in &commands {
         eprintln!("  {c}");
     }
@@ -145,25 +95,73 @@ pub fn run(args: &TrialArgs) -> Result<ExitCode> {
     let stop = StopSignal::install()?;
     let mut report = TrialReport {
         domain: name.clone(),
+        trace: None,
+        observer_effect: None,
         baseline: None,
         steps: Vec::new(),
         suspend_ms: None,
         per_page_us: None,
+        fit: None,
+        validation: Vec::new(),
+        cross_validation: Vec::new(),
+        validation_notes: Vec::new(),
         profile: None,
+        installed: None,
         interrupted: false,
     };
     let before = match &probe {
         Some(cmd) => run_probe(cmd, &stop).context("the probe before the trial")?,
         None => None,
     };
-    let mut all_points = Vec::new();
+    let trace_path = match &args.trace {
+        Some(path) => path.clone(),
+        None => {
+            let path = PathBuf::from(format!("{}-trial.trace.yaml", site::file_name_for(&name)));
+            let (status, during) =
+                exclusive_measure(&name, &path, args, &intervals_ms, probe.as_deref(), &stop)?;
+            match status {
+                Some(0) => {}
+                Some(code) if code == i32::from(EXIT_NO_XEN) => {
+                    return Ok(ExitCode::from(EXIT_NO_XEN))
+                }
+                _ if stop.received().is_some() => {
+                    return Ok(ExitCode::from(130));
+                }
+                other => bail!(
+                    "the exclusive measure before the Remus steps failed ({}): see its message \
+                     above. If log-dirty is already on (Remus or a migration owns it), measure \
+                     beforehand and pass --trace TRACE",
+                    other.map_or("killed".to_string(), |c| format!("exit status {c}"))
+                ),
+            }
+            if let (Some(b), Some(d)) = (before, during) {
+                report.observer_effect =
+                    ObserverEffect::from_rates(b, d, None, ObserverSource::Probe);
+            }
+            path
+        }
+    };
+    let trace = read_trace(&trace_path)
+        .with_context(|| format!("cannot read the trace {}", trace_path.display()))?;
+    report.trace = Some(trace_path.display().to_string());
+    if report.observer_effect.is_none() {
+        report.observer_effect = trace.end.observer_effect.clone();
+    }
+    let mut observations = Vec::new();
     for &ms in &intervals_ms {
         if stop.received().is_some() {
             report.interrupted = true;
             break;
         }
         let (step, points) = run_step(&xl, &name, domid, ms, args, probe.as_deref(), &stop)?;
-        all_points.extend(points);
+        observations.push(StepObservation {
+            interval_ms: ms,
+            points,
+            checkpoints_per_s: step.rate_per_s,
+            mean_pages: step.mean_pages,
+            period_s: step.mean_period_ms / 1e3,
+            slowdown: None,
+        });
         report.steps.push(step);
     }
     report.interrupted |= stop.received().is_some();
@@ -176,39 +174,180 @@ pub fn run(args: &TrialArgs) -> Result<ExitCode> {
         (b, a) => b.or(a),
     };
     report.baseline = baseline;
-    for s in &mut report.steps {
+    for (s, o) in report.steps.iter_mut().zip(observations.iter_mut()) {
         if let (Some(p), Some(b)) = (s.probe, baseline) {
             if b > 0.0 {
                 s.slowdown = Some(1.0 - p / b);
+                o.slowdown = s.slowdown;
             }
         }
     }
-    if let Some(fit) = calibrate::fit(&all_points) {
-        report.suspend_ms = Some(fit.suspend_s * 1e3);
-        report.per_page_us = fit.per_page_s.map(|s| s * 1e6);
-        let path = args
-            .output
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(format!("{name}-host.yaml")));
-        if path.exists() && !args.force {
-            eprintln!(
-                "warning: {} exists: the profile was not written (use --force or -o)",
-                path.display()
-            );
-        } else {
-            let text =
-                calibrate::render_profile(&fit, &name, &UtcTime::now().rfc3339(), &report.steps);
-            std::fs::write(&path, text)
-                .with_context(|| format!("cannot write the profile {}", path.display()))?;
-            report.profile = Some(path.display().to_string());
-        }
-    }
+    finish(&mut report, args, &name, &trace, &observations)?;
     emit(&report, args.format)?;
     Ok(match stop.received() {
         Some(libc::SIGINT) => ExitCode::from(130),
         Some(_) => ExitCode::from(143),
         None => ExitCode::SUCCESS,
     })
+}
+
+/// Fits, validates and writes the host profile (and installs it with --install).
+fn finish(
+    report: &mut TrialReport,
+    args: &TrialArgs,
+    name: &str,
+    trace: &Trace,
+    observations: &[StepObservation],
+) -> Result<()> {
+    let observer = report.observer_effect.clone();
+    let fit = match validate::fit_host(observations, Some(trace), observer.clone()) {
+        Ok(fit) => fit,
+        Err(why) => {
+            report
+                .validation_notes
+                .push(format!("no costs fitted: {why}"));
+            return Ok(());
+        }
+    };
+    report.suspend_ms = Some(fit.period.suspend_s.value * 1e3);
+    report.per_page_us = fit.period.per_page_s.map(|e| e.value * 1e6);
+    let base = crate::profile::load(&ProfileRequest::default())?;
+    match validate::compare(trace, &base, &fit, observations, observer.clone()) {
+        Ok(rows) => report.validation = rows,
+        Err(why) => report
+            .validation_notes
+            .push(format!("no prediction: {why}")),
+    }
+    match validate::leave_one_out(trace, &base, observations, observer) {
+        Ok(rows) => report.cross_validation = rows,
+        Err(why) => report.validation_notes.push(why),
+    }
+    report.fit = Some(fit);
+    let date = UtcTime::now().rfc3339();
+    let validation = report.host_validation();
+    let rows = if report.cross_validation.is_empty() {
+        &report.validation
+    } else {
+        &report.cross_validation
+    };
+    let validation_lines = rows.iter().map(validation_line).collect();
+    let step_lines = report.steps.iter().map(step_line).collect();
+    let text = render_host_profile(&HostProfileFacts {
+        domain: name,
+        date: &date,
+        fit: report.fit.as_ref().context("the fit")?,
+        step_lines,
+        validation: validation.as_ref(),
+        validation_lines,
+    });
+    let path = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}-host.yaml", site::file_name_for(name))));
+    if path.exists() && !args.force {
+        eprintln!(
+            "warning: {} exists: the profile was not written (use --force or -o)",
+            path.display()
+        );
+    } else {
+        write_file(&path, &text)?;
+        report.profile = Some(path.display().to_string());
+    }
+    if args.install {
+        let installed = site::install_path(name);
+        if let Some(dir) = installed.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        write_file(&installed, &text)?;
+        report.installed = Some(installed.display().to_string());
+    }
+    Ok(())
+}
+
+/// Writes `text` to `path` through a temporary file beside it, so a reader never sees half
+/// a profile.
+fn write_file(path: &std::path::Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension("yaml.tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| format!("cannot write the profile {}", path.display()))
+}
+
+/// Runs `remus-tune measure NAME --backend xen` (exclusive: log-dirty switched on by the
+/// measure, refused if it is already on) as a child, the same code path as the command, with
+/// the probe run once while it measures. Returns its exit status and the probe's number.
+fn exclusive_measure(
+    name: &str,
+    output: &std::path::Path,
+    args: &TrialArgs,
+    intervals_ms: &[u64],
+    probe: Option<&[String]>,
+    stop: &StopSignal,
+) -> Result<(Option<i32>, Option<f64>)> {
+    // The base epoch divides every interval, so the trace measures each one exactly.
+    let epoch = intervals_ms.iter().copied().fold(0, gcd).max(1);
+    let intervals: Vec<String> = intervals_ms.iter().map(|ms| format!("{ms}ms")).collect();
+    let exe = std::env::current_exe().context("cannot find remus-tune's own executable")?;
+    eprintln!(
+        "exclusive measure: remus-tune measure {name} --backend xen --epoch {epoch}ms --intervals {} --duration {} -o {}",
+        intervals.join(","),
+        crate::units::HumanDuration(args.measure_for),
+        output.display()
+    );
+    let mut child = Command::new(exe)
+        // The warm-up, before log-dirty goes on, is the guest-CPU proxy's baseline.
+        .args([
+            "measure",
+            name,
+            "--backend",
+            "xen",
+            "--force",
+            "--format",
+            "json",
+        ])
+        .args(["--warmup", "1s"])
+        .arg("--epoch")
+        .arg(format!("{epoch}ms"))
+        .arg("--intervals")
+        .arg(intervals.join(","))
+        .arg("--duration")
+        .arg(crate::units::HumanDuration(args.measure_for).to_string())
+        .arg("-o")
+        .arg(output)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .context("cannot start the exclusive measure")?;
+    let mut during = None;
+    if let Some(cmd) = probe {
+        // Let log-dirty switch on before probing the guest under it.
+        std::thread::sleep(Duration::from_secs(2).min(args.measure_for / 4));
+        if child.try_wait()?.is_none() {
+            during = run_probe(cmd, stop).context("the probe during the exclusive measure")?;
+        }
+    }
+    let status = loop {
+        if stop.received().is_some() {
+            // SAFETY: kill(2) has no memory-safety preconditions; the PID is our own child,
+            // not yet reaped. SIGINT lets the measure switch log-dirty off and end its trace.
+            unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+            break child.wait()?;
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Ok((status.code(), during))
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 /// Dom-0's CPU seconds now, from `xl vcpu-list`.

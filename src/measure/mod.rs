@@ -267,6 +267,7 @@ pub fn run_tapped(
     };
     progress.finish();
     let cross_check = guard.backend.cross_check();
+    let observer_effect = guard.backend.observer_effect();
     drop(guard);
     let duration_s = round_us(boundary.duration_since(origin).as_secs_f64());
     if late > 0 {
@@ -289,6 +290,7 @@ pub fn run_tapped(
         duration_s,
         late_epochs: late,
         cross_check,
+        observer_effect,
     };
     let (trace, write_failure) = match writer {
         Some(writer) => {

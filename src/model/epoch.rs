@@ -21,7 +21,10 @@ pub struct SteadyState {
     pub epoch_s: f64,
     /// Time the guest runs per epoch: `epoch − pause`.
     pub running_s: f64,
-    /// Mean dirty pages per epoch, for `running_s` of running.
+    /// Of `running_s`, the time the guest does its own work: less log-dirty faults and its
+    /// resume cost.
+    pub work_s: f64,
+    /// Mean dirty pages per epoch, for `work_s` of the guest's work.
     pub dirty_pages: f64,
     /// How `dirty_pages` was read off the curve.
     pub basis: Basis,
@@ -67,6 +70,39 @@ pub fn steady_state(
     state
 }
 
+/// Bisection steps for the work time: 2^-60 of the running time, far below a clock tick.
+const WORK_BISECTIONS: usize = 60;
+
+/// The guest's work in `running_s` of running, and the pages that work dirties: the curve is
+/// read at *work* time, because a guest slowed by write faults or by its resume dirties the
+/// pages of the work it does, not of the wall time that passes (model.md §10). Solves
+/// `w + fault · (D(w) + suspend_pages) + resume = running` by bisection: the left side rises
+/// with `w`, and with an expensive fault cost (emulated or shadow paging) a fixed-point
+/// iteration would oscillate.
+pub fn work_in(costs: &Costs, curve: &DirtyCurve, running_s: f64) -> (f64, f64, Basis) {
+    let per_page = costs.fault_per_page_s();
+    let spent = |w: f64| {
+        let (dirty, _) = curve.at(w);
+        w + per_page * (dirty + costs.suspend_pages) + costs.guest_resume_s
+    };
+    let (mut low, mut high) = (0.0, running_s.max(0.0));
+    if spent(0.0) >= running_s {
+        high = 0.0;
+    } else if spent(high) > running_s {
+        for _ in 0..WORK_BISECTIONS {
+            let mid = 0.5 * (low + high);
+            if spent(mid) > running_s {
+                high = mid;
+            } else {
+                low = mid;
+            }
+        }
+        high = low;
+    }
+    let (dirty, basis) = curve.at(high);
+    (high, dirty, basis)
+}
+
 fn evaluate(
     costs: &Costs,
     guest: &Guest,
@@ -76,13 +112,14 @@ fn evaluate(
     running_s: f64,
     shared: bool,
 ) -> SteadyState {
-    let (dirty_pages, basis) = curve.at(running_s);
+    let (work_s, dirty_pages, basis) = work_in(costs, curve, running_s);
     let write_bytes = write_rate * running_s;
     let ckpt = checkpoint(costs, guest, dirty_pages, write_bytes, interval_s, shared);
     let epoch_s = epoch_length(costs.interval_semantics, interval_s, ckpt.ckpt_s);
     SteadyState {
         epoch_s,
         running_s: (epoch_s - ckpt.pause_s).max(0.0),
+        work_s,
         dirty_pages,
         basis,
         write_bytes,

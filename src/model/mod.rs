@@ -19,20 +19,25 @@ mod checkpoint;
 mod curve;
 mod dom0;
 mod epoch;
+pub mod fit;
+mod observer;
 mod params;
 mod predict;
 mod report;
 mod series;
 mod text;
+pub mod validate;
 mod verdict;
 
 pub use checkpoint::{checkpoint, Checkpoint, Guest};
 pub use curve::{Basis, DirtyCurve};
 pub use dom0::{Dom0Basis, Dom0Source, Dom0Sums, MIN_CALIBRATION_PAGES};
-pub use epoch::{epoch_length, steady_state, SteadyState};
-pub use params::{Costs, Dom0Placement, IntervalSemantics, Limits, PausePolicy};
+pub use epoch::{epoch_length, steady_state, work_in, SteadyState};
+pub use observer::ObserverBasis;
+pub use params::{Constant, Costs, Dom0Placement, IntervalSemantics, Limits, PausePolicy, Profile};
 pub use report::{
-    CurvePoint, IntervalPrediction, LimitCheck, ModelReport, ProfileSummary, Stat, TraceSummary,
+    CurvePoint, HostValidation, IntervalPrediction, LimitCheck, ModelReport, ProfileSummary, Stat,
+    TraceSummary,
 };
 pub use series::{
     interval_series, quantile, weighted_quantile, IntervalSeries, SeriesBuilder, Window,
@@ -40,7 +45,7 @@ pub use series::{
 pub use text::{interval_table, limit_table};
 pub use verdict::describe_failure;
 
-use crate::profile::Profile;
+use crate::observer::ObserverEffect;
 use crate::trace::{End, Epoch, Trace, TraceHeader};
 use predict::{predict_interval, Inputs};
 
@@ -51,6 +56,12 @@ pub struct ModelOptions {
     pub intervals: Option<Vec<u64>>,
     /// Allow intervals the trace did not measure, between two it did (marked `interpolated`).
     pub interpolate: bool,
+    /// Also beyond the measured intervals, from the nearest one (marked `extrapolated`): for
+    /// `trial`'s validation, which must predict the intervals Remus ran at.
+    pub extrapolate: bool,
+    /// The observer effect to use in place of the trace's own (`trial` measures it with the
+    /// user's probe around its exclusive measure).
+    pub observer_effect: Option<ObserverEffect>,
 }
 
 /// Why the model cannot answer.
@@ -157,14 +168,8 @@ pub fn predict_figures(
         page_size: header.page_size as f64,
         memory_bytes: header.memory_bytes as f64,
     };
-    let max_pages = header.memory_bytes as f64 / header.page_size as f64;
-    let curve = DirtyCurve::new(
-        series
-            .iter()
-            .map(|s| (s.mean_length_s(), s.mean_dirty()))
-            .collect(),
-        max_pages,
-    );
+    let observer = ObserverBasis::new(header, &trace.end, options.observer_effect.clone());
+    let curve = dirty_curve(header, series, &observer);
     let (total_len, total_write) = (trace.total_len, trace.total_write);
     let write_rate = if total_len > 0.0 {
         total_write / total_len
@@ -203,18 +208,24 @@ pub fn predict_figures(
             });
         }
         // The nearest shorter measured interval lends its windows' spread.
-        let Some(below) = series.iter().rev().find(|s| s.interval_ms < interval_ms) else {
+        let below = series.iter().rev().find(|s| s.interval_ms < interval_ms);
+        let inside = below.is_some() && series.iter().any(|s| s.interval_ms > interval_ms);
+        if !inside && options.extrapolate {
+            let nearest = below.unwrap_or(&series[0]);
+            intervals.push(predict_interval(
+                &inputs,
+                interval_ms,
+                nearest,
+                Basis::Extrapolated,
+            ));
+            continue;
+        }
+        let Some(below) = below.filter(|_| inside) else {
             return Err(ModelError::OutsideRange {
                 interval_ms,
                 measured: measured_text,
             });
         };
-        if !series.iter().any(|s| s.interval_ms > interval_ms) {
-            return Err(ModelError::OutsideRange {
-                interval_ms,
-                measured: measured_text,
-            });
-        }
         intervals.push(predict_interval(
             &inputs,
             interval_ms,
@@ -262,7 +273,9 @@ pub fn predict_figures(
         link_bytes_per_s: profile.costs.link_bytes_per_s,
         network_buffering: profile.limits.network_buffering,
         dom0,
-        warnings: warnings(trace, &intervals, &curve),
+        warnings: warnings(trace, &intervals, &curve, &observer),
+        observer,
+        host_validation: profile.validation.clone(),
         intervals,
         recommended_interval_ms: verdict.recommended_interval_ms,
         verdict: verdict.sentence,
@@ -277,8 +290,16 @@ fn warnings(
     trace: &TraceFigures,
     intervals: &[IntervalPrediction],
     curve: &DirtyCurve,
+    observer: &ObserverBasis,
 ) -> Vec<String> {
     let mut out = Vec::new();
+    if let Some(effect) = observer
+        .effect
+        .as_ref()
+        .filter(|e| e.fraction > crate::observer::WARN_ABOVE)
+    {
+        out.push(effect.describe());
+    }
     if !trace.header.method.exact {
         out.push(format!(
             "dirty counts come from the `{}` method and are estimates",
@@ -304,6 +325,12 @@ fn warnings(
             ));
         }
     }
+    for p in intervals.iter().filter(|p| p.basis == Basis::Extrapolated) {
+        out.push(format!(
+            "{} ms is outside the measured intervals: predicted from the nearest one's windows",
+            p.interval_ms
+        ));
+    }
     for p in intervals.iter().filter(|p| p.basis == Basis::Interpolated) {
         out.push(format!(
             "{} ms was not measured: interpolated between measured intervals, as asked",
@@ -327,6 +354,24 @@ fn warnings(
         }
     }
     out
+}
+
+/// The dirty-set curve the model reads, its abscissa in seconds of the guest's own *work*
+/// (see `observer`): a trace taken under log-dirty watched a guest slowed by its faults, so
+/// its windows hold `1 − observer effect` of their length in work.
+pub fn dirty_curve(
+    header: &TraceHeader,
+    series: &[IntervalSeries],
+    observer: &ObserverBasis,
+) -> DirtyCurve {
+    let max_pages = header.memory_bytes as f64 / header.page_size.max(1) as f64;
+    DirtyCurve::new(
+        series
+            .iter()
+            .map(|s| (s.mean_length_s() * observer.work_share, s.mean_dirty()))
+            .collect(),
+        max_pages,
+    )
 }
 
 #[cfg(test)]

@@ -60,6 +60,10 @@ pub struct Costs {
     pub compression_ratio: f64,
     /// Lost guest time per first write to a page with log-dirty on (`c_fault`, §5).
     pub fault_s: f64,
+    /// Guest time lost after every resume beyond the pause itself: thawing frozen tasks,
+    /// timers catching up, xenbus (model.md §10). Fitted by `trial` from a probe; 0 when
+    /// unknown.
+    pub guest_resume_s: f64,
     /// Intel PML: a vCPU exits once per `pml_batch` logged pages instead of per page.
     pub pml: bool,
     /// Pages per PML exit (the PML log holds 512 entries).
@@ -133,4 +137,35 @@ pub struct Limits {
     pub network_buffering: bool,
     /// Which placement the slowdown limit is judged against.
     pub dom0: Dom0Placement,
+}
+
+/// One constant the model used, traceable to where it was set.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct Constant {
+    /// `costs.page_copy`, `limits.max_slowdown`, …
+    pub key: String,
+    /// As written (`3.7us`).
+    pub value: String,
+    /// Which profile, file or command-line option set it.
+    pub from: String,
+    /// Line in that profile, when it came from one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// The source comment next to the value.
+    pub note: String,
+}
+
+/// A profile ready for the model: limits, costs, and where each value came from. `crate::profile`
+/// builds it from YAML; the model owns the type, so it depends on nothing that parses.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct Profile {
+    pub name: String,
+    pub description: String,
+    /// The host cost set under the limits.
+    pub host: String,
+    pub costs: Costs,
+    pub limits: Limits,
+    pub constants: Vec<Constant>,
+    /// The host cost set's `validation:` block, when `trial` wrote one.
+    pub validation: Option<super::report::HostValidation>,
 }

@@ -102,14 +102,14 @@ pub(super) fn predict_interval(
     prediction
 }
 
-/// Share of unprotected throughput: running time less log-dirty faults, over the epoch; with
-/// shared cores the guest also loses `dom0_cpu_s`, the Dom-0 CPU checkpointing burns per
-/// epoch (§7; 0 when Dom-0 is pinned apart).
+/// Share of unprotected throughput: the guest's work time (running time less log-dirty faults
+/// and its resume cost), over the epoch; with shared cores the guest also loses `dom0_cpu_s`,
+/// the Dom-0 CPU checkpointing burns per epoch (§7; 0 when Dom-0 is pinned apart).
 fn throughput(state: &SteadyState, dom0_cpu_s: f64) -> f64 {
     if !state.converged || state.epoch_s <= 0.0 {
         return 0.0;
     }
-    let value = (state.running_s - state.checkpoint.fault_s - dom0_cpu_s) / state.epoch_s;
+    let value = (state.work_s - dom0_cpu_s) / state.epoch_s;
     value.clamp(0.0, 1.0)
 }
 

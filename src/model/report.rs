@@ -7,7 +7,8 @@
 
 use super::curve::Basis;
 use super::dom0::Dom0Basis;
-use crate::profile::Constant;
+use super::observer::ObserverBasis;
+use super::params::Constant;
 use serde::Serialize;
 
 /// A distribution summarised for people: mean, median, 95th percentile.
@@ -146,5 +147,47 @@ pub struct ModelReport {
     pub curve: Vec<CurvePoint>,
     /// Every constant used, with where it came from.
     pub constants: Vec<Constant>,
+    /// Whether the trace's counts include log-dirty's slowdown, and how the model used it.
+    pub observer: ObserverBasis,
+    /// How well the host profile predicted real Remus when `trial` wrote it; null for a
+    /// profile without a `validation` block.
+    pub host_validation: Option<HostValidation>,
     pub warnings: Vec<String>,
+}
+
+/// What a host profile written by `trial` says of its own accuracy (its `validation:` block):
+/// the worst relative error of its predictions against real Remus at intervals it was not
+/// fitted on (leave-one-out), or in-sample when there were too few intervals for that.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct HostValidation {
+    /// `leave-one-out` or `in-sample`.
+    pub method: String,
+    /// The intervals Remus ran at, e.g. `50ms,100ms,200ms`.
+    pub intervals: String,
+    /// Worst relative error of the predicted slowdown, fraction.
+    pub worst_slowdown_error: Option<f64>,
+    /// Worst relative error of the predicted pages per checkpoint, fraction.
+    pub worst_pages_error: Option<f64>,
+    /// Worst relative error of the predicted checkpoint period, fraction.
+    pub worst_period_error: Option<f64>,
+}
+
+impl HostValidation {
+    /// "this host profile predicted held-out intervals within X % ..."
+    pub fn sentence(&self) -> String {
+        let what = if self.method == "leave-one-out" {
+            "held-out intervals"
+        } else {
+            "the intervals it was fitted on (in-sample only: fewer than three intervals)"
+        };
+        let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.0} %", v * 100.0));
+        format!(
+            "this host profile predicted {what} ({}) within {} (slowdown), {} (checkpoint size), \
+             {} (period)",
+            self.intervals,
+            pct(self.worst_slowdown_error),
+            pct(self.worst_pages_error),
+            pct(self.worst_period_error)
+        )
+    }
 }

@@ -44,6 +44,7 @@ pub(crate) fn synthetic_trace(
         epochs,
         end: End {
             cross_check: None,
+            observer_effect: None,
             reason: EndReason::Completed,
             message: String::new(),
             epochs: count,
@@ -355,7 +356,7 @@ fn unmeasured_intervals_need_interpolate_and_are_marked() {
     let trace = web_trace(1.0);
     let mut options = ModelOptions {
         intervals: Some(vec![75]),
-        interpolate: false,
+        ..Default::default()
     };
     let err = predict(&trace, &p, &options).unwrap_err().to_string();
     assert!(
@@ -397,4 +398,29 @@ fn a_stream_buffer_shortens_the_pause_but_not_the_send() {
     // ... and are sent after the resume: the link carries the same bytes either way.
     assert!((buffered.send_total_s - unbuffered.send_total_s).abs() < 1e-12);
     assert!(buffered.ckpt_s <= unbuffered.ckpt_s + 1e-12);
+}
+
+#[test]
+fn the_guest_works_its_running_time_less_faults_and_resume() {
+    // An emulated fault cost (100 µs per page) on a guest dirtying 20 000 pages per second of
+    // work: a fixed-point iteration would oscillate (slope 2 > 1); the bisection solves
+    // w + fault · (D(w) + suspend_pages) + resume = running.
+    let mut costs = profile("web", "xen-4.17").costs;
+    costs.fault_s = 100e-6;
+    costs.pml = false;
+    costs.suspend_pages = 100.0;
+    costs.guest_resume_s = 0.005;
+    let curve = DirtyCurve::new(vec![(0.05, 1000.0), (0.2, 4000.0)], 1e9);
+    let (w, dirty, _) = work_in(&costs, &curve, 0.2);
+    let spent = w + 100e-6 * (dirty + 100.0) + 0.005;
+    assert!((spent - 0.2).abs() < 1e-9, "w {w}, dirty {dirty}");
+    assert!(w > 0.05 && w < 0.2, "{w}");
+    // No faults, no resume: all running time is work.
+    let mut free = costs.clone();
+    free.fault_s = 0.0;
+    free.guest_resume_s = 0.0;
+    assert_eq!(work_in(&free, &curve, 0.2).0, 0.2);
+    // Resume longer than the running time: no work at all.
+    free.guest_resume_s = 0.3;
+    assert_eq!(work_in(&free, &curve, 0.2).0, 0.0);
 }

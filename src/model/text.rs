@@ -32,7 +32,11 @@ impl TextReport for ModelReport {
                 "; network buffering OFF"
             }
         ));
-        out.push_str(&format!("Dom-0: {}\n\n", self.dom0.note));
+        if let Some(validation) = &self.host_validation {
+            out.push_str(&format!("Host profile: {}\n", validation.sentence()));
+        }
+        out.push_str(&format!("Dom-0: {}\n", self.dom0.note));
+        out.push_str(&format!("Observer effect: {}\n\n", self.observer.note));
         out.push_str(&interval_table(&self.intervals));
         out.push('\n');
         out.push_str(&limit_table(&self.intervals));

@@ -3,7 +3,7 @@
 //! inside it (a bad unit in `costs:` would point at the first key of `costs:`).
 
 use super::notes::value_lines;
-use super::raw::{COST_KEYS, LIMIT_KEYS};
+use super::raw::{COST_KEYS, LIMIT_KEYS, VALIDATION_KEYS};
 use crate::units::{parse_bytes, parse_duration, parse_fraction, parse_rate};
 
 /// What a key's value must be.
@@ -17,7 +17,12 @@ enum Kind {
 
 fn kind(key: &str) -> Kind {
     match key {
-        "limits.max_slowdown" | "limits.max_link_share" | "costs.compressed_size" => Kind::Fraction,
+        "limits.max_slowdown"
+        | "limits.max_link_share"
+        | "costs.compressed_size"
+        | "validation.worst_slowdown_error"
+        | "validation.worst_pages_error"
+        | "validation.worst_period_error" => Kind::Fraction,
         "costs.link" => Kind::Rate,
         "costs.stream_buffer" => Kind::Bytes,
         "limits.max_added_latency"
@@ -28,6 +33,7 @@ fn kind(key: &str) -> Kind {
         | "costs.page_send_cpu"
         | "costs.rtt"
         | "costs.fault"
+        | "costs.guest_resume"
         | "costs.clean_per_gib"
         | "costs.disk_cpu_per_mib"
         | "costs.shared_sched_wait" => Kind::Duration,
@@ -35,7 +41,14 @@ fn kind(key: &str) -> Kind {
     }
 }
 
-const TOP_KEYS: &[&str] = &["kind", "description", "host", "limits", "costs"];
+const TOP_KEYS: &[&str] = &[
+    "kind",
+    "description",
+    "host",
+    "limits",
+    "costs",
+    "validation",
+];
 
 /// Limits that are shares of a whole: above 100 % they could never fail, so such a value is
 /// a typo (`200%` for `20%`), not a policy.
@@ -51,6 +64,7 @@ pub fn check(text: &str) -> Result<(), String> {
         let known = match key.split_once('.') {
             Some(("limits", k)) => LIMIT_KEYS.contains(&k),
             Some(("costs", k)) => COST_KEYS.contains(&k),
+            Some(("validation", k)) => VALIDATION_KEYS.contains(&k),
             Some(_) => false,
             None => TOP_KEYS.contains(&key.as_str()),
         };
@@ -58,6 +72,7 @@ pub fn check(text: &str) -> Result<(), String> {
             let expected = match key.split_once('.') {
                 Some(("limits", _)) => LIMIT_KEYS.join(", "),
                 Some(("costs", _)) => COST_KEYS.join(", "),
+                Some(("validation", _)) => VALIDATION_KEYS.join(", "),
                 _ => TOP_KEYS.join(", "),
             };
             return Err(format!("{at}: unknown key; expected one of {expected}"));

@@ -4,7 +4,7 @@
 use super::check;
 use super::notes::{value_lines, ValueLine};
 use super::raw::{RawProfile, COST_KEYS, LIMIT_KEYS};
-use super::{ProfileError, BUILTIN};
+use super::{site, ProfileError, BUILTIN};
 use crate::limits::FileKind;
 use std::collections::HashMap;
 use std::path::Path;
@@ -81,17 +81,24 @@ fn describe_error(err: &yaml_serde::Error, text: &str) -> String {
     }
 }
 
-/// Reads a built-in profile by name, or a file by path (a regular file within the size and
-/// YAML limits of `kind`, see `crate::limits`).
+/// Reads a profile by path, or by name from the search path (`site`): `./NAME.yaml`, the
+/// user's and the system's profile directories, then the built-in ones. A layer read from a
+/// file is named by its path, so the output says which file was used. Files are read within
+/// the size and YAML limits of `kind` (see `crate::limits`).
 pub(super) fn read_layer(name_or_path: &str, kind: FileKind) -> Result<Layer, ProfileError> {
-    if let Some((name, text)) = BUILTIN.iter().find(|(name, _)| *name == name_or_path) {
-        return parse_layer(text, name);
-    }
     let path = Path::new(name_or_path);
     let looks_like_path = name_or_path.contains('/')
         || name_or_path.ends_with(".yaml")
         || name_or_path.ends_with(".yml");
-    if !looks_like_path && !path.exists() {
+    let file = if looks_like_path || path.is_file() {
+        Some(path.to_path_buf())
+    } else {
+        site::find(name_or_path).map(|(_, found)| found)
+    };
+    let Some(file) = file else {
+        if let Some((name, text)) = BUILTIN.iter().find(|(name, _)| *name == name_or_path) {
+            return parse_layer(text, name);
+        }
         return Err(ProfileError::Unknown {
             name: name_or_path.to_string(),
             available: BUILTIN
@@ -99,13 +106,15 @@ pub(super) fn read_layer(name_or_path: &str, kind: FileKind) -> Result<Layer, Pr
                 .map(|(n, _)| *n)
                 .collect::<Vec<_>>()
                 .join(", "),
+            searched: site::describe_search_path(),
         });
-    }
-    let text = crate::limits::read_yaml(path, kind).map_err(|source| ProfileError::Io {
-        path: name_or_path.to_string(),
+    };
+    let shown = file.display().to_string();
+    let text = crate::limits::read_yaml(&file, kind).map_err(|source| ProfileError::Io {
+        path: shown.clone(),
         source,
     })?;
-    parse_layer(&text, name_or_path)
+    parse_layer(&text, &shown)
 }
 
 /// Parses `key=value` overrides into one layer, checked exactly like a file.

@@ -13,12 +13,16 @@ mod check;
 mod layer;
 mod notes;
 mod raw;
+mod render;
+pub mod site;
 
 pub use notes::{value_lines, ValueLine};
-pub use raw::{COST_KEYS, LIMIT_KEYS};
+pub use raw::{COST_KEYS, LIMIT_KEYS, VALIDATION_KEYS};
+pub use render::{render_host_profile, HostProfileFacts};
 
 use crate::limits::FileKind;
-use crate::model::{Costs, Dom0Placement, IntervalSemantics, Limits, PausePolicy};
+pub use crate::model::{Constant, Profile};
+use crate::model::{Costs, Dom0Placement, HostValidation, IntervalSemantics, Limits, PausePolicy};
 use layer::{parse_layer, parse_sets, read_layer, Layer};
 use raw::{Kind, RawCosts, RawDom0, RawLimits, RawPausePolicy, RawSemantics};
 use serde::Serialize;
@@ -38,8 +42,12 @@ pub const DEFAULT_PROFILE: &str = "web";
 /// Why a profile could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    #[error("no profile named `{name}`: built-in profiles are {available}; or pass a path to a YAML file")]
-    Unknown { name: String, available: String },
+    #[error("no profile named `{name}` (searched {searched}): built-in profiles are {available}; or pass a path to a YAML file")]
+    Unknown {
+        name: String,
+        available: String,
+        searched: String,
+    },
     #[error("cannot read profile {path}: {source}")]
     Io {
         path: String,
@@ -70,40 +78,18 @@ pub enum ProfileError {
     NoLimits { file: String, keys: String },
 }
 
-/// One constant the model used, traceable to where it was set.
-#[derive(Serialize, Clone, Debug, PartialEq)]
-pub struct Constant {
-    /// `costs.page_copy`, `limits.max_slowdown`, …
-    pub key: String,
-    /// As written (`3.7us`).
-    pub value: String,
-    /// Which profile, file or command-line option set it.
-    pub from: String,
-    /// Line in that profile, when it came from one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<usize>,
-    /// The source comment next to the value.
-    pub note: String,
-}
-
-/// A profile ready for the model: limits, costs, and where each value came from.
-#[derive(Serialize, Clone, Debug, PartialEq)]
-pub struct Profile {
-    pub name: String,
-    pub description: String,
-    /// The host cost set under the limits.
-    pub host: String,
-    pub costs: Costs,
-    pub limits: Limits,
-    pub constants: Vec<Constant>,
-}
-
-/// A built-in profile's name, kind and one-line description, for `remus-tune profiles`.
+/// A profile's name, kind, one-line description and where it lives, for `remus-tune
+/// profiles`.
 #[derive(Serialize, Clone, Debug, PartialEq)]
 pub struct ProfileListing {
     pub name: String,
     pub kind: String,
     pub description: String,
+    /// `current-directory`, `user`, `system` or `built-in`.
+    pub origin: site::Origin,
+    /// The file, for a profile found on the search path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 /// What to load: a limits profile, an optional host set in place of its own, and overrides.
@@ -119,20 +105,85 @@ pub struct ProfileRequest {
     pub link_bytes_per_s: Option<f64>,
 }
 
+impl ProfileRequest {
+    /// With no host cost set named, the one `trial --install` wrote for `target` (found by
+    /// name on the search path, see `site`), saying on stderr which file it is.
+    pub fn or_trial_host(mut self, target: Option<&str>) -> Self {
+        if self.host.is_none() {
+            if let Some(path) = target.and_then(trial_host_for) {
+                eprintln!(
+                    "host costs: using the host profile `remus-tune trial` wrote for {}: {}",
+                    target.unwrap_or_default(),
+                    path.display()
+                );
+                self.host = Some(path.display().to_string());
+            }
+        }
+        self
+    }
+}
+
+/// The host profile named after `target` on the search path (as `trial --install` writes
+/// it), if there is one and it is a host cost set.
+pub fn trial_host_for(target: &str) -> Option<std::path::PathBuf> {
+    let (_, path) = site::find(&site::file_name_for(target))?;
+    let layer = read_layer(path.to_str()?).ok()?;
+    (layer.raw.kind == Some(Kind::Host)).then_some(path)
+}
+
+fn listing(name: &str, text: &str, origin: site::Origin, path: Option<String>) -> ProfileListing {
+    let lines = value_lines(text);
+    let get = |key: &str| lines.get(key).map(|l| l.value.clone()).unwrap_or_default();
+    ProfileListing {
+        name: name.to_string(),
+        kind: get("kind"),
+        description: get("description"),
+        origin,
+        path,
+    }
+}
+
 /// Lists the built-in profiles.
 pub fn builtin_list() -> Vec<ProfileListing> {
     BUILTIN
         .iter()
-        .map(|(name, text)| {
-            let lines = value_lines(text);
-            let get = |key: &str| lines.get(key).map(|l| l.value.clone()).unwrap_or_default();
-            ProfileListing {
-                name: name.to_string(),
-                kind: get("kind"),
-                description: get("description"),
-            }
-        })
+        .map(|(name, text)| listing(name, text, site::Origin::BuiltIn, None))
         .collect()
+}
+
+/// Every profile a name reaches: those on the search path first (in search order), then the
+/// built-in ones; a name found earlier shadows the later ones and is listed once.
+pub fn list_all() -> Vec<ProfileListing> {
+    let mut out: Vec<ProfileListing> = site::list()
+        .into_iter()
+        .filter_map(|(name, origin, path)| {
+            let text = std::fs::read_to_string(&path).ok()?;
+            Some(listing(
+                &name,
+                &text,
+                origin,
+                Some(path.display().to_string()),
+            ))
+        })
+        .collect();
+    for builtin in builtin_list() {
+        if !out.iter().any(|p| p.name == builtin.name) {
+            out.push(builtin);
+        }
+    }
+    out
+}
+
+/// The text of the profile `name` reaches (search path, then built-in), and where it is.
+pub fn profile_text(name: &str) -> Option<(String, String)> {
+    if let Some((_, path)) = site::find(name) {
+        let text = std::fs::read_to_string(&path).ok()?;
+        return Some((text, path.display().to_string()));
+    }
+    BUILTIN
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| (text.to_string(), "built-in".to_string()))
 }
 
 /// Loads the profile `request` describes.
@@ -207,6 +258,13 @@ pub fn load(request: &ProfileRequest) -> Result<Profile, ProfileError> {
         costs,
         limits,
         constants,
+        validation: host_layer.raw.validation.as_ref().map(|v| HostValidation {
+            method: v.method.clone().unwrap_or_else(|| "in-sample".into()),
+            intervals: v.intervals.clone().unwrap_or_default(),
+            worst_slowdown_error: v.worst_slowdown_error.map(|f| f.0),
+            worst_pages_error: v.worst_pages_error.map(|f| f.0),
+            worst_period_error: v.worst_period_error.map(|f| f.0),
+        }),
     })
 }
 
@@ -257,6 +315,8 @@ fn finish_costs(
         rtt_s: need!(rtt).0,
         compression_ratio: need!(compressed_size).0,
         fault_s: need!(fault).0,
+        // Optional, 0 when absent: only a trial with a probe measures it.
+        guest_resume_s: raw.guest_resume.map_or(0.0, |s| s.0),
         pml: need!(pml),
         pml_batch: f64::from(need!(pml_batch).max(1)),
         clean_per_gib_s: need!(clean_per_gib).0,

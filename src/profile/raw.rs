@@ -118,7 +118,29 @@ pub struct RawProfile {
     pub limits: RawLimits,
     #[serde(default)]
     pub costs: RawCosts,
+    /// What `trial` found of the host profile's accuracy (host profiles it wrote).
+    pub validation: Option<RawValidation>,
 }
+
+/// `validation:` (written by `trial`).
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawValidation {
+    pub method: Option<String>,
+    pub intervals: Option<String>,
+    pub worst_slowdown_error: Option<Frac>,
+    pub worst_pages_error: Option<Frac>,
+    pub worst_period_error: Option<Frac>,
+}
+
+/// Keys of `validation:`.
+pub const VALIDATION_KEYS: &[&str] = &[
+    "method",
+    "intervals",
+    "worst_slowdown_error",
+    "worst_pages_error",
+    "worst_period_error",
+];
 
 /// `limits:`.
 #[derive(Deserialize, Debug, Default, Clone)]
@@ -146,6 +168,7 @@ pub struct RawCosts {
     pub rtt: Option<Secs>,
     pub compressed_size: Option<Frac>,
     pub fault: Option<Secs>,
+    pub guest_resume: Option<Secs>,
     pub pml: Option<bool>,
     pub pml_batch: Option<u32>,
     pub clean_per_gib: Option<Secs>,
@@ -177,6 +200,7 @@ pub const COST_KEYS: &[&str] = &[
     "rtt",
     "compressed_size",
     "fault",
+    "guest_resume",
     "pml",
     "pml_batch",
     "clean_per_gib",
@@ -208,6 +232,7 @@ impl RawCosts {
             rtt,
             compressed_size,
             fault,
+            guest_resume,
             pml,
             pml_batch,
             clean_per_gib,

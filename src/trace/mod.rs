@@ -291,6 +291,10 @@ pub struct End {
     /// The hypervisor's own dirty-rate figure, when the backend has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cross_check: Option<CrossCheck>,
+    /// How much the measurement itself slowed the guest (log-dirty faults), and how that was
+    /// measured; absent when not measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observer_effect: Option<crate::observer::ObserverEffect>,
 }
 
 /// A whole trace as read back.

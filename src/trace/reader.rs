@@ -448,6 +448,7 @@ mod tests {
             duration_s: 0.1,
             late_epochs: 0,
             cross_check: None,
+            observer_effect: None,
         }
     }
 

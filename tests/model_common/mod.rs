@@ -50,6 +50,7 @@ pub fn write_trace(
     writer
         .finish(&End {
             cross_check: None,
+            observer_effect: None,
             reason: EndReason::Completed,
             message: String::new(),
             epochs,

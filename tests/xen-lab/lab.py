@@ -129,7 +129,8 @@ def build_initrds(args, conf, steps, work):
     ov = os.path.join(work, "dom0-overlay")
     install(os.path.join(HERE, "dom0/init"), f"{ov}/init")
     for tool in ("runstep", "lab-remus", "lab-ckstats", "lab-block", "lab-guest-rate", "lab-probe",
-                 "lab-guest-load", "lab-fresh-guest", "lab-xen-means"):
+                 "lab-guest-load", "lab-fresh-guest", "lab-xen-means", "lab-work-probe",
+                 "lab-model-loop"):
         install(os.path.join(HERE, "dom0", tool), f"{ov}/lab/bin/{tool}")
     install(args.binary, f"{ov}/lab/bin/remus-tune")
     copy_missing_libraries(args.binary, os.path.join(args.cache, "dom0-root"), ov)

@@ -1,11 +1,11 @@
-//! Fitting this host's checkpoint costs from real Remus runs (`remus-tune trial`).
+//! A trial step's checkpoints as the fits need them (`remus-tune trial`).
 //!
 //! With libxl's timer armed after each commit (model.md §1), the gap between two
 //! consecutive checkpoints is `τ + suspend + pages × per-page (+ commit)`. Each checkpoint
-//! after the first (a full live migration, left out) gives one point (pages, gap − τ); a
-//! least-squares line through all points of all steps gives the suspend cost (intercept) and
-//! the per-page cost (slope). With blackhole mode the per-page cost is the save helper
-//! copying a page into the stream with nothing slower behind it: the pause floor.
+//! after the first (a full live migration, left out) gives one point (pages, gap − τ); the
+//! fit itself is the model's (`crate::model::fit`). With blackhole mode the per-page cost is
+//! the save helper copying a page into the stream with nothing slower behind it: the pause
+//! floor.
 
 use super::remus::Checkpoint;
 use serde::Serialize;
@@ -17,38 +17,6 @@ pub fn points(checkpoints: &[Checkpoint], interval_s: f64, after_s: f64) -> Vec<
         .filter(|w| w[0].at_s >= after_s)
         .map(|w| (w[1].pages as f64, w[1].at_s - w[0].at_s - interval_s))
         .collect()
-}
-
-/// The fitted costs.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Fit {
-    pub suspend_s: f64,
-    /// `None` when every checkpoint had (nearly) the same size: no slope can be told.
-    pub per_page_s: Option<f64>,
-    pub points: usize,
-}
-
-/// Least squares over the points; the intercept is floored at 0, a negative slope is `None`.
-pub fn fit(points: &[(f64, f64)]) -> Option<Fit> {
-    if points.is_empty() {
-        return None;
-    }
-    let n = points.len() as f64;
-    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
-    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
-    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    let slope = (sxx > 1e-9 && points.len() >= 3).then(|| sxy / sxx);
-    let per_page = slope.filter(|s| *s >= 0.0);
-    let intercept = match per_page {
-        Some(s) => my - s * mx,
-        None => my,
-    };
-    Some(Fit {
-        suspend_s: intercept.max(0.0),
-        per_page_s: per_page,
-        points: points.len(),
-    })
 }
 
 /// One step of the trial, for the table and the profile's comments.
@@ -108,118 +76,29 @@ pub fn summarize_step(
     )
 }
 
-/// The host profile `remus-tune model --host FILE` reads: the shipped `xen-4.17` cost set
-/// (profiles/xen-4.17.yaml, every value with its source) with the measured values in place of
-/// its defaults, each saying where it came from. Keys the trial does not measure keep the
-/// shipped line, so the profile always has every key the model needs.
-pub fn render_profile(fit: &Fit, domain: &str, date: &str, steps: &[StepResult]) -> String {
-    let base = crate::profile::BUILTIN
-        .iter()
-        .find(|(name, _)| *name == "xen-4.17")
-        .map(|(_, text)| *text)
-        .unwrap_or_default();
-    let mut out = format!(
-        "# Host cost set measured by `remus-tune trial {domain}` on {date}: real `xl remus` in\n\
-         # blackhole mode (-F -b -n -d), {} checkpoints fitted (period - interval = suspend +\n\
-         # pages x per-page). Values marked `measured` come from this host; every other line is\n\
-         # the shipped xen-4.17 profile's, with its source.\n",
-        fit.points
-    );
-    for s in steps {
-        out.push_str(&format!(
-            "#   -i {} ms: {} checkpoints, {:.1}/s achieved of {:.1}/s, {:.0} pages each, period {:.1} ms{}\n",
-            s.interval_ms,
-            s.checkpoints,
-            s.rate_per_s,
-            s.configured_rate_per_s,
-            s.mean_pages,
-            s.mean_period_ms,
-            s.slowdown
-                .map(|x| format!(", probe slowdown {:.1} %", x * 100.0))
-                .unwrap_or_default()
-        ));
-    }
-    let per_page = fit.per_page_s.map(|s| s * 1e6);
-    for line in base.lines().filter(|l| !l.starts_with('#')) {
-        let key = line.trim_start().split(':').next().unwrap_or("");
-        let replaced = match (key, per_page) {
-            ("description", _) => Some(format!(
-                "description: \"Measured on this host by remus-tune trial ({domain}, {date})\""
-            )),
-            ("suspend", _) => Some(format!(
-                "  suspend: {:.3}ms  # measured: fitted intercept (suspend + resume + this domain's CLEAN walk)",
-                fit.suspend_s * 1e3
-            )),
-            ("page_copy", Some(us)) => Some(format!(
-                "  page_copy: {us:.3}us  # measured: fitted slope, per dirty page while suspended (blackhole stream)"
-            )),
-            ("page_send_cpu", Some(us)) => Some(format!(
-                "  page_send_cpu: {us:.3}us  # measured: the same slope, Dom-0 CPU per page into the stream (no ssh in blackhole mode)"
-            )),
-            ("clean_per_gib", _) => Some(
-                "  clean_per_gib: 0ms  # measured: included in suspend above (same domain)".to_string(),
-            ),
-            _ => None,
-        };
-        out.push_str(&replaced.unwrap_or_else(|| line.to_string()));
-        out.push('\n');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn cps(list: &[(f64, u64)]) -> Vec<Checkpoint> {
-        list.iter()
-            .map(|&(at_s, pages)| Checkpoint { at_s, pages })
-            .collect()
-    }
-
     #[test]
-    fn a_known_line_is_recovered() {
+    fn points_leave_out_the_migration_and_the_gap_after_it() {
         // suspend 2 ms, 10 µs per page, τ = 100 ms; the first checkpoint is the migration.
         let mut t = 5.0;
-        let mut list = vec![(t, 32768u64)];
+        let mut list = vec![Checkpoint {
+            at_s: t,
+            pages: 32768,
+        }];
         for pages in [100u64, 500, 300, 900, 50, 700] {
             t += 0.1 + 0.002 + pages as f64 * 10e-6;
-            list.push((t, pages));
+            list.push(Checkpoint { at_s: t, pages });
         }
-        let pts = points(&cps(&list), 0.1, 0.0);
-        assert_eq!(pts.len(), 5); // the migration and the first gap after it are left out
-        let f = fit(&pts).unwrap();
-        assert!((f.suspend_s - 0.002).abs() < 1e-6, "{f:?}");
-        assert!((f.per_page_s.unwrap() - 10e-6).abs() < 1e-9, "{f:?}");
-    }
-
-    #[test]
-    fn equal_sizes_give_no_slope() {
-        let f = fit(&[(100.0, 0.003), (100.0, 0.005), (100.0, 0.004)]).unwrap();
-        assert_eq!(f.per_page_s, None);
-        assert!((f.suspend_s - 0.004).abs() < 1e-12);
-        assert!(fit(&[]).is_none());
-    }
-
-    #[test]
-    fn profile_carries_the_fit() {
-        let f = Fit {
-            suspend_s: 0.0021,
-            per_page_s: Some(4.2e-6),
-            points: 40,
-        };
-        let text = render_profile(&f, "Meine-VM", "2026-11-26", &[]);
-        assert!(text.contains("suspend: 2.100ms"), "{text}");
-        assert!(text.contains("page_copy: 4.200us"), "{text}");
-        assert!(text.contains("clean_per_gib: 0ms"), "{text}");
-        assert!(text.contains("kind: host"));
-        // Every key of the shipped cost set is there, once.
-        for key in crate::profile::COST_KEYS {
-            let n = text
-                .lines()
-                .filter(|l| l.trim_start().starts_with(&format!("{key}:")))
-                .count();
-            assert_eq!(n, 1, "{key} in {text}");
-        }
+        let pts = points(&list, 0.1, 0.0);
+        assert_eq!(pts.len(), 5);
+        assert_eq!(pts[0].0, 500.0);
+        assert!((pts[0].1 - (0.002 + 500.0 * 10e-6)).abs() < 1e-9);
+        let (count, _, mean_pages, period_ms) = summarize_step(&list, 100, 0.0, t);
+        assert_eq!(count, 6);
+        assert!((mean_pages - 425.0).abs() < 1e-9);
+        assert!(period_ms > 100.0);
     }
 }

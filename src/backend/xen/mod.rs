@@ -28,6 +28,7 @@ pub mod savehelper;
 pub mod xenstore;
 
 use crate::backend::{Backend, BackendError, Counters, EpochDetails, EpochSample};
+use crate::observer::{ObserverEffect, ObserverSource};
 use crate::pageset::PageSet;
 use crate::trace::{CrossCheck, Dom0Cpu, MethodInfo, Target};
 use blkback::DiskWatch;
@@ -112,7 +113,26 @@ pub struct XenBackend {
     helper_cpu: HelperCpu,
     /// Dom-0's CPU at `start`, from which the first epoch's is measured.
     baseline_dom0: Option<Dom0Cpu>,
+    /// The guest's CPU time before and while log-dirty is on: the observer effect's proxy.
+    guest_cpu: GuestCpuProxy,
     stopped: bool,
+}
+
+/// Shortest window of guest CPU time before log-dirty goes on (from opening the domain to
+/// `start`: `measure --warmup`) that makes a baseline for the proxy; shorter, no proxy.
+const CPU_BASELINE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The guest's CPU seconds per wall second from the hypervisor (`xc_domain_getinfo`'s
+/// cpu_time), before log-dirty tracking and while it is on: a proxy for the observer effect
+/// when no probe of the guest's own work is given. A proxy only: Xen can charge the time it
+/// spends on the guest's write faults to the guest, so a guest slowed by faults may still
+/// show its full CPU time; the trace says which source it is.
+#[derive(Default)]
+struct GuestCpuProxy {
+    /// (when, guest CPU seconds) at `new`.
+    opened: Option<(std::time::Instant, f64)>,
+    /// CPU seconds per second before log-dirty, and the reading log-dirty started from.
+    before: Option<(f64, std::time::Instant, f64)>,
 }
 
 impl XenBackend {
@@ -120,6 +140,7 @@ impl XenBackend {
     pub fn new(domain: XenDomain, options: XenOptions) -> anyhow::Result<Self> {
         let ctrl = Rc::new(XenCtrl::open()?);
         let info = ctrl.domain_info(domain.domid)?;
+        let opened = (std::time::Instant::now(), info.cpu_time_ns as f64 / 1e9);
         let frames = ctrl.nr_gpfns(domain.domid)?;
         let disks = DiskWatch::new(
             domain.domid,
@@ -139,10 +160,35 @@ impl XenBackend {
             disks,
             helper_cpu: HelperCpu::default(),
             baseline_dom0: None,
+            guest_cpu: GuestCpuProxy {
+                opened: Some(opened),
+                before: None,
+            },
             stopped: false,
             domain,
             options,
         })
+    }
+
+    /// The guest's CPU seconds now, with the time read.
+    fn guest_cpu_now(&self) -> Option<(std::time::Instant, f64)> {
+        let info = self.ctrl.as_ref()?.domain_info(self.domain.domid).ok()?;
+        Some((std::time::Instant::now(), info.cpu_time_ns as f64 / 1e9))
+    }
+
+    /// Reads the guest's CPU rate without log-dirty, since `new` (the warm-up), when that
+    /// window is at least `CPU_BASELINE` long.
+    fn guest_cpu_before(&mut self) {
+        let Some((t0, c0)) = self.guest_cpu.opened else {
+            return;
+        };
+        if t0.elapsed() < CPU_BASELINE {
+            return;
+        }
+        if let Some((t1, c1)) = self.guest_cpu_now() {
+            let rate = (c1 - c0) / t1.duration_since(t0).as_secs_f64().max(1e-9);
+            self.guest_cpu.before = Some((rate, t1, c1));
+        }
     }
 
     fn ctrl(&self) -> Result<&Rc<XenCtrl>, BackendError> {
@@ -280,6 +326,9 @@ impl Backend for XenBackend {
     }
 
     fn start(&mut self) -> Result<Counters, BackendError> {
+        if !self.options.observe {
+            self.guest_cpu_before();
+        }
         let ctrl = Rc::clone(self.ctrl()?);
         let ops = XenLogDirty::new(Rc::clone(&ctrl), self.domain.domid, self.frames);
         let watch = ProcWatch::from_env(self.domain.domid);
@@ -412,6 +461,18 @@ impl Backend for XenBackend {
             dirty_pages_per_s: None,
             note: seen.unwrap_or_default(),
         })
+    }
+
+    /// Exclusive mode only (observing beside Remus, the slowdown is Remus's): the guest's CPU
+    /// rate while log-dirty was on against before, a proxy (see `GuestCpuProxy`).
+    fn observer_effect(&self) -> Option<ObserverEffect> {
+        if self.observing.is_some() {
+            return None;
+        }
+        let (before, t1, c1) = self.guest_cpu.before?;
+        let (t2, c2) = self.guest_cpu_now()?;
+        let during = (c2 - c1) / t2.duration_since(t1).as_secs_f64().max(1e-9);
+        ObserverEffect::from_rates(before, during, None, ObserverSource::GuestCpuTime)
     }
 
     fn stop(&mut self) -> Result<(), BackendError> {

@@ -1,0 +1,75 @@
+//! How the model uses the observer effect without counting the fault cost twice.
+//!
+//! The model reads the dirty-set curve at the guest's *work* time: in a Remus epoch the guest
+//! runs for `R` seconds but works only `R − faults − resume` of them (`epoch::work_in`), and
+//! the pages it dirties are those of that work. A trace taken under log-dirty (Xen's exclusive
+//! measure) watched a guest that was itself losing time to the same faults: its windows hold
+//! only `1 − observer effect` of their length in work, so the curve's abscissa is scaled by
+//! that share, and the fault cost is then charged once, by the model, at the Remus epoch's own
+//! fault count. A trace taken without log-dirty (a process's hash or soft-dirty scan, QEMU's
+//! counts) watched an unslowed guest: its windows are all work, and again the model charges
+//! the faults once.
+
+use crate::observer::ObserverEffect;
+use crate::trace::{End, TraceHeader};
+use serde::Serialize;
+
+/// Methods that measure with Xen's log-dirty mode switched on by the measurement itself.
+const LOG_DIRTY_METHODS: &[&str] = &["xen-logdirty"];
+
+/// The observer effect as the model used it.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct ObserverBasis {
+    /// True when the trace was taken with log-dirty tracking on (its counts include the
+    /// faults' slowdown).
+    pub under_log_dirty: bool,
+    pub effect: Option<ObserverEffect>,
+    /// Share of each measured window that was the guest's own work (1 without an effect).
+    pub work_share: f64,
+    pub note: String,
+}
+
+impl ObserverBasis {
+    /// The basis for the trace of `header` and `end`, with `effect` in place of the trace's
+    /// own when given.
+    pub fn new(header: &TraceHeader, end: &End, effect: Option<ObserverEffect>) -> Self {
+        let under_log_dirty = LOG_DIRTY_METHODS.contains(&header.method.name.as_str());
+        let effect = effect.or_else(|| end.observer_effect.clone());
+        let (work_share, note) = match (under_log_dirty, &effect) {
+            (true, Some(e)) => {
+                let share = (1.0 - e.fraction).clamp(0.01, 1.0);
+                (
+                    share,
+                    format!(
+                        "the trace was taken under log-dirty and already contains its fault \
+                         cost ({}): its windows are read as {:.0} % work; the model charges \
+                         Remus's faults once, at its own epochs",
+                        e.describe(),
+                        share * 100.0
+                    ),
+                )
+            }
+            (true, None) => (
+                1.0,
+                "the trace was taken under log-dirty but its observer effect was not measured: \
+                 its counts are read as an unslowed guest's (pass a probe to `trial` to measure \
+                 it)"
+                .to_string(),
+            ),
+            (false, _) => (
+                1.0,
+                format!(
+                    "the trace was taken without log-dirty (`{}`): no fault cost in its counts; \
+                     the model charges Remus's faults once",
+                    header.method.name
+                ),
+            ),
+        };
+        Self {
+            under_log_dirty,
+            effect,
+            work_share,
+            note,
+        }
+    }
+}
