@@ -76,6 +76,7 @@ pub fn write_day_trace(path: &Path, hours: f64) {
             duration_s: end_s,
             late_epochs: 0,
             cross_check: None,
+            observer_effect: None,
         })
         .expect("finish the trace");
 }

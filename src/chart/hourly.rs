@@ -49,7 +49,7 @@ pub fn hourly_view(trace: &Trace, profile: &Profile, report: &ModelReport) -> Op
         .fold(1u64, |block, &(_, span)| lcm(block, span).min(1 << 16));
     let options = ModelOptions {
         intervals: Some(vec![interval_ms]),
-        interpolate: false,
+        ..ModelOptions::default()
     };
     let mut view = HourlyView {
         subtitle: format!(

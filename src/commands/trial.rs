@@ -22,7 +22,7 @@ use crate::output::emit;
 use crate::profile::{render_host_profile, site, HostProfileFacts, ProfileRequest};
 use crate::sys::signals::StopSignal;
 use crate::trace::{read_trace, Trace};
-use crate::xl::{parse_vcpu_list, Xl, XlError};
+use crate::xl::{parse_vcpu_list, Xl};
 use anyhow::{bail, Context, Result};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;

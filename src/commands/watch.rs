@@ -44,7 +44,11 @@ fn watch(args: &WatchArgs) -> Result<ExitCode> {
             check_timing(args, &intervals)?;
             let sample = SampleSize::from_options(args.sample_per_gib, args.sample_min)
                 .map_err(anyhow::Error::msg)?;
-            Ok((timing, sample, listen::check(args.listen, args.allow_remote)?))
+            Ok((
+                timing,
+                sample,
+                listen::check(args.listen, args.allow_remote)?,
+            ))
         });
     let (timing, sample, addr) = match checked {
         Ok(checked) => checked,

@@ -127,7 +127,7 @@ impl ProfileRequest {
 /// it), if there is one and it is a host cost set.
 pub fn trial_host_for(target: &str) -> Option<std::path::PathBuf> {
     let (_, path) = site::find(&site::file_name_for(target))?;
-    let layer = read_layer(path.to_str()?).ok()?;
+    let layer = read_layer(path.to_str()?, FileKind::HostProfile).ok()?;
     (layer.raw.kind == Some(Kind::Host)).then_some(path)
 }
 

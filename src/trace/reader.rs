@@ -246,6 +246,7 @@ impl TraceReader {
             duration_s: self.last_end_s,
             late_epochs: self.late,
             cross_check: None,
+            observer_effect: None,
         });
         Ok(())
     }

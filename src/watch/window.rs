@@ -76,6 +76,7 @@ impl SlidingWindow {
             duration_s: self.covered_s(),
             late_epochs: 0,
             cross_check: None,
+            observer_effect: None,
         };
         Trace {
             header: header.clone(),

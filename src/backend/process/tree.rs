@@ -11,8 +11,8 @@
 
 use super::target::{is_gone, ProcessTarget};
 use super::{ProcessBackend, ProcessOptions};
-use crate::backend::{Backend, BackendError, Counters, EpochSample};
 use crate::backend::MethodChoice;
+use crate::backend::{Backend, BackendError, Counters, EpochSample};
 use crate::pageset::PageSet;
 use crate::trace::{MethodInfo, Target};
 use std::collections::{BTreeMap, BTreeSet};

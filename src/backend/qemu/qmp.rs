@@ -599,7 +599,10 @@ mod tests {
         let started = Instant::now();
         let err = Qmp::connect(&path, Duration::from_millis(500)).unwrap_err();
         assert!(matches!(err, QmpError::NotQmp { .. }), "{err}");
-        assert!(err.to_string().contains("no complete line within 0.5 s"), "{err}");
+        assert!(
+            err.to_string().contains("no complete line within 0.5 s"),
+            "{err}"
+        );
         assert!(
             started.elapsed() < Duration::from_secs(3),
             "{:?}",
