@@ -172,7 +172,9 @@ fn huge_cpu_ranges_in_a_plan_or_journal_are_refused_at_once() {
         5,
     );
     // A journal of `pin --apply` on a process, its saved CPU list made hostile. The thread
-    // is a `sleep` of ours, so nothing else could be re-pinned if the list were accepted.
+    // is a `sleep` of ours, so nothing else could be re-pinned if the list were accepted;
+    // the journal has no start time, so --force (which still compares names) gets past that
+    // check to the CPU list.
     let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
     std::thread::sleep(Duration::from_millis(100));
     let pid = sleeper.id();
@@ -189,6 +191,7 @@ fn huge_cpu_ranges_in_a_plan_or_journal_are_refused_at_once() {
         &[
             "pin",
             "--revert",
+            "--force",
             "--journal",
             &journal.display().to_string(),
         ],

@@ -185,6 +185,10 @@ fn dir_from_env(var: &str, default: PathBuf) -> PathBuf {
 }
 
 impl Resolved {
+    pub fn is_xen(&self) -> bool {
+        matches!(self, Resolved::Xen(_))
+    }
+
     /// Where the target runs now, one line each, for stderr before measuring: a Xen
     /// domain's live vCPU placement and Dom-0's, from `xl vcpu-list` (the stored config's
     /// affinity is only the creation one).
@@ -243,7 +247,7 @@ impl Resolved {
                     },
                 )?;
                 for note in backend.notes() {
-                    eprintln!("note: {note}");
+                    crate::note!("note: {note}");
                 }
                 Box::new(backend)
             }

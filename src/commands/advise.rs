@@ -224,7 +224,7 @@ fn advise(
             None,
         )?,
     };
-    eprintln!("remus-tune advise: {why}");
+    crate::note!("remus-tune advise: {why}");
     let options = BuildOptions {
         method: MethodChoice::Auto,
         epoch: timing.epoch,
@@ -272,7 +272,7 @@ fn start_demo_workload() -> Result<Child> {
     });
     match ready_rx.recv_timeout(Duration::from_secs(10)) {
         Ok(Some(Ok(line))) if line.starts_with("ready") => {
-            eprintln!(
+            crate::note!(
                 "demo: built-in workload started (PID {}): sweep {DEMO_SWEEP_PAGES} pages at \
                  {DEMO_RATE} pages/s, hot set {DEMO_HOT_PAGES} pages, disk {DEMO_DISK_RATE}",
                 child.id()

@@ -148,7 +148,7 @@ fn measure_command(args: &MeasureArgs) -> Result<ExitCode> {
 pub fn finish(outcome: &MeasureOutcome, summary: &Summary, format: Format) -> Result<ExitCode> {
     emit(summary, format)?;
     if let Some(effect) = &outcome.end.observer_effect {
-        eprintln!("{}", effect.describe());
+        crate::note!("{}", effect.describe());
     }
     report_end(outcome);
     if outcome.write_failure.is_some() {
@@ -200,8 +200,8 @@ fn exited_before_measuring(
         Err(_) => {}
         Ok(_) => return None,
     }
-    eprintln!(
-        "error: `{}` exited ({status}) before its first epoch was measured: nothing was \
+    crate::error!(
+        "`{}` exited ({status}) before its first epoch was measured: nothing was \
          measured and no trace was written. --exec needs a command that runs for at least one \
          --epoch; to measure a short job, make it last longer (or loop it)",
         command.join(" ")
@@ -238,7 +238,7 @@ fn measure_launched(
             args.qmp.as_deref(),
         )?,
     };
-    eprintln!("remus-tune measure: {why}; {}", timing.describe());
+    crate::note!("remus-tune measure: {why}; {}", timing.describe());
     let options = BuildOptions {
         method: args.method,
         epoch: args.epoch,
@@ -264,21 +264,33 @@ pub fn measure_resolved(
     child: Option<&mut Child>,
 ) -> Result<(MeasureOutcome, Summary)> {
     for line in resolved.placement() {
-        eprintln!("{line}");
+        crate::note!("{line}");
     }
-    let settle = Instant::now() + warmup;
-    while Instant::now() < settle && stop.received().is_none() {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let mut backend = resolved.build(options)?;
+    let settle = |stop: &StopSignal| {
+        let until = Instant::now() + warmup;
+        while Instant::now() < until && stop.received().is_none() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    // A Xen domain's backend is opened first: it reads the guest's unmeasured CPU rate over
+    // the warm-up, the baseline of the observer effect. A process is looked at only once it
+    // has settled (its memory at start decides the method).
+    let mut backend = if resolved.is_xen() {
+        let backend = resolved.build(options)?;
+        settle(stop);
+        backend
+    } else {
+        settle(stop);
+        resolved.build(options)?
+    };
     measure_backend(backend.as_mut(), request, stop, child)
 }
 
 /// Says on stderr how an early end happened (the summary on stdout has the numbers).
 pub fn report_end(outcome: &MeasureOutcome) {
     if let Some(failure) = &outcome.write_failure {
-        eprintln!(
-            "error: {} epoch(s) lost: the trace {} could not be written from epoch {} on ({}); \
+        crate::error!(
+            "{} epoch(s) lost: the trace {} could not be written from epoch {} on ({}); \
              the summary above covers every epoch measured, and the file reads up to its last \
              whole epoch with `remus-tune show --partial`",
             failure.lost,
@@ -289,14 +301,14 @@ pub fn report_end(outcome: &MeasureOutcome) {
         return;
     }
     if outcome.end.reason.is_early() && outcome.end.reason != EndReason::CommandExited {
-        eprintln!(
+        crate::note!(
             "measuring ended early after {} epochs: {}; the trace {} holds everything measured",
             outcome.end.epochs,
             outcome.end.message,
             outcome.trace.display()
         );
     } else {
-        eprintln!("trace written to {}", outcome.trace.display());
+        crate::note!("trace written to {}", outcome.trace.display());
     }
 }
 

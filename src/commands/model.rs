@@ -95,7 +95,7 @@ pub fn run(args: &ModelArgs) -> Result<()> {
         model_trace_with_profile(&args.trace, &args.profile.request(), &options)?;
     if let Some(dir) = &args.charts {
         let written = write_charts(&trace, &profile, &report, dir, &BOTH_FORMATS, args.force)?;
-        eprintln!("wrote {} charts to {}", written.len(), dir.display());
+        crate::note!("wrote {} charts to {}", written.len(), dir.display());
     }
     if let Some(path) = &args.html {
         write_html(
@@ -108,7 +108,7 @@ pub fn run(args: &ModelArgs) -> Result<()> {
             },
             args.force,
         )?;
-        eprintln!("wrote the report {}", path.display());
+        crate::note!("wrote the report {}", path.display());
     }
     emit(&report, args.format)
 }

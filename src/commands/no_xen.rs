@@ -15,7 +15,7 @@ pub fn or_no_xen(result: Result<ExitCode>, hint: &str) -> Result<ExitCode> {
     match result {
         Err(err) => match err.chain().find_map(|cause| cause.downcast_ref::<NoXen>()) {
             Some(no_xen) => {
-                eprintln!("error: {no_xen}\n  {hint}");
+                crate::error!("{no_xen}\n  {hint}");
                 Ok(ExitCode::from(EXIT_NO_XEN))
             }
             None => Err(err),

@@ -52,7 +52,7 @@ pub fn run(args: &ProfilesArgs) -> Result<()> {
     if let Some(name) = &args.name {
         match profile_text(name) {
             Some((text, from)) => {
-                eprintln!("profile {name}: {from}");
+                crate::note!("profile {name}: {from}");
                 print!("{text}");
                 return Ok(());
             }

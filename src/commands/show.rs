@@ -29,7 +29,7 @@ pub fn run(args: &ShowArgs) -> Result<()> {
     // Beside the summary (on stderr, so JSON and YAML stay one document): a guest slowed by
     // its own measurement.
     if let Some(effect) = &end.observer_effect {
-        eprintln!("{}", effect.describe());
+        crate::note!("{}", effect.describe());
     }
     Ok(())
 }

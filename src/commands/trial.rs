@@ -46,7 +46,7 @@ pub fn run(args: &TrialArgs) -> Result<ExitCode> {
         .iter()
         .map(|ms| format!("xl {}", remus::remus_args(*ms, &args.domain).join(" ")))
         .collect();
-    eprintln!(
+    crate::note!(
         "remus-tune trial {}: {} step(s) of {:?} (+{:?} settle) each running:",
         args.domain,
         commands.len(),
@@ -54,18 +54,18 @@ pub fn run(args: &TrialArgs) -> Result<ExitCode> {
         args.settle
     );
     if args.trace.is_none() {
-        eprintln!(
+        crate::note!(
             "  (first: an exclusive measure of {:?} with log-dirty, to predict the steps from; \
              --trace TRACE to use one taken before)",
             args.measure_for
         );
     }
     for c in &commands {
-        eprintln!("  {c}");
+        crate::note!("  {c}");
     }
     if !args.yes {
-        eprintln!(
-            "error: not started. This runs real Remus in UNSAFE mode (-F) on {}: blackhole \
+        crate::error!(
+            "not started. This runs real Remus in UNSAFE mode (-F) on {}: blackhole \
              (-b), so checkpoints go to /dev/null and the guest is NOT protected meanwhile, and \
              each checkpoint pauses it. Re-run with --yes to go ahead.",
             args.domain
@@ -245,8 +245,8 @@ fn finish(
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}-host.yaml", site::file_name_for(name))));
     if path.exists() && !args.force {
-        eprintln!(
-            "warning: {} exists: the profile was not written (use --force or -o)",
+        crate::warn!(
+            "{} exists: the profile was not written (use --force or -o)",
             path.display()
         );
     } else {
@@ -289,7 +289,7 @@ fn exclusive_measure(
     let epoch = intervals_ms.iter().copied().fold(0, gcd).max(1);
     let intervals: Vec<String> = intervals_ms.iter().map(|ms| format!("{ms}ms")).collect();
     let exe = std::env::current_exe().context("cannot find remus-tune's own executable")?;
-    eprintln!(
+    crate::note!(
         "exclusive measure: remus-tune measure {name} --backend xen --epoch {epoch}ms --intervals {} --duration {} -o {}",
         intervals.join(","),
         crate::units::HumanDuration(args.measure_for),
@@ -329,9 +329,8 @@ fn exclusive_measure(
     }
     let status = loop {
         if stop.received().is_some() {
-            // SAFETY: kill(2) has no memory-safety preconditions; the PID is our own child,
-            // not yet reaped. SIGINT lets the measure switch log-dirty off and end its trace.
-            unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+            // SIGINT lets the measure switch log-dirty off and end its trace.
+            crate::sys::kill::signal_child(&mut child, libc::SIGINT)?;
             break child.wait()?;
         }
         if let Some(status) = child.try_wait()? {
@@ -384,7 +383,7 @@ fn run_step(
     stop: &StopSignal,
 ) -> Result<(StepResult, Vec<(f64, f64)>)> {
     let mut run = RemusRun::start(xl, &remus::remus_args(ms, name))?;
-    eprintln!("step -i {ms}: started `{}`", run.command);
+    crate::note!("step -i {ms}: started `{}`", run.command);
     let mut watch = ProcWatch::from_env(domid);
     let mut helper = HelperCpu::default();
     let mut ok = wait(args.settle, stop, &mut run, &mut watch, &mut helper);
@@ -431,7 +430,7 @@ fn run_step(
             if note.is_empty() { "" } else { "; " },
             h.pid
         );
-        eprintln!("warning: step -i {ms}: {note}");
+        crate::warn!("step -i {ms}: {note}");
     }
     match remus::check_and_recover(xl, name, domid) {
         Ok(state) => {
@@ -441,7 +440,7 @@ fn run_step(
             )
         }
         Err(err) => {
-            eprintln!("error: {err:#}");
+            crate::error!("{err:#}");
             note = format!("{note}; GUEST NOT RECOVERED: {err:#}");
         }
     }
@@ -464,8 +463,8 @@ fn run_step(
     };
     let points = calibrate::points(&checkpoints, ms as f64 / 1e3, counted_from);
     if count == 0 {
-        eprintln!(
-            "warning: step -i {ms}: no checkpoint counted (xl printed no `Checkpointed save` \
+        crate::warn!(
+            "step -i {ms}: no checkpoint counted (xl printed no `Checkpointed save` \
              line after the first); xl said: {}",
             run.tail().join(" | ")
         );

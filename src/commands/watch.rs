@@ -53,14 +53,14 @@ fn watch(args: &WatchArgs) -> Result<ExitCode> {
     let (timing, sample, addr) = match checked {
         Ok(checked) => checked,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            crate::error!("{err:#}");
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     };
     let request = args.profile.request();
     let profile = load(&request).context("cannot load the profile to judge with")?;
     // Handlers before anything is switched on: a signal from here on ends the run cleanly.
-    let stop = StopSignal::install()?;
+    let stop = StopSignal::install_without_hangup()?;
     let hangup = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hangup))
         .context("cannot install the SIGHUP handler")?;
@@ -75,7 +75,7 @@ fn watch(args: &WatchArgs) -> Result<ExitCode> {
     };
     let metrics = Metrics::new(&name, backend.kind() == "xen");
     let shared = Arc::new(Shared::new(metrics, args.window.as_secs_f64()));
-    eprintln!(
+    crate::note!(
         "remus-tune watch: serving metrics on http://{}/metrics; model every {} over the last \
          {}, profile `{}`{}",
         server.addr(),
@@ -121,9 +121,10 @@ fn watch(args: &WatchArgs) -> Result<ExitCode> {
         textfile.remove();
     }
     let outcome = outcome?;
-    eprintln!(
+    crate::note!(
         "remus-tune watch: stopped after {} epochs: {}",
-        outcome.end.epochs, outcome.end.message
+        outcome.end.epochs,
+        outcome.end.message
     );
     Ok(exit_code(outcome.end.reason))
 }
@@ -175,7 +176,7 @@ fn open_backend(args: &WatchArgs, sample: SampleSize) -> Result<Box<dyn Backend>
         args.backend,
         args.qmp.as_deref(),
     )?;
-    eprintln!("remus-tune watch: {why}");
+    crate::note!("remus-tune watch: {why}");
     resolved.build(BuildOptions {
         method: args.method,
         epoch: args.epoch,

@@ -65,7 +65,7 @@ struct BackendGuard<'a> {
 impl Drop for BackendGuard<'_> {
     fn drop(&mut self) {
         if let Err(err) = self.backend.stop() {
-            eprintln!("warning: could not switch measuring off cleanly: {err}");
+            crate::warn!("could not switch measuring off cleanly: {err}");
         }
     }
 }
@@ -108,7 +108,7 @@ pub fn run_tapped(
     let origin = Instant::now();
     let method = guard.backend.method();
     let method_name = method.name.clone();
-    eprintln!(
+    crate::note!(
         "measuring {} {} with method {}: {}",
         guard.backend.kind(),
         guard.backend.target().describe(),
@@ -119,7 +119,7 @@ pub fn run_tapped(
     let intervals: Vec<(u64, u32)> = if guard.backend.counts_only() {
         let base = vec![((plan.epoch.as_secs_f64() * 1e3).round() as u64, 1)];
         if plan.intervals != base {
-            eprintln!(
+            crate::note!(
                 "note: {method_name} gives a count per epoch, not a set of pages, so only the \
                  base-epoch interval is reported: longer intervals need a union of sets"
             );
@@ -245,8 +245,8 @@ pub fn run_tapped(
         if let (Appended::Lost { first: true }, Some(writer)) = (appended, writer.as_ref()) {
             progress.finish();
             if let Some(failure) = writer.failure() {
-                eprintln!(
-                    "error: cannot write the trace {} ({}): from epoch {} on, epochs are no \
+                crate::error!(
+                    "cannot write the trace {} ({}): from epoch {} on, epochs are no \
                      longer written. Measuring goes on to the end and the summary covers every \
                      epoch; the file stays readable up to its last whole epoch with --partial.",
                     writer.path().display(),
@@ -276,8 +276,8 @@ pub fn run_tapped(
         } else {
             "a longer --epoch or --method sample"
         };
-        eprintln!(
-            "warning: measuring could not keep up: {late} of {n} epochs ran more than {}% over \
+        crate::warn!(
+            "measuring could not keep up: {late} of {n} epochs ran more than {}% over \
              the {:.0} ms plan; the trace records their real lengths. Consider {advice}.",
             ((LATE_FACTOR - 1.0) * 100.0).round(),
             plan.epoch.as_secs_f64() * 1e3

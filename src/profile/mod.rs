@@ -111,7 +111,7 @@ impl ProfileRequest {
     pub fn or_trial_host(mut self, target: Option<&str>) -> Self {
         if self.host.is_none() {
             if let Some(path) = target.and_then(trial_host_for) {
-                eprintln!(
+                crate::note!(
                     "host costs: using the host profile `remus-tune trial` wrote for {}: {}",
                     target.unwrap_or_default(),
                     path.display()

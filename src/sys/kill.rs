@@ -15,6 +15,17 @@ pub fn signal_group(child: &mut Child, signal: i32) -> std::io::Result<bool> {
     send(child, signal, true)
 }
 
+/// Sends `signal` to each of `pids`: processes the caller just found among its own
+/// descendants (children re-parented to it as their subreaper included). A PID that has
+/// exited meanwhile gets nothing (ESRCH is ignored); it cannot have been reused by a
+/// stranger while it is our unreaped descendant.
+pub fn signal_descendants(pids: &[i32], signal: i32) {
+    for &pid in pids {
+        // SAFETY: kill has no memory-safety preconditions; see above for why the PID is ours.
+        unsafe { libc::kill(pid, signal) };
+    }
+}
+
 fn send(child: &mut Child, signal: i32, group: bool) -> std::io::Result<bool> {
     if child.try_wait()?.is_some() {
         return Ok(false);

@@ -15,12 +15,22 @@ pub struct StopSignal {
 impl StopSignal {
     /// Installs handlers for SIGINT, SIGTERM and SIGHUP.
     pub fn install() -> std::io::Result<Self> {
-        let received = Arc::new(AtomicUsize::new(0));
-        for signal in [
+        Self::install_for(&[
             signal_hook::consts::SIGINT,
             signal_hook::consts::SIGTERM,
             signal_hook::consts::SIGHUP,
-        ] {
+        ])
+    }
+
+    /// Installs handlers for SIGINT and SIGTERM only: for `watch`, a daemon whose SIGHUP
+    /// means "reload the profile", as daemons do, not "stop".
+    pub fn install_without_hangup() -> std::io::Result<Self> {
+        Self::install_for(&[signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
+    }
+
+    fn install_for(signals: &[i32]) -> std::io::Result<Self> {
+        let received = Arc::new(AtomicUsize::new(0));
+        for &signal in signals {
             signal_hook::flag::register_usize(signal, Arc::clone(&received), signal as usize)?;
         }
         Ok(Self { received })

@@ -562,7 +562,7 @@ impl Metrics {
         if let Err(err) =
             prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry)
         {
-            eprintln!("warning: cannot encode the metrics: {err}");
+            crate::warn!("cannot encode the metrics: {err}");
         }
         text
     }

@@ -53,7 +53,7 @@ impl MetricsServer {
                 Err(_) if done.load(Ordering::SeqCst) => return,
                 Err(err) => {
                     // A failed accept (out of file descriptors, …) must not end serving.
-                    eprintln!("warning: the metrics server on {}: {err}", self.addr);
+                    crate::warn!("the metrics server on {}: {err}", self.addr);
                     std::thread::sleep(std::time::Duration::from_millis(100));
                     continue;
                 }

@@ -63,10 +63,7 @@ impl Textfile {
     pub fn remove(&self) {
         if let Err(err) = std::fs::remove_file(&self.path) {
             if err.kind() != std::io::ErrorKind::NotFound {
-                eprintln!(
-                    "warning: cannot remove the textfile {}: {err}",
-                    self.path.display()
-                );
+                crate::warn!("cannot remove the textfile {}: {err}", self.path.display());
             }
         }
     }

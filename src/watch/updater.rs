@@ -104,9 +104,10 @@ impl Updater {
     fn reload(&mut self) {
         match load(&self.request) {
             Ok(profile) => {
-                eprintln!(
+                crate::note!(
                     "SIGHUP: profile `{}` (host `{}`) reloaded",
-                    profile.name, profile.host
+                    profile.name,
+                    profile.host
                 );
                 self.profile = profile;
                 self.shared.metrics.record_profile(&self.profile);
@@ -115,7 +116,7 @@ impl Updater {
                 self.update();
             }
             Err(err) => {
-                eprintln!(
+                crate::note!(
                     "SIGHUP: cannot reload the profile, keeping `{}`: {err}",
                     self.profile.name
                 );
@@ -127,7 +128,7 @@ impl Updater {
     /// Says `line` on stderr unless the last thing said had the same `key`.
     fn say(&mut self, key: String, line: String) {
         if key != self.last_said {
-            eprintln!("{line}");
+            crate::note!("{line}");
             self.last_said = key;
         }
     }

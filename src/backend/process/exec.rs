@@ -47,18 +47,12 @@ pub fn launch(command: &[String]) -> Result<Child> {
     })
 }
 
-/// Sends `signal` to the command's process group and to every descendant of ours.
-fn signal_tree(child: &Child, signal: i32) -> Vec<i32> {
-    let pid = child.id() as i32;
+/// Sends `signal` to the command's process group (while the command runs: it leads the
+/// group, `process_group(0)`) and to every descendant of ours, found just now.
+fn signal_tree(child: &mut Child, signal: i32) -> Vec<i32> {
     let tree = descendants(&[std::process::id() as i32]);
-    // SAFETY: kill has no memory-safety preconditions. The group is the one the command
-    // leads (process_group(0)); the PIDs are our own descendants, found just now.
-    unsafe {
-        libc::kill(-pid, signal);
-        for &p in &tree {
-            libc::kill(p, signal);
-        }
-    }
+    let _ = crate::sys::kill::signal_group(child, signal);
+    crate::sys::kill::signal_descendants(&tree, signal);
     tree
 }
 

@@ -253,7 +253,7 @@ mod tests {
     #[test]
     fn avx2_path_itself_matches_when_the_cpu_has_it() {
         if !std::arch::is_x86_feature_detected!("avx2") {
-            eprintln!("no AVX2 on this CPU: the fallback is xxhash-rust itself");
+            crate::note!("no AVX2 on this CPU: the fallback is xxhash-rust itself");
             return;
         }
         for seed in 0..64u64 {

@@ -53,7 +53,7 @@ pub fn choose(
                 bail!("--method soft-dirty would overcount: {huge}; use --method hash or sample");
             }
             if softdirty::in_xen_pv_domain(Path::new("/sys/hypervisor")) {
-                eprintln!("warning: {}", softdirty::XEN_PV_UNDERCOUNT);
+                crate::warn!("{}", softdirty::XEN_PV_UNDERCOUNT);
             }
             if let Some(criu) = criu_running() {
                 bail!(

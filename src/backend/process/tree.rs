@@ -345,11 +345,8 @@ mod tests {
             "{names:?}"
         );
         assert!(names.iter().any(|n| n == "sh"), "{names:?}");
-        // SAFETY: kill has no memory-safety preconditions; these are our test's processes.
-        unsafe { libc::kill(shell.id() as i32, libc::SIGKILL) };
-        for pid in found {
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
+        crate::sys::kill::signal_child(&mut shell, libc::SIGKILL).unwrap();
+        crate::sys::kill::signal_descendants(&found, libc::SIGKILL);
         shell.wait().unwrap();
     }
 }

@@ -137,7 +137,7 @@ mod tests {
     #[test]
     fn missing_libvirt_is_explained() {
         if virsh_available() {
-            eprintln!("virsh is installed here; the no-libvirt message is not checked");
+            crate::note!("virsh is installed here; the no-libvirt message is not checked");
             return;
         }
         let err = Virsh::open("web01").err().expect("no virsh, so no domain");

@@ -343,7 +343,7 @@ impl Backend for XenBackend {
         match begin {
             Ok(Begin::Observe { because }) => {
                 if let Some(kind) = because {
-                    eprintln!(
+                    crate::note!(
                         "{kind} is running on domain {}: measuring in observe mode (stats-only \
                          PEEK; nothing is cleaned or switched off)",
                         self.domain.domid
@@ -358,8 +358,8 @@ impl Backend for XenBackend {
         // baseline holds it, so the first epoch gets only its own.
         self.baseline_dom0 = self.dom0_cpu();
         if !self.disks.unread.is_empty() {
-            eprintln!(
-                "warning: no write statistics for {} (only blkback and qdisk disks are read)",
+            crate::warn!(
+                "no write statistics for {} (only blkback and qdisk disks are read)",
                 self.disks.unread.join(", ")
             );
         }
@@ -481,17 +481,17 @@ impl Backend for XenBackend {
         }
         self.stopped = true;
         if self.observing.is_some() {
-            eprintln!("{}", self.observe_summary());
+            crate::note!("{}", self.observe_summary());
         }
         if self.disks.resets() > 0 {
-            eprintln!(
+            crate::note!(
                 "note: disk counters restarted {} time(s) (a frontend reconnect); the writes \
                  around it are counted from the restart",
                 self.disks.resets()
             );
         }
         if let Some(err) = &self.disks.qmp_error {
-            eprintln!("warning: QEMU disk statistics unavailable: {err}");
+            crate::warn!("QEMU disk statistics unavailable: {err}");
         }
         let Some(session) = self.session.as_mut() else {
             return Ok(());
@@ -499,7 +499,7 @@ impl Backend for XenBackend {
         let owned_before = session.owns();
         let result = session.stop();
         if let ownership::State::Yielded(kind) = session.state() {
-            eprintln!(
+            crate::note!(
                 "{kind} took over domain {}'s log-dirty mode: remus-tune did not switch it off",
                 self.domain.domid
             );
@@ -507,7 +507,7 @@ impl Backend for XenBackend {
         match result {
             Ok(()) => {
                 if owned_before {
-                    eprintln!("log-dirty switched off for domain {}", self.domain.domid);
+                    crate::note!("log-dirty switched off for domain {}", self.domain.domid);
                 }
                 Ok(())
             }

@@ -195,8 +195,8 @@ impl RemusRun {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        eprintln!(
-            "warning: `{}` did not stop on SIGINT within {grace:?}: killing it",
+        crate::warn!(
+            "`{}` did not stop on SIGINT within {grace:?}: killing it",
             self.command
         );
         let _ = self.child.kill();
@@ -226,7 +226,7 @@ pub fn check_and_recover(xl: &Xl, domain: &str, domid: u32) -> Result<String> {
     if !is_suspended(&state) {
         return Ok(state);
     }
-    eprintln!(
+    crate::note!(
         "the interrupted checkpoint left {domain} suspended ({state}): resuming it as Remus does \
          (xc_domain_resume, fast)"
     );
@@ -240,8 +240,8 @@ pub fn check_and_recover(xl: &Xl, domain: &str, domid: u32) -> Result<String> {
             let xenstore = match super::xenstore::tell_resumed(domid) {
                 Ok(()) => "xenstored told (XS_RESUME)".to_string(),
                 Err(why) => {
-                    eprintln!(
-                        "warning: {domain} runs again, but xenstored was not told ({why}): \
+                    crate::warn!(
+                        "{domain} runs again, but xenstored was not told ({why}): \
                          the next suspend of it may time out; if Remus then fails with \
                          \"guest did not suspend\", restart the domain"
                     );

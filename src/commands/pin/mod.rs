@@ -44,8 +44,8 @@ pub fn run(args: &PinArgs) -> Result<ExitCode> {
     };
     let report_format = match (action, report_format(args.format)) {
         (Some(_), None) => {
-            eprintln!(
-                "error: --apply, --check and --revert report in --format text, json or yaml; `{}` is a form of the plan: drop --apply/--check/--revert to print it",
+            crate::error!(
+                "--apply, --check and --revert report in --format text, json or yaml; `{}` is a form of the plan: drop --apply/--check/--revert to print it",
                 format_name(args.format)
             );
             return Ok(ExitCode::from(EXIT_USAGE));
@@ -117,7 +117,7 @@ pub fn run(args: &PinArgs) -> Result<ExitCode> {
         Action::Check => ApplyReport::checked(applier.backend(), applier.check(&plan)?),
         _ => {
             for r in plan.failures() {
-                eprintln!("warning: applying a plan that breaks a rule: {}", r.detail);
+                crate::warn!("applying a plan that breaks a rule: {}", r.detail);
             }
             let applied = applier.apply(&plan, &journal_path)?;
             let mut report = ApplyReport::new(Action::Apply, applier.backend());
@@ -180,7 +180,7 @@ fn print_plan(plan: &Plan, format: PinFormat) -> Result<ExitCode> {
             fails.len()
         );
         for r in fails {
-            eprintln!("  FAIL: {}", r.detail);
+            crate::note!("  FAIL: {}", r.detail);
         }
     }
     Ok(ExitCode::from(EXIT_PLAN_FAILS))
