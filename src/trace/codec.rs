@@ -56,7 +56,7 @@ impl Schedule {
         self.spans
             .iter()
             .copied()
-            .filter(move |&(_, span)| (n + 1) % span == 0)
+            .filter(move |&(_, span)| (n + 1).is_multiple_of(span))
     }
 }
 
