@@ -57,7 +57,11 @@ pub fn write_day_trace(path: &Path, hours: f64) {
                 start_s,
                 end_s,
                 dirty_pages: dirty,
-                write_bytes: if x.is_multiple_of(3) { 0 } else { (x % 64) * 4096 },
+                write_bytes: if x.is_multiple_of(3) {
+                    0
+                } else {
+                    (x % 64) * 4096
+                },
                 syscw: x % 5,
                 cpu_s: round_us(0.02 + (x % 1000) as f64 * 1e-6),
                 scan_ms: (100 + x % 300) as f64 / 1e3,
