@@ -4,8 +4,8 @@
 mod model_common;
 use common::{run, stderr, stdout, write_trace};
 use model_common as common;
-use remus_tune::commands::model::advise_from_trace;
 use remus_tune::profile::ProfileRequest;
+use remus_tune::report::bundle::advise_from_trace;
 
 #[test]
 fn advise_writes_the_report_next_to_the_trace() {

@@ -189,7 +189,7 @@ fn advise_command(args: &AdviseArgs) -> Result<ExitCode> {
     };
     // The host profile `trial --install` wrote for this target, when there is one.
     let request = args.profile.request().or_trial_host(args.target.as_deref());
-    let advice = super::model::advise_from_trace(&outcome.trace, &request, &pin_html)?;
+    let advice = crate::report::bundle::advise_from_trace(&outcome.trace, &request, &pin_html)?;
     emit(
         &AdviseReport {
             summary,

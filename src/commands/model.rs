@@ -1,55 +1,16 @@
 //! `remus-tune model` and `remus-tune chart`: read a trace, load the profile, run the model,
 //! and write what was asked (table/JSON/YAML, charts, HTML report).
 
-use crate::chart::{check_outputs, write_all, write_hourly, ChartFormat, WrittenChart};
+use crate::chart::{check_outputs, WrittenChart};
 use crate::cli::{ChartArgs, ModelArgs};
-use crate::model::{
-    predict, predict_figures, FiguresBuilder, ModelOptions, ModelReport, TraceFigures,
-};
+use crate::model::{predict_figures, FiguresBuilder, ModelOptions, ModelReport, TraceFigures};
 use crate::output::{emit, TextReport};
-use crate::profile::{load, Profile, ProfileRequest};
+use crate::profile::load;
+use crate::report::bundle::{model_trace_with_profile, write_charts, BOTH_FORMATS};
 use crate::report::{write_html, ReportInput};
-use crate::trace::{read_trace, ReadOptions, Trace, TraceReader};
+use crate::trace::{ReadOptions, TraceReader};
 use anyhow::{Context, Result};
 use std::path::Path;
-
-const BOTH_FORMATS: [ChartFormat; 2] = [ChartFormat::Svg, ChartFormat::Png];
-
-/// Reads `path` and models it: the one call `advise` needs before charts and report.
-pub fn model_trace(
-    path: &Path,
-    request: &ProfileRequest,
-    options: &ModelOptions,
-) -> Result<(Trace, ModelReport)> {
-    let (trace, _, report) = model_trace_with_profile(path, request, options)?;
-    Ok((trace, report))
-}
-
-fn model_trace_with_profile(
-    path: &Path,
-    request: &ProfileRequest,
-    options: &ModelOptions,
-) -> Result<(Trace, Profile, ModelReport)> {
-    let trace = read_trace(path)?;
-    let profile = load(request)?;
-    let report = predict(&trace, &profile, options)
-        .with_context(|| format!("cannot model {}", path.display()))?;
-    Ok((trace, profile, report))
-}
-
-/// The six charts, and the by-hour view when the trace is longer than an hour.
-fn write_charts(
-    trace: &Trace,
-    profile: &Profile,
-    report: &ModelReport,
-    dir: &Path,
-    formats: &[ChartFormat],
-    force: bool,
-) -> Result<Vec<WrittenChart>> {
-    let mut written = write_all(trace, report, dir, formats, force)?;
-    written.extend(write_hourly(trace, profile, report, dir, formats, force)?);
-    Ok(written)
-}
 
 /// What the model needs from the trace at `path`, read in one pass.
 fn read_figures(path: &Path) -> Result<TraceFigures> {
@@ -173,58 +134,4 @@ pub fn run_chart(args: &ChartArgs) -> Result<()> {
         args.force,
     )?;
     emit(&ChartList { charts }, args.listing())
-}
-
-/// What `advise_from_trace` wrote.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct AdviseOutput {
-    pub report: ModelReport,
-    /// The HTML report, next to the trace: `<trace stem>.report.html`.
-    pub html_path: std::path::PathBuf,
-    /// The charts, next to the trace: `<trace stem>.charts/`.
-    pub chart_dir: std::path::PathBuf,
-    pub charts: Vec<WrittenChart>,
-}
-
-/// The model, charts and HTML report half of `advise`: models the trace at `trace_path`,
-/// writes SVG and PNG charts into `<stem>.charts/` and the self-contained report
-/// `<stem>.report.html` beside it. `extra_html` (e.g. the pin plan) is appended to the report.
-pub fn advise_from_trace(
-    trace_path: &Path,
-    request: &ProfileRequest,
-    extra_html: &str,
-) -> Result<AdviseOutput> {
-    let (trace, profile, report) =
-        model_trace_with_profile(trace_path, request, &ModelOptions::default())?;
-    let name = trace_path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "trace".into());
-    let stem = name
-        .strip_suffix(".trace.yaml")
-        .or_else(|| name.strip_suffix(".yaml"))
-        .unwrap_or(&name)
-        .to_string();
-    let dir = trace_path.parent().unwrap_or(Path::new("."));
-    let chart_dir = dir.join(format!("{stem}.charts"));
-    let html_path = dir.join(format!("{stem}.report.html"));
-    // The trace was just written under a new name, so files named after it are leftovers of
-    // an earlier run: they are not replaced (the error says so), as everywhere else.
-    let charts = write_charts(&trace, &profile, &report, &chart_dir, &BOTH_FORMATS, false)?;
-    write_html(
-        &html_path,
-        &ReportInput {
-            trace: &trace,
-            trace_path: &trace_path.display().to_string(),
-            report: &report,
-            extra_html,
-        },
-        false,
-    )?;
-    Ok(AdviseOutput {
-        report,
-        html_path,
-        chart_dir,
-        charts,
-    })
 }

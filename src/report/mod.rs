@@ -2,6 +2,7 @@
 //! charts inline (SVG, text as outlines, so no fonts or files are needed), and every constant
 //! the model used with its source. One file an admin can mail or archive beside the trace.
 
+pub mod bundle;
 mod html;
 
 pub use html::{escape, render_html, ReportInput};
