@@ -219,23 +219,14 @@ impl Resolved {
 
     /// Builds the backend, checking access up front; notes on the way go to stderr.
     pub fn build(self, options: BuildOptions) -> Result<Box<dyn Backend>> {
+        let process = ProcessOptions {
+            method: options.method,
+            epoch: options.epoch,
+            sample: options.sample,
+        };
         Ok(match self {
-            Resolved::Process(target) => Box::new(ProcessBackend::new(
-                target,
-                ProcessOptions {
-                    method: options.method,
-                    epoch: options.epoch,
-                    sample: options.sample,
-                },
-            )?),
-            Resolved::Launched(target) => Box::new(TreeBackend::new(
-                target,
-                ProcessOptions {
-                    method: options.method,
-                    epoch: options.epoch,
-                    sample: options.sample,
-                },
-            )?),
+            Resolved::Process(target) => Box::new(ProcessBackend::new(target, process)?),
+            Resolved::Launched(target) => Box::new(TreeBackend::new(target, process)?),
             Resolved::Qemu(target) => {
                 let backend = QemuBackend::connect(
                     &target,
