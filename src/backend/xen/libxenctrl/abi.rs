@@ -78,7 +78,8 @@ impl DomainInfo {
     pub fn hap(&self) -> bool {
         self.flags & (1 << 8) != 0
     }
-    /// `SHUTDOWN_*` code when shut down (4 = suspend).
+    /// `SHUTDOWN_*` code when shut down (xen/sched.h: 0 poweroff, 1 reboot, 2 suspend, 3 crash,
+    /// 4 watchdog, 5 soft reset).
     pub fn shutdown_reason(&self) -> u32 {
         (self.flags >> 16) & 0xff
     }
@@ -107,14 +108,14 @@ mod tests {
     #[test]
     fn domain_info_reads_the_leading_fields() {
         let mut raw = [0u64; INFO_WORDS];
-        raw[0] = 7 | ((1u64 << 8 | 1 << 1 | 4 << 16 | 1 << 2) << 32);
+        raw[0] = 7 | ((1u64 << 8 | 1 << 1 | 2 << 16 | 1 << 2) << 32); // shut down: suspend
         raw[1] = 32768;
         raw[7] = 5_000_000_000;
         raw[8] = 2 | (1 << 32);
         let info = DomainInfo::from_raw(&raw);
         assert_eq!(info.domid, 7);
         assert!(info.hap() && info.hvm() && info.shutdown() && !info.dying());
-        assert_eq!(info.shutdown_reason(), 4);
+        assert_eq!(info.shutdown_reason(), 2);
         assert_eq!(info.tot_pages, 32768);
         assert_eq!(info.cpu_time_ns, 5_000_000_000);
         assert_eq!(info.online_vcpus, 2);
