@@ -3,8 +3,8 @@
 //! 02:00 batch job), not only the day's average. Each hour is modelled on its own epochs, at
 //! the interval the whole-trace model recommends (or the shortest measured).
 
-use super::intervals::titled;
-use super::style::{self, LIMIT, MUTED, PINNED, SHARED};
+use super::intervals::{legend, titled};
+use super::style::{self, LIMIT, PINNED, SHARED};
 use super::{ChartFormat, Picture, WrittenChart};
 use crate::model::{predict_figures, FiguresBuilder, ModelOptions, ModelReport};
 use crate::profile::Profile;
@@ -186,13 +186,7 @@ where
             ))?
             .label(format!("profile limit {limit:.0} %"))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], LIMIT.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(MUTED)
-            .label_font(style::legend())
-            .draw()?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     }
     Ok(())
 }

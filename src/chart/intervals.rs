@@ -96,7 +96,8 @@ fn per_interval(data: &ChartData, values: &[f64]) -> Vec<(f64, f64)> {
         .collect()
 }
 
-fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+/// The legend box every chart draws, at `position`.
+pub(super) fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
     position: SeriesLabelPosition,
 ) -> Out

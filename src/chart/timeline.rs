@@ -1,8 +1,8 @@
 //! Charts over the trace's real time: what the workload did, epoch by epoch.
 
 use super::data::{ChartData, Series};
-use super::intervals::titled;
-use super::style::{self, MUTED, PINNED, SHARED};
+use super::intervals::{legend, titled};
+use super::style::{self, PINNED, SHARED};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -55,14 +55,7 @@ where
         .draw_series(LineSeries::new(series.mean.clone(), PINNED.stroke_width(2)))?
         .label(label)
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], PINNED.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.9))
-        .border_style(MUTED)
-        .label_font(style::legend())
-        .draw()?;
-    Ok(())
+    legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
 pub(super) fn dirty<DB: DrawingBackend>(data: &ChartData, area: &DrawingArea<DB, Shift>) -> Out

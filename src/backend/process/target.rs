@@ -109,7 +109,8 @@ pub fn resolve(target: &str) -> Result<ProcessTarget> {
     }
 }
 
-fn all_pids() -> Vec<i32> {
+/// Every PID in /proc now.
+pub(super) fn all_pids() -> Vec<i32> {
     std::fs::read_dir("/proc")
         .map(|entries| {
             entries

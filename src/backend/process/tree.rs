@@ -9,7 +9,7 @@
 //! numbered apart (separate address spaces never share a page number). Disk and CPU are the
 //! sum of each member's own increments, so a member that exits takes nothing away.
 
-use super::target::{is_gone, ProcessTarget};
+use super::target::{all_pids, is_gone, ProcessTarget};
 use super::{ProcessBackend, ProcessOptions};
 use crate::backend::MethodChoice;
 use crate::backend::{Backend, BackendError, Counters, EpochSample};
@@ -279,17 +279,7 @@ fn descendants_from_children_files(roots: &[i32]) -> Option<Vec<i32>> {
 
 fn descendants_from_stat(roots: &[i32]) -> Vec<i32> {
     let mut children: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<i32>().ok())
-        else {
-            continue;
-        };
+    for pid in all_pids() {
         if let Some(ppid) = parent_of(pid) {
             children.entry(ppid).or_default().push(pid);
         }
