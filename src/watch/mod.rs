@@ -7,7 +7,6 @@
 //! never delays an epoch); the [`server`] answers scrapes on another. Memory is bounded by the
 //! window and fixed-size histograms (see `window`), never by how long it runs.
 
-pub mod checkpoints;
 pub mod listen;
 pub mod metrics;
 pub mod selfcost;
