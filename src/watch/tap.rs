@@ -39,12 +39,12 @@ impl EpochTap for WatchTap {
         self.shared
             .metrics
             .set_measure_info(&header.backend, &header.method.name, mode);
-        self.shared.set_header(header.clone());
+        self.shared.set_header(header);
     }
 
     fn epoch(&mut self, epoch: &Epoch, backend: &dyn Backend) {
         self.shared.metrics.record_epoch(epoch, self.base_epoch_s);
-        self.shared.push(epoch.clone());
+        self.shared.push(epoch);
         let due = self
             .checkpoints_read
             .is_none_or(|at| at.elapsed() >= CHECKPOINT_READ_EVERY);
