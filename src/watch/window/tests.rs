@@ -59,13 +59,13 @@ impl Stream {
         let windows = self
             .spans
             .iter()
-            .filter(|&&span| (self.n + 1) % span as u64 == 0)
+            .filter(|&&span| (self.n + 1).is_multiple_of(span as u64))
             .map(|&span| WindowCount {
                 interval_ms: (span as f64 * self.base_s * 1e3).round() as u64,
                 dirty_pages: (self.last.iter().take(span).sum::<u64>() as f64 * 0.7) as u64,
             })
             .collect();
-        let helper = self.n % 3 == 0;
+        let helper = self.n.is_multiple_of(3);
         let epoch = Epoch {
             n: self.n,
             start_s: self.at_s,
