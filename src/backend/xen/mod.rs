@@ -14,8 +14,9 @@
 //! ([`domain`]), disks from [`blkback`], Dom-0's cost from [`dom0`]. Dom-0's and the save
 //! helper's CPU go into the trace's epochs (`dom0`), where the summary and the model read
 //! them. The raw `dirty_count` Xen reports is not kept per epoch: after a CLEAN it is the
-//! epoch's `dirty_pages`; in observe mode its drops (Remus's checkpoints) are summed up in the
-//! trace's `cross_check`.
+//! epoch's `dirty_pages`; in observe mode its drops (Remus's checkpoints) are counted by
+//! [`observe`] and reported typed (`Backend::remus_progress`, read by `watch`) and in words
+//! (the trace's `cross_check` and the end-of-run note).
 
 pub mod blkback;
 pub mod calibrate;
