@@ -28,8 +28,8 @@ use std::time::Duration;
 
 /// Longest --window. The window's memory no longer grows with its length (watch::window:
 /// at most `MAX_BUCKETS` buckets of cells), so this only keeps a typo (`--window 5y`) from
-/// passing: a month slides by about 1.5 hours.
-const MAX_WINDOW: Duration = Duration::from_secs(31 * 24 * 3600);
+/// passing (the duration parser stops at 30 days too): a month slides by about 3 hours.
+const MAX_WINDOW: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Exit status for arguments that cannot work. // exit_codes.rs table
 const EXIT_USAGE: u8 = 2;
@@ -158,7 +158,7 @@ fn check_timing(args: &WatchArgs, intervals: &[Duration]) -> Result<()> {
     }
     if args.window > MAX_WINDOW {
         bail!(
-            "--window {} is longer than 31 days; give 31d or less (for a longer picture, \
+            "--window {} is longer than 30 days; give 720h or less (for a longer picture, \
              `measure` to a trace and `show` it)",
             HumanDuration(args.window)
         );

@@ -101,6 +101,26 @@ mod tests {
         );
     }
 
+    /// The words of the trace's cross-check and the end-of-run note, as before the counts
+    /// were typed; `~` marks a median from the bucketed sketch.
+    #[test]
+    fn progress_reads_as_the_note() {
+        let mut seen = RemusProgress {
+            checkpoints: 412,
+            pages: 900_000,
+            median_pages: 1830,
+            max_pages: 20211,
+            exact: true,
+        };
+        assert_eq!(
+            seen.to_string(),
+            "412 Remus checkpoints seen (drops of dirty_count); frames per checkpoint, at \
+             least: median 1830, max 20211"
+        );
+        seen.exact = false;
+        assert!(seen.to_string().contains("median ~1830"));
+    }
+
     /// A week beside Remus: millions of checkpoints in the memory of the sketch, the median
     /// within its stated error once the sizes outnumber the cap.
     #[test]
