@@ -72,6 +72,38 @@ pub struct EpochDetails {
     pub dom0: Option<Dom0Cpu>,
 }
 
+/// Remus's checkpoints as a backend observing beside it has seen them (Xen's observe mode:
+/// drops of `dirty_count`). Sizes are lower bounds: the backend samples between Remus's
+/// CLEANs, so it misses what was dirtied after its last look before each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemusProgress {
+    /// Checkpoints seen since measuring started.
+    pub checkpoints: u64,
+    /// Pages over all those checkpoints, at least.
+    pub pages: u64,
+    /// Pages per checkpoint, at least.
+    pub median_pages: u64,
+    pub max_pages: u64,
+    /// False once the median comes from a bounded histogram rather than every size (the
+    /// backend's doc states the error).
+    pub exact: bool,
+}
+
+/// The wording of the trace's cross-check note and of the end-of-run summary.
+impl std::fmt::Display for RemusProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} Remus checkpoints seen (drops of dirty_count); frames per checkpoint, at least: \
+             median {}{}, max {}",
+            self.checkpoints,
+            if self.exact { "" } else { "~" },
+            self.median_pages,
+            self.max_pages
+        )
+    }
+}
+
 /// A target being measured.
 pub trait Backend {
     /// What is measured, for the trace header.
@@ -105,6 +137,12 @@ pub trait Backend {
     }
     /// The hypervisor's own dirty-rate figure, if this backend has one, for the trace's end.
     fn cross_check(&self) -> Option<CrossCheck> {
+        None
+    }
+
+    /// Remus's checkpoints seen so far, when this backend observes beside a running Remus;
+    /// `None` otherwise or before the first.
+    fn remus_progress(&self) -> Option<RemusProgress> {
         None
     }
 

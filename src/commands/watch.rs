@@ -26,8 +26,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Longest --window: the model re-reads the whole window at every update.
-const MAX_WINDOW: Duration = Duration::from_secs(3600);
+/// Longest --window. The window's memory no longer grows with its length (watch::window:
+/// at most `MAX_BUCKETS` buckets of cells), so this only keeps a typo (`--window 5y`) from
+/// passing (the duration parser stops at 30 days too): a month slides by about 3 hours.
+const MAX_WINDOW: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Exit status for arguments that cannot work. // exit_codes.rs table
 const EXIT_USAGE: u8 = 2;
@@ -74,7 +76,11 @@ fn watch(args: &WatchArgs) -> Result<ExitCode> {
         None => None,
     };
     let metrics = Metrics::new(&name, backend.kind() == "xen");
-    let shared = Arc::new(Shared::new(metrics, args.window.as_secs_f64()));
+    let shared = Arc::new(Shared::new(
+        metrics,
+        args.window.as_secs_f64(),
+        args.update.as_secs_f64(),
+    ));
     crate::note!(
         "remus-tune watch: serving metrics on http://{}/metrics; model every {} over the last \
          {}, profile `{}`{}",
@@ -152,8 +158,8 @@ fn check_timing(args: &WatchArgs, intervals: &[Duration]) -> Result<()> {
     }
     if args.window > MAX_WINDOW {
         bail!(
-            "--window {} is longer than 1h: the model re-reads the whole window at every \
-             update; for a day's picture use `measure` and `show`",
+            "--window {} is longer than 30 days; give 720h or less (for a longer picture, \
+             `measure` to a trace and `show` it)",
             HumanDuration(args.window)
         );
     }

@@ -7,6 +7,7 @@
 //! backend cannot measure is not registered (absent, not a misleading 0); a prediction the
 //! model cannot make yet is absent until it can.
 
+use crate::backend::RemusProgress;
 use crate::model::{IntervalPrediction, ModelReport};
 use crate::profile::Profile;
 use crate::trace::Epoch;
@@ -414,11 +415,11 @@ impl Metrics {
     }
 
     /// Remus's checkpoints as observe mode has seen them so far.
-    pub fn record_checkpoints(&self, seen: &super::checkpoints::CheckpointsSeen) {
+    pub fn record_checkpoints(&self, seen: &RemusProgress) {
         let Some(xen) = &self.xen else { return };
         let counted = xen.checkpoints.get();
-        if seen.count > counted {
-            xen.checkpoints.inc_by(seen.count - counted);
+        if seen.checkpoints > counted {
+            xen.checkpoints.inc_by(seen.checkpoints - counted);
         }
         for (stat, value) in [("median", seen.median_pages), ("max", seen.max_pages)] {
             xen.checkpoint_pages

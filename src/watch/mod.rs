@@ -5,9 +5,10 @@
 //! would build; `tap` hands each epoch to the [`metrics`] and the [`window`]; the [`updater`]
 //! re-runs the model over the window every `--update` on a thread of its own (so a model run
 //! never delays an epoch); the [`server`] answers scrapes on another. Memory is bounded by the
-//! window and fixed-size histograms (see `window`), never by how long it runs.
+//! window's buckets of cells and fixed-size histograms (see `window`), never by how long it
+//! runs nor by the epoch rate.
 
-pub mod checkpoints;
+pub mod cells;
 pub mod listen;
 pub mod metrics;
 pub mod selfcost;
@@ -17,7 +18,8 @@ pub mod textfile;
 pub mod updater;
 pub mod window;
 
-use crate::trace::{Epoch, Trace, TraceHeader};
+use crate::model::TraceFigures;
+use crate::trace::{Epoch, TraceHeader};
 use metrics::Metrics;
 use std::sync::{Mutex, MutexGuard};
 use window::SlidingWindow;
@@ -25,8 +27,10 @@ use window::SlidingWindow;
 /// What the measuring thread writes and the model and HTTP threads read.
 pub struct Shared {
     pub metrics: Metrics,
-    header: Mutex<Option<TraceHeader>>,
-    window: Mutex<SlidingWindow>,
+    window_s: f64,
+    update_s: f64,
+    /// Made when the measuring loop says what it measures (its header).
+    window: Mutex<Option<SlidingWindow>>,
 }
 
 /// A poisoned lock only means another thread panicked mid-update; the data is still
@@ -38,30 +42,31 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub fn new(metrics: Metrics, window_s: f64) -> Self {
+    /// A window of `window_s` seconds, modelled every `update_s`.
+    pub fn new(metrics: Metrics, window_s: f64, update_s: f64) -> Self {
         Self {
             metrics,
-            header: Mutex::new(None),
-            window: Mutex::new(SlidingWindow::new(window_s)),
+            window_s,
+            update_s,
+            window: Mutex::new(None),
         }
     }
 
-    fn set_header(&self, header: TraceHeader) {
-        *lock(&self.header) = Some(header);
+    fn set_header(&self, header: &TraceHeader) {
+        *lock(&self.window) = Some(SlidingWindow::new(header, self.window_s, self.update_s));
     }
 
-    fn push(&self, epoch: Epoch) {
-        lock(&self.window).push(epoch);
+    fn push(&self, epoch: &Epoch) {
+        if let Some(window) = lock(&self.window).as_mut() {
+            window.push(epoch);
+        }
     }
 
-    /// The window as a trace for the model, with the seconds it covers; `None` before the
-    /// first epoch.
-    pub fn window_trace(&self) -> Option<(Trace, f64)> {
-        let header = lock(&self.header).clone()?;
+    /// The window as the figures the model reads, with the seconds it covers; `None` before
+    /// the first epoch. Merging the buckets holds the lock for a few thousand cells at most.
+    pub fn window_figures(&self) -> Option<(TraceFigures, f64)> {
         let window = lock(&self.window);
-        if window.is_empty() {
-            return None;
-        }
-        Some((window.trace(&header), window.covered_s()))
+        let window = window.as_ref().filter(|w| !w.is_empty())?;
+        Some((window.figures(), window.covered_s()))
     }
 }

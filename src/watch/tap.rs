@@ -1,7 +1,6 @@
 //! Feeds the measuring loop's epochs into the metrics and the sliding window: the one hook
 //! `watch` has into `measure`'s loop (`measure::EpochTap`).
 
-use super::checkpoints;
 use super::Shared;
 use crate::backend::Backend;
 use crate::measure::EpochTap;
@@ -9,8 +8,8 @@ use crate::trace::{Epoch, TraceHeader};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How often observe mode's checkpoint count is read from the backend: its report sorts
-/// every checkpoint seen, too much to do at every base epoch.
+/// How often observe mode's checkpoint count is read from the backend: its median sorts the
+/// distinct sizes seen (up to a few thousand), more than is worth doing at every base epoch.
 const CHECKPOINT_READ_EVERY: Duration = Duration::from_secs(1);
 
 pub struct WatchTap {
@@ -40,18 +39,18 @@ impl EpochTap for WatchTap {
         self.shared
             .metrics
             .set_measure_info(&header.backend, &header.method.name, mode);
-        self.shared.set_header(header.clone());
+        self.shared.set_header(header);
     }
 
     fn epoch(&mut self, epoch: &Epoch, backend: &dyn Backend) {
         self.shared.metrics.record_epoch(epoch, self.base_epoch_s);
-        self.shared.push(epoch.clone());
+        self.shared.push(epoch);
         let due = self
             .checkpoints_read
             .is_none_or(|at| at.elapsed() >= CHECKPOINT_READ_EVERY);
         if due && backend.counts_only() {
             self.checkpoints_read = Some(Instant::now());
-            if let Some(seen) = backend.cross_check().as_ref().and_then(checkpoints::parse) {
+            if let Some(seen) = backend.remus_progress() {
                 self.shared.metrics.record_checkpoints(&seen);
             }
         }

@@ -3,7 +3,7 @@
 
 use super::textfile::Textfile;
 use super::Shared;
-use crate::model::{predict, ModelOptions};
+use crate::model::{predict_figures, ModelOptions};
 use crate::profile::{load, Profile, ProfileRequest};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -68,8 +68,8 @@ impl Updater {
 
     /// One model run over the window as it is now.
     pub fn update(&mut self) {
-        if let Some((trace, covered_s)) = self.shared.window_trace() {
-            match predict(&trace, &self.profile, &ModelOptions::default()) {
+        if let Some((figures, covered_s)) = self.shared.window_figures() {
+            match predict_figures(&figures, &self.profile, &ModelOptions::default()) {
                 Ok(report) => {
                     let now = SystemTime::now()
                         .duration_since(UNIX_EPOCH)

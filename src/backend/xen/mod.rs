@@ -14,20 +14,22 @@
 //! ([`domain`]), disks from [`blkback`], Dom-0's cost from [`dom0`]. Dom-0's and the save
 //! helper's CPU go into the trace's epochs (`dom0`), where the summary and the model read
 //! them. The raw `dirty_count` Xen reports is not kept per epoch: after a CLEAN it is the
-//! epoch's `dirty_pages`; in observe mode its drops (Remus's checkpoints) are summed up in the
-//! trace's `cross_check`.
+//! epoch's `dirty_pages`; in observe mode its drops (Remus's checkpoints) are counted by
+//! [`observe`] and reported typed (`Backend::remus_progress`, read by `watch`) and in words
+//! (the trace's `cross_check` and the end-of-run note).
 
 pub mod blkback;
 pub mod calibrate;
 pub mod dom0;
 pub mod domain;
 pub mod libxenctrl;
+pub mod observe;
 pub mod ownership;
 pub mod remus;
 pub mod savehelper;
 pub mod xenstore;
 
-use crate::backend::{Backend, BackendError, Counters, EpochDetails, EpochSample};
+use crate::backend::{Backend, BackendError, Counters, EpochDetails, EpochSample, RemusProgress};
 use crate::observer::{ObserverEffect, ObserverSource};
 use crate::pageset::PageSet;
 use crate::trace::{CrossCheck, Dom0Cpu, MethodInfo, Target};
@@ -35,6 +37,7 @@ use blkback::DiskWatch;
 use dom0::HelperCpu;
 use domain::XenDomain;
 use libxenctrl::{XenCtrl, XenLogDirty};
+use observe::ObserveStats;
 use ownership::{Begin, EpochError, EpochReading, Refusal, Requested, Session};
 use savehelper::ProcWatch;
 use std::path::PathBuf;
@@ -60,39 +63,6 @@ impl Default for XenOptions {
             sysfs: PathBuf::from("/sys"),
             run_dir: PathBuf::from("/var/run/xen"),
         }
-    }
-}
-
-/// What observe mode has seen of Remus's checkpoints.
-#[derive(Debug, Clone, Default)]
-pub struct ObserveStats {
-    previous: Option<u32>,
-    /// The last value before each drop: a lower bound of the frames Remus sent in that
-    /// checkpoint (we sample between its CLEANs).
-    pub peaks: Vec<u32>,
-    /// Epochs whose PEEK gave 0: unknown (log-dirty may be off), not idle.
-    pub zero_epochs: u64,
-    pub epochs: u64,
-}
-
-impl ObserveStats {
-    /// The growth of `dirty_count` since the previous epoch, counting from 0 after a drop
-    /// (Remus's CLEAN in between).
-    pub fn push(&mut self, dirty_count: u32) -> u64 {
-        self.epochs += 1;
-        if dirty_count == 0 {
-            self.zero_epochs += 1;
-        }
-        let grown = match self.previous {
-            Some(prev) if dirty_count >= prev => dirty_count - prev,
-            Some(prev) => {
-                self.peaks.push(prev);
-                dirty_count
-            }
-            None => 0, // the first reading is the baseline: its pages predate the run
-        };
-        self.previous = Some(dirty_count);
-        u64::from(grown)
     }
 }
 
@@ -231,26 +201,16 @@ impl XenBackend {
         })
     }
 
-    /// The checkpoints observe mode saw, in words: `None` before any was seen.
-    fn checkpoints_seen(&self) -> Option<String> {
-        let mut peaks = self.observe.peaks.clone();
-        peaks.sort_unstable();
-        let (median, max) = (peaks.get(peaks.len() / 2)?, peaks.last()?);
-        Some(format!(
-            "{} Remus checkpoints seen (drops of dirty_count); frames per checkpoint, at least: \
-             median {median}, max {max}",
-            peaks.len()
-        ))
-    }
-
     /// The summary of observe mode, said at the end.
     fn observe_summary(&self) -> String {
         let o = &self.observe;
         let mut text = format!(
             "observe mode: {} PEEKs; {}",
             o.epochs,
-            self.checkpoints_seen()
-                .unwrap_or_else(|| "no drop of dirty_count (no Remus checkpoint seen)".into())
+            self.observe.progress().map_or_else(
+                || "no drop of dirty_count (no Remus checkpoint seen)".into(),
+                |p| p.to_string()
+            )
         );
         if o.zero_epochs == o.epochs && o.epochs > 0 {
             text += ". Every PEEK gave 0: log-dirty is probably not on (is Remus running?), \
@@ -447,7 +407,7 @@ impl Backend for XenBackend {
     /// per-checkpoint sizes outlive the run; they are a lower bound, not our figure again.
     fn cross_check(&self) -> Option<CrossCheck> {
         self.observing.as_ref()?;
-        let seen = self.checkpoints_seen();
+        let seen = self.observe.progress();
         Some(CrossCheck {
             source: "Xen dirty_count before Remus's CLEANs".into(),
             status: if seen.is_some() {
@@ -459,8 +419,13 @@ impl Backend for XenBackend {
             mode: Some("stats-only PEEK".into()),
             window_ms: None,
             dirty_pages_per_s: None,
-            note: seen.unwrap_or_default(),
+            note: seen.map(|p| p.to_string()).unwrap_or_default(),
         })
+    }
+
+    fn remus_progress(&self) -> Option<RemusProgress> {
+        self.observing.as_ref()?;
+        self.observe.progress()
     }
 
     /// Exclusive mode only (observing beside Remus, the slowdown is Remus's): the guest's CPU
@@ -533,23 +498,4 @@ impl Drop for XenBackend {
 /// A refusal as an error (for callers that show it).
 pub fn refusal_error(refusal: Refusal) -> anyhow::Error {
     anyhow::Error::new(refusal)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn observe_counts_growth_and_drops() {
-        let mut o = ObserveStats {
-            previous: Some(100), // baseline PEEK
-            ..ObserveStats::default()
-        };
-        assert_eq!(o.push(150), 50);
-        assert_eq!(o.push(400), 250);
-        assert_eq!(o.push(30), 30); // Remus cleaned: 400 was its checkpoint (at least)
-        assert_eq!(o.push(0), 0);
-        assert_eq!(o.peaks, vec![400, 30]);
-        assert_eq!(o.zero_epochs, 1);
-    }
 }
