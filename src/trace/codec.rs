@@ -163,31 +163,19 @@ impl Decoder {
     }
 
     fn decode_v2(&self, json: &str) -> Result<Epoch, String> {
-        let line: Line = serde_json::from_str(json).map_err(|err| err.to_string())?;
-        // Which windows close depends on the number: check it before reading `W` by it.
-        super::validate::check_number(line.n, self.next_n)?;
-        let closing: Vec<(u64, u64)> = self.schedule.closing(line.n).collect();
-        let longer = closing.iter().filter(|&&(_, span)| span > 1).count();
-        if line.windows.len() != longer {
-            return Err(format!(
-                "`W` holds {} window count(s), but {longer} interval(s) longer than the base \
-                 epoch close at epoch {}",
-                line.windows.len(),
-                line.n
-            ));
+        if let Some(line) = super::fastline::parse(json) {
+            return self.epoch_v2(
+                &line,
+                line.windows(),
+                line.z.map(|(cpu_s, save_helper_s)| Dom0Cpu {
+                    cpu_s,
+                    save_helper_s,
+                }),
+            );
         }
-        let mut counts = line.windows.iter();
-        let windows = closing
-            .iter()
-            .map(|&(interval_ms, span)| WindowCount {
-                interval_ms,
-                dirty_pages: if span == 1 {
-                    line.d
-                } else {
-                    counts.next().copied().unwrap_or_default()
-                },
-            })
-            .collect();
+        // Not in the writer's exact shape (spaces, another key order, an odd value): the
+        // careful path, which reads any valid line and names what is wrong with the rest.
+        let line: Line = serde_json::from_str(json).map_err(|err| err.to_string())?;
         let dom0 = match line.z.as_deref() {
             None => None,
             Some(&[cpu_s]) => Some(Dom0Cpu {
@@ -205,6 +193,57 @@ impl Decoder {
                 ))
             }
         };
+        let fields = super::fastline::FastLine {
+            n: line.n,
+            b: line.b,
+            e: line.e,
+            d: line.d,
+            w: line.w,
+            c: line.c,
+            u: line.u,
+            s: line.s,
+            f: line.f,
+            k: line.k,
+            ..Default::default()
+        };
+        self.epoch_v2(&fields, &line.windows, dom0)
+    }
+
+    /// The epoch of a parsed line; `windows` are its `W`.
+    fn epoch_v2(
+        &self,
+        line: &super::fastline::FastLine,
+        line_windows: &[u64],
+        dom0: Option<Dom0Cpu>,
+    ) -> Result<Epoch, String> {
+        // Which windows close depends on the number: check it before reading `W` by it.
+        super::validate::check_number(line.n, self.next_n)?;
+        let longer = self
+            .schedule
+            .closing(line.n)
+            .filter(|&(_, span)| span > 1)
+            .count();
+        if line_windows.len() != longer {
+            return Err(format!(
+                "`W` holds {} window count(s), but {longer} interval(s) longer than the base \
+                 epoch close at epoch {}",
+                line_windows.len(),
+                line.n
+            ));
+        }
+        let mut counts = line_windows.iter();
+        let windows = self
+            .schedule
+            .closing(line.n)
+            .map(|(interval_ms, span)| WindowCount {
+                interval_ms,
+                dirty_pages: if span == 1 {
+                    line.d
+                } else {
+                    counts.next().copied().unwrap_or_default()
+                },
+            })
+            .collect();
         Ok(Epoch {
             n: line.n,
             start_s: line.b.unwrap_or(self.previous_end),

@@ -1,0 +1,229 @@
+//! A hand-written parser for the one shape the writer gives a schema-2 epoch line, because
+//! a day holds 3.46 M of them and `serde_json` spends most of `show`'s time on them.
+//!
+//! It reads exactly what `serde_json::to_string` writes for `codec::Line`: keys in field
+//! order, no spaces, optional keys left out. Anything else — spaces, another key order, an
+//! unknown key, more windows than it keeps, a number it cannot read — makes it give up
+//! (`None`), and the caller parses the line with `serde_json` instead, which then accepts it
+//! or names what is wrong. So it changes how fast a line is read, never what a line means.
+
+/// Window counts kept without allocating; more makes the line go to `serde_json`.
+pub const MAX_WINDOWS: usize = 16;
+
+/// The fields of one epoch line, as written.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct FastLine {
+    pub n: u64,
+    pub b: Option<f64>,
+    pub e: f64,
+    pub d: u64,
+    pub w: u64,
+    pub c: u64,
+    pub u: f64,
+    pub s: f64,
+    pub windows: [u64; MAX_WINDOWS],
+    pub window_count: usize,
+    pub f: Option<u64>,
+    pub k: Option<[f64; 3]>,
+    /// Dom-0 CPU and, when present, the save helper's.
+    pub z: Option<(f64, Option<f64>)>,
+}
+
+impl FastLine {
+    pub fn windows(&self) -> &[u64] {
+        &self.windows[..self.window_count]
+    }
+}
+
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn eat(&mut self, expected: &[u8]) -> bool {
+        if self.bytes[self.at..].starts_with(expected) {
+            self.at += expected.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn unsigned(&mut self) -> Option<u64> {
+        let start = self.at;
+        let mut value: u64 = 0;
+        while let Some(digit @ b'0'..=b'9') = self.peek() {
+            value = value
+                .checked_mul(10)?
+                .checked_add(u64::from(digit - b'0'))?;
+            self.at += 1;
+        }
+        let digits = self.at - start;
+        // JSON has no leading zeros; serde_json would refuse "01", so leave it the error.
+        if digits == 0 || (digits > 1 && self.bytes[start] == b'0') {
+            return None;
+        }
+        Some(value)
+    }
+
+    /// A JSON number as f64, parsed by the standard library (correctly rounded).
+    fn float(&mut self) -> Option<f64> {
+        let start = self.at;
+        while let Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'-' | b'+') = self.peek() {
+            self.at += 1;
+        }
+        let text = std::str::from_utf8(&self.bytes[start..self.at]).ok()?;
+        // Only plain JSON numbers: Rust would also take "inf", ".5" or "5.", JSON does not.
+        let first = *text.as_bytes().first()?;
+        if !(first.is_ascii_digit() || first == b'-') || text.ends_with('.') {
+            return None;
+        }
+        let value: f64 = text.parse().ok()?;
+        value.is_finite().then_some(value)
+    }
+
+    fn key_unsigned(&mut self, key: &[u8]) -> Option<Option<u64>> {
+        if self.eat(key) {
+            self.unsigned().map(Some)
+        } else {
+            Some(None)
+        }
+    }
+
+    fn key_float(&mut self, key: &[u8]) -> Option<Option<f64>> {
+        if self.eat(key) {
+            self.float().map(Some)
+        } else {
+            Some(None)
+        }
+    }
+
+    /// `[a,b,...]` of floats, at most `N`; the count read.
+    fn float_array<const N: usize>(&mut self) -> Option<([f64; N], usize)> {
+        let mut values = [0.0; N];
+        if !self.eat(b"[") {
+            return None;
+        }
+        let mut count = 0;
+        loop {
+            *values.get_mut(count)? = self.float()?;
+            count += 1;
+            if self.eat(b"]") {
+                return Some((values, count));
+            }
+            if !self.eat(b",") {
+                return None;
+            }
+        }
+    }
+}
+
+/// The line's JSON object (after "- "), or `None` when it is not in the writer's shape.
+pub fn parse(json: &str) -> Option<FastLine> {
+    let mut cursor = Cursor {
+        bytes: json.as_bytes(),
+        at: 0,
+    };
+    let mut line = FastLine::default();
+    if !cursor.eat(b"{\"n\":") {
+        return None;
+    }
+    line.n = cursor.unsigned()?;
+    line.b = cursor.key_float(b",\"b\":")?;
+    if !cursor.eat(b",\"e\":") {
+        return None;
+    }
+    line.e = cursor.float()?;
+    for (key, slot) in [
+        (&b",\"d\":"[..], &mut line.d),
+        (b",\"w\":", &mut line.w),
+        (b",\"c\":", &mut line.c),
+    ] {
+        if !cursor.eat(key) {
+            return None;
+        }
+        *slot = cursor.unsigned()?;
+    }
+    for (key, slot) in [(&b",\"u\":"[..], &mut line.u), (b",\"s\":", &mut line.s)] {
+        if !cursor.eat(key) {
+            return None;
+        }
+        *slot = cursor.float()?;
+    }
+    if cursor.eat(b",\"W\":[") {
+        loop {
+            *line.windows.get_mut(line.window_count)? = cursor.unsigned()?;
+            line.window_count += 1;
+            if cursor.eat(b"]") {
+                break;
+            }
+            if !cursor.eat(b",") {
+                return None;
+            }
+        }
+    }
+    line.f = cursor.key_unsigned(b",\"f\":")?;
+    if cursor.eat(b",\"k\":") {
+        let (k, count) = cursor.float_array::<3>()?;
+        if count != 3 {
+            return None;
+        }
+        line.k = Some(k);
+    }
+    if cursor.eat(b",\"z\":") {
+        // One or two numbers; any other count goes to the careful path, which names it.
+        let (z, count) = cursor.float_array::<2>()?;
+        line.z = Some((z[0], (count == 2).then_some(z[1])));
+    }
+    (cursor.eat(b"}") && cursor.at == json.len()).then_some(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_field_the_writer_writes() {
+        let line = parse(
+            r#"{"n":7,"b":0.1,"e":0.200143,"d":812,"w":4096,"c":1,"u":0.0123,"s":0.41,"W":[1510,2000],"f":3,"k":[0.1,0.2,1e-6],"z":[0.5,0.25]}"#,
+        )
+        .expect("the writer's shape");
+        assert_eq!(line.n, 7);
+        assert_eq!(line.b, Some(0.1));
+        assert_eq!(line.e, 0.200143);
+        assert_eq!((line.d, line.w, line.c), (812, 4096, 1));
+        assert_eq!((line.u, line.s), (0.0123, 0.41));
+        assert_eq!(line.windows(), &[1510, 2000]);
+        assert_eq!(line.f, Some(3));
+        assert_eq!(line.k, Some([0.1, 0.2, 1e-6]));
+        assert_eq!(line.z, Some((0.5, Some(0.25))));
+        let short = parse(r#"{"n":0,"e":0.025,"d":1,"w":0,"c":0,"u":0.0,"s":0.1}"#).unwrap();
+        assert_eq!((short.b, short.window_count, short.f, short.z), (None, 0, None, None));
+    }
+
+    #[test]
+    fn gives_up_on_anything_else() {
+        for odd in [
+            r#"{"n": 0,"e":0.025,"d":1,"w":0,"c":0,"u":0.0,"s":0.1}"#,
+            r#"{"e":0.025,"n":0,"d":1,"w":0,"c":0,"u":0.0,"s":0.1}"#,
+            r#"{"n":0,"e":0.025,"d":1,"w":0,"c":0,"u":0.0,"s":0.1,"x":1}"#,
+            r#"{"n":0,"e":0.025,"d":-1,"w":0,"c":0,"u":0.0,"s":0.1}"#,
+            r#"{"n":0,"e":NaN,"d":1,"w":0,"c":0,"u":0.0,"s":0.1}"#,
+            r#"{"n":0,"e":null,"d":1,"w":0,"c":0,"u":0.0,"s":0.1}"#,
+            r#"{"n":01,"e":0.025,"d":1,"w":0,"c":0,"u":0.0,"s":0.1}"#,
+            r#"{"n":0,"e":5.,"d":1,"w":0,"c":0,"u":0.0,"s":0.1}"#,
+            r#"{"n":0,"e":0.025,"d":99999999999999999999,"w":0,"c":0,"u":0.0,"s":0.1}"#,
+            r#"{"n":0,"e":0.025,"d":1,"w":0,"c":0,"u":0.0,"s":0.1,"z":[1,2,3]}"#,
+            r#"{"n":0,"e":0.025,"d":1,"w":0,"c":0,"u":0.0,"s":0.1} "#,
+            r#"{"n":0,"e":0.025,"d":1,"w":0,"c":0,"u":0.0,"s":0.1,"W":[]}"#,
+            r#"{"n":0,"e":0.025,"d":1,"w":0,"c":0,"u":0.0}"#,
+        ] {
+            assert_eq!(parse(odd), None, "{odd}");
+        }
+    }
+}
