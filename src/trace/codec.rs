@@ -148,33 +148,49 @@ impl Decoder {
         }
     }
 
-    pub fn decode(&mut self, line: &str) -> Result<Epoch, String> {
+    /// Turns one line's bytes into an epoch; a line that is not UTF-8 is an error.
+    pub fn decode(&mut self, line: &[u8]) -> Result<Epoch, String> {
         let json = line
-            .strip_prefix("- ")
+            .strip_prefix(b"- ")
             .ok_or("an epoch line starts with \"- \"")?;
-        let epoch = if self.version == 1 {
-            serde_json::from_str::<Epoch>(json).map_err(|err| err.to_string())?
+        // The writer's exact shape is ASCII, checked byte by byte: no UTF-8 pass first.
+        let fast = if self.version == 1 {
+            None
         } else {
-            self.decode_v2(json)?
+            super::fastline::parse(json)
         };
-        self.previous_end = epoch.end_s;
-        self.next_n += 1;
-        Ok(epoch)
-    }
-
-    fn decode_v2(&self, json: &str) -> Result<Epoch, String> {
-        if let Some(line) = super::fastline::parse(json) {
-            return self.epoch_v2(
+        let epoch = match fast {
+            Some(line) => self.epoch_v2(
                 &line,
                 line.windows(),
                 line.z.map(|(cpu_s, save_helper_s)| Dom0Cpu {
                     cpu_s,
                     save_helper_s,
                 }),
-            );
-        }
-        // Not in the writer's exact shape (spaces, another key order, an odd value): the
-        // careful path, which reads any valid line and names what is wrong with the rest.
+            )?,
+            None => {
+                let json = std::str::from_utf8(json).map_err(|_| "the line is not UTF-8 text")?;
+                self.decode_careful(json)?
+            }
+        };
+        self.previous_end = epoch.end_s;
+        self.next_n += 1;
+        Ok(epoch)
+    }
+
+    /// Any valid line, in the writer's shape or not, with an error that names what is wrong.
+    fn decode_careful(&self, json: &str) -> Result<Epoch, String> {
+        let epoch = if self.version == 1 {
+            serde_json::from_str::<Epoch>(json).map_err(|err| err.to_string())?
+        } else {
+            self.decode_v2(json)?
+        };
+        Ok(epoch)
+    }
+
+    /// A schema-2 line not in the writer's exact shape (spaces, another key order, an odd
+    /// value), through serde_json.
+    fn decode_v2(&self, json: &str) -> Result<Epoch, String> {
         let line: Line = serde_json::from_str(json).map_err(|err| err.to_string())?;
         let dom0 = match line.z.as_deref() {
             None => None,

@@ -124,9 +124,9 @@ impl<'a> Cursor<'a> {
 }
 
 /// The line's JSON object (after "- "), or `None` when it is not in the writer's shape.
-pub fn parse(json: &str) -> Option<FastLine> {
+pub fn parse(json: &[u8]) -> Option<FastLine> {
     let mut cursor = Cursor {
-        bytes: json.as_bytes(),
+        bytes: json,
         at: 0,
     };
     let mut line = FastLine::default();
@@ -190,7 +190,7 @@ mod tests {
     #[test]
     fn reads_every_field_the_writer_writes() {
         let line = parse(
-            r#"{"n":7,"b":0.1,"e":0.200143,"d":812,"w":4096,"c":1,"u":0.0123,"s":0.41,"W":[1510,2000],"f":3,"k":[0.1,0.2,1e-6],"z":[0.5,0.25]}"#,
+            br#"{"n":7,"b":0.1,"e":0.200143,"d":812,"w":4096,"c":1,"u":0.0123,"s":0.41,"W":[1510,2000],"f":3,"k":[0.1,0.2,1e-6],"z":[0.5,0.25]}"#,
         )
         .expect("the writer's shape");
         assert_eq!(line.n, 7);
@@ -202,28 +202,29 @@ mod tests {
         assert_eq!(line.f, Some(3));
         assert_eq!(line.k, Some([0.1, 0.2, 1e-6]));
         assert_eq!(line.z, Some((0.5, Some(0.25))));
-        let short = parse(r#"{"n":0,"e":0.025,"d":1,"w":0,"c":0,"u":0.0,"s":0.1}"#).unwrap();
+        let short = parse(br#"{"n":0,"e":0.025,"d":1,"w":0,"c":0,"u":0.0,"s":0.1}"#).unwrap();
         assert_eq!((short.b, short.window_count, short.f, short.z), (None, 0, None, None));
     }
 
     #[test]
     fn gives_up_on_anything_else() {
-        for odd in [
-            r#"{"n": 0,"e":0.025,"d":1,"w":0,"c":0,"u":0.0,"s":0.1}"#,
-            r#"{"e":0.025,"n":0,"d":1,"w":0,"c":0,"u":0.0,"s":0.1}"#,
-            r#"{"n":0,"e":0.025,"d":1,"w":0,"c":0,"u":0.0,"s":0.1,"x":1}"#,
-            r#"{"n":0,"e":0.025,"d":-1,"w":0,"c":0,"u":0.0,"s":0.1}"#,
-            r#"{"n":0,"e":NaN,"d":1,"w":0,"c":0,"u":0.0,"s":0.1}"#,
-            r#"{"n":0,"e":null,"d":1,"w":0,"c":0,"u":0.0,"s":0.1}"#,
-            r#"{"n":01,"e":0.025,"d":1,"w":0,"c":0,"u":0.0,"s":0.1}"#,
-            r#"{"n":0,"e":5.,"d":1,"w":0,"c":0,"u":0.0,"s":0.1}"#,
-            r#"{"n":0,"e":0.025,"d":99999999999999999999,"w":0,"c":0,"u":0.0,"s":0.1}"#,
-            r#"{"n":0,"e":0.025,"d":1,"w":0,"c":0,"u":0.0,"s":0.1,"z":[1,2,3]}"#,
-            r#"{"n":0,"e":0.025,"d":1,"w":0,"c":0,"u":0.0,"s":0.1} "#,
-            r#"{"n":0,"e":0.025,"d":1,"w":0,"c":0,"u":0.0,"s":0.1,"W":[]}"#,
-            r#"{"n":0,"e":0.025,"d":1,"w":0,"c":0,"u":0.0}"#,
-        ] {
-            assert_eq!(parse(odd), None, "{odd}");
+        let odd_lines: [&[u8]; 13] = [
+            br#"{"n": 0,"e":0.025,"d":1,"w":0,"c":0,"u":0.0,"s":0.1}"#,
+            br#"{"e":0.025,"n":0,"d":1,"w":0,"c":0,"u":0.0,"s":0.1}"#,
+            br#"{"n":0,"e":0.025,"d":1,"w":0,"c":0,"u":0.0,"s":0.1,"x":1}"#,
+            br#"{"n":0,"e":0.025,"d":-1,"w":0,"c":0,"u":0.0,"s":0.1}"#,
+            br#"{"n":0,"e":NaN,"d":1,"w":0,"c":0,"u":0.0,"s":0.1}"#,
+            br#"{"n":0,"e":null,"d":1,"w":0,"c":0,"u":0.0,"s":0.1}"#,
+            br#"{"n":01,"e":0.025,"d":1,"w":0,"c":0,"u":0.0,"s":0.1}"#,
+            br#"{"n":0,"e":5.,"d":1,"w":0,"c":0,"u":0.0,"s":0.1}"#,
+            br#"{"n":0,"e":0.025,"d":99999999999999999999,"w":0,"c":0,"u":0.0,"s":0.1}"#,
+            br#"{"n":0,"e":0.025,"d":1,"w":0,"c":0,"u":0.0,"s":0.1,"z":[1,2,3]}"#,
+            br#"{"n":0,"e":0.025,"d":1,"w":0,"c":0,"u":0.0,"s":0.1} "#,
+            br#"{"n":0,"e":0.025,"d":1,"w":0,"c":0,"u":0.0,"s":0.1,"W":[]}"#,
+            br#"{"n":0,"e":0.025,"d":1,"w":0,"c":0,"u":0.0}"#,
+        ];
+        for odd in odd_lines {
+            assert_eq!(parse(odd), None, "{}", String::from_utf8_lossy(odd));
         }
     }
 }
