@@ -71,19 +71,22 @@ impl<'a> Cursor<'a> {
         Some(value)
     }
 
-    /// A JSON number as f64, parsed by the standard library (correctly rounded).
+    /// A JSON number as f64, correctly rounded (`exact_decimal`, else the standard library).
     fn float(&mut self) -> Option<f64> {
         let start = self.at;
         while let Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'-' | b'+') = self.peek() {
             self.at += 1;
         }
-        let text = std::str::from_utf8(&self.bytes[start..self.at]).ok()?;
+        let text = &self.bytes[start..self.at];
         // Only plain JSON numbers: Rust would also take "inf", ".5" or "5.", JSON does not.
-        let first = *text.as_bytes().first()?;
-        if !(first.is_ascii_digit() || first == b'-') || text.ends_with('.') {
+        let first = *text.first()?;
+        if !(first.is_ascii_digit() || first == b'-') || text.ends_with(b".") {
             return None;
         }
-        let value: f64 = text.parse().ok()?;
+        let value = match exact_decimal(text) {
+            Some(value) => value,
+            None => std::str::from_utf8(text).ok()?.parse().ok()?,
+        };
         value.is_finite().then_some(value)
     }
 
@@ -121,6 +124,54 @@ impl<'a> Cursor<'a> {
             }
         }
     }
+}
+
+/// Powers of ten a double holds exactly.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// A decimal whose digits fit a double's mantissa and whose power of ten is exact, the shape
+/// of every time and CPU figure the writer rounds to the microsecond: one multiplication or
+/// division of two exact doubles, which IEEE rounds correctly (Clinger's fast path), so the
+/// value is the one `str::parse` gives. Anything else: `None`, and `str::parse` does it.
+fn exact_decimal(text: &[u8]) -> Option<f64> {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let mut mantissa: u64 = 0;
+    let mut fraction_digits: i32 = 0;
+    let mut in_fraction = false;
+    let mut at = 0;
+    while let Some(&byte) = digits.get(at) {
+        match byte {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(byte - b'0');
+                if mantissa >= 1 << 53 {
+                    return None;
+                }
+                fraction_digits += i32::from(in_fraction);
+            }
+            b'.' if !in_fraction => in_fraction = true,
+            b'e' | b'E' => break,
+            _ => return None,
+        }
+        at += 1;
+    }
+    let exponent: i32 = match digits.get(at) {
+        None => 0,
+        Some(_) => std::str::from_utf8(&digits[at + 1..]).ok()?.parse().ok()?,
+    };
+    let power = exponent.checked_sub(fraction_digits)?;
+    let scale = *POW10.get(power.unsigned_abs() as usize)?;
+    let magnitude = if power < 0 {
+        mantissa as f64 / scale
+    } else {
+        mantissa as f64 * scale
+    };
+    Some(if negative { -magnitude } else { magnitude })
 }
 
 /// The line's JSON object (after "- "), or `None` when it is not in the writer's shape.
@@ -204,6 +255,29 @@ mod tests {
         assert_eq!(line.z, Some((0.5, Some(0.25))));
         let short = parse(br#"{"n":0,"e":0.025,"d":1,"w":0,"c":0,"u":0.0,"s":0.1}"#).unwrap();
         assert_eq!((short.b, short.window_count, short.f, short.z), (None, 0, None, None));
+    }
+
+    #[test]
+    fn decimals_read_as_the_standard_library_reads_them() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let value = (x % 100_000_000_000) as f64 / 1e6;
+            for text in [
+                format!("{value}"),
+                serde_json::to_string(&value).unwrap(),
+                format!("{}e-3", x % 1_000_000),
+                format!("-{}.{}", x % 1000, x % 977),
+            ] {
+                let expected: f64 = text.parse().unwrap();
+                let got = exact_decimal(text.as_bytes()).unwrap_or(expected);
+                assert_eq!(got.to_bits(), expected.to_bits(), "{text}");
+            }
+        }
+        assert_eq!(exact_decimal(b"12345678901234567890.5"), None);
+        assert_eq!(exact_decimal(b"1e300"), None);
     }
 
     #[test]
