@@ -280,3 +280,71 @@ impl Decoder {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fast parser and serde_json read every line the writer writes to the same epoch
+    /// (times rounded to the microsecond, as `measure` rounds them). With 17 significant
+    /// digits serde_json (without its float_roundtrip feature) can be one unit in the last
+    /// place off; the fast path then reads the exact value written, as `str::parse` does.
+    #[test]
+    fn fast_and_careful_paths_read_the_same_epochs() {
+        let header = TraceHeader::synthetic("demo", 25, &[25, 50, 100], 1 << 30);
+        let mut encoder = Encoder::new(&header);
+        let mut fast = Decoder::new(&header);
+        let mut careful = Decoder::new(&header);
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut end_s = 0.0;
+        for n in 0..20_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let start_s = if x % 7 == 0 {
+                crate::trace::round_us(end_s + 0.001)
+            } else {
+                end_s
+            };
+            end_s = crate::trace::round_us(start_s + 0.025 + (x % 997) as f64 * 1e-6);
+            let dirty = x % 5000;
+            let epoch = Epoch {
+                n,
+                start_s,
+                end_s,
+                dirty_pages: dirty,
+                write_bytes: x % 1_000_000,
+                syscw: x % 13,
+                cpu_s: crate::trace::round_us((x % 100_000) as f64 * 1e-7),
+                scan_ms: (x % 10_000) as f64 / 1e3,
+                windows: Schedule::new(&header)
+                    .closing(n)
+                    .map(|(interval_ms, span)| WindowCount {
+                        interval_ms,
+                        dirty_pages: if span == 1 { dirty } else { dirty + x % 300 },
+                    })
+                    .collect(),
+                flushes: (x % 3 == 0).then_some(x % 50),
+                cpu_classes: (x % 5 == 0).then_some(CpuClasses {
+                    vcpu_s: 0.0123,
+                    iothread_s: crate::trace::round_us((x % 1000) as f64 * 1e-6),
+                    emulator_s: 1e-6,
+                }),
+                dom0: (x % 4 == 0).then_some(Dom0Cpu {
+                    cpu_s: crate::trace::round_us((x % 777) as f64 * 1e-5),
+                    save_helper_s: (x % 8 == 0).then_some(0.5),
+                }),
+            };
+            let line = encoder.encode(&epoch).unwrap();
+            let bytes = line.trim_end().as_bytes();
+            let json = std::str::from_utf8(&bytes[2..]).unwrap();
+            assert!(crate::trace::fastline::parse(&bytes[2..]).is_some(), "{line}");
+            let a = fast.decode(bytes).unwrap();
+            let b = careful.decode_careful(json).unwrap();
+            careful.previous_end = b.end_s;
+            careful.next_n += 1;
+            assert_eq!(a, b, "{line}");
+            assert_eq!(a, epoch, "{line}");
+        }
+    }
+}
