@@ -232,7 +232,10 @@ mod tests {
             values.push(v);
             q.push(v);
         }
-        assert!(!q.exact(), "9 000 distinct values, dense and hashed together, over a cap of 8 000");
+        assert!(
+            !q.exact(),
+            "9 000 distinct values, dense and hashed together, over a cap of 8 000"
+        );
         let mut exact = Quantiles::default();
         for &v in &values {
             exact.push(v);

@@ -338,7 +338,10 @@ mod tests {
             let line = encoder.encode(&epoch).unwrap();
             let bytes = line.trim_end().as_bytes();
             let json = std::str::from_utf8(&bytes[2..]).unwrap();
-            assert!(crate::trace::fastline::parse(&bytes[2..]).is_some(), "{line}");
+            assert!(
+                crate::trace::fastline::parse(&bytes[2..]).is_some(),
+                "{line}"
+            );
             let a = fast.decode(bytes).unwrap();
             let b = careful.decode_careful(json).unwrap();
             careful.previous_end = b.end_s;

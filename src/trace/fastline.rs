@@ -176,10 +176,7 @@ fn exact_decimal(text: &[u8]) -> Option<f64> {
 
 /// The line's JSON object (after "- "), or `None` when it is not in the writer's shape.
 pub fn parse(json: &[u8]) -> Option<FastLine> {
-    let mut cursor = Cursor {
-        bytes: json,
-        at: 0,
-    };
+    let mut cursor = Cursor { bytes: json, at: 0 };
     let mut line = FastLine::default();
     if !cursor.eat(b"{\"n\":") {
         return None;
@@ -254,7 +251,10 @@ mod tests {
         assert_eq!(line.k, Some([0.1, 0.2, 1e-6]));
         assert_eq!(line.z, Some((0.5, Some(0.25))));
         let short = parse(br#"{"n":0,"e":0.025,"d":1,"w":0,"c":0,"u":0.0,"s":0.1}"#).unwrap();
-        assert_eq!((short.b, short.window_count, short.f, short.z), (None, 0, None, None));
+        assert_eq!(
+            (short.b, short.window_count, short.f, short.z),
+            (None, 0, None, None)
+        );
     }
 
     #[test]

@@ -4,8 +4,8 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::ops::Range;
-use std::sync::mpsc::{sync_channel, Receiver};
 use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver};
 
 /// The zstd frame magic number, little-endian: how a compressed trace is told from a plain
 /// one whatever its name.
@@ -226,9 +226,7 @@ impl Read for Decompressing {
                 }
                 Err(_) => {
                     self.done = true;
-                    return Err(std::io::Error::other(
-                        "the decompressing thread stopped",
-                    ));
+                    return Err(std::io::Error::other("the decompressing thread stopped"));
                 }
             }
         }
