@@ -301,7 +301,7 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let start_s = if x % 7 == 0 {
+            let start_s = if x.is_multiple_of(7) {
                 crate::trace::round_us(end_s + 0.001)
             } else {
                 end_s
@@ -324,15 +324,15 @@ mod tests {
                         dirty_pages: if span == 1 { dirty } else { dirty + x % 300 },
                     })
                     .collect(),
-                flushes: (x % 3 == 0).then_some(x % 50),
-                cpu_classes: (x % 5 == 0).then_some(CpuClasses {
+                flushes: x.is_multiple_of(3).then_some(x % 50),
+                cpu_classes: x.is_multiple_of(5).then_some(CpuClasses {
                     vcpu_s: 0.0123,
                     iothread_s: crate::trace::round_us((x % 1000) as f64 * 1e-6),
                     emulator_s: 1e-6,
                 }),
-                dom0: (x % 4 == 0).then_some(Dom0Cpu {
+                dom0: x.is_multiple_of(4).then_some(Dom0Cpu {
                     cpu_s: crate::trace::round_us((x % 777) as f64 * 1e-5),
-                    save_helper_s: (x % 8 == 0).then_some(0.5),
+                    save_helper_s: x.is_multiple_of(8).then_some(0.5),
                 }),
             };
             let line = encoder.encode(&epoch).unwrap();
