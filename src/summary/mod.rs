@@ -146,6 +146,8 @@ struct IntervalAccumulator {
     bytes_written: u64,
     /// (start_s, write_bytes) of the most recent epochs, at most `span`.
     recent: VecDeque<(f64, u64)>,
+    /// The sum of `recent`'s write_bytes, kept as it changes rather than summed per window.
+    recent_bytes: u64,
 }
 
 /// The summary built as epochs arrive, from a trace being read or a run being measured:
@@ -179,6 +181,7 @@ impl Summarizer {
                 seconds: 0.0,
                 bytes_written: 0,
                 recent: VecDeque::new(),
+                recent_bytes: 0,
             })
             .collect();
         Self {
@@ -218,11 +221,14 @@ impl Summarizer {
         self.dom0.push(epoch);
         for interval in &mut self.intervals {
             if interval.recent.len() == interval.span {
-                interval.recent.pop_front();
+                if let Some((_, bytes)) = interval.recent.pop_front() {
+                    interval.recent_bytes -= bytes;
+                }
             }
             interval
                 .recent
                 .push_back((epoch.start_s, epoch.write_bytes));
+            interval.recent_bytes += epoch.write_bytes;
             for window in epoch
                 .windows
                 .iter()
@@ -233,7 +239,7 @@ impl Summarizer {
                 let first_start = interval.recent.front().map_or(epoch.start_s, |r| r.0);
                 let seconds = epoch.end_s - first_start;
                 interval.seconds += seconds;
-                interval.bytes_written += interval.recent.iter().map(|r| r.1).sum::<u64>();
+                interval.bytes_written += interval.recent_bytes;
                 self.hours.window(
                     interval.interval_ms,
                     first_start,

@@ -17,6 +17,10 @@ type Counts = FastMap<u64, u64>;
 pub const RELATIVE_ERROR: f64 = 0.005;
 /// Distinct values kept exactly by default (~2.5 MB at most per sketch).
 pub const DEFAULT_CAP: usize = 65_536;
+/// Whole values below this are counted in an array indexed by the value, not hashed: most
+/// dirty counts, pushed millions of times a day. At most 32 KiB per sketch, grown as values
+/// come, so an hour's sketch of small counts stays small.
+const DENSE_LIMIT: usize = 4096;
 
 /// γ = (1 + α) / (1 − α): bucket i holds (γ^(i−1), γ^i].
 fn gamma() -> f64 {
@@ -34,6 +38,10 @@ pub struct Quantiles {
     /// Exact counts keyed by the value's bits (order-preserving for non-negative floats);
     /// a hash map, as pushes outnumber quantile queries by millions to one.
     exact: Option<Counts>,
+    /// Counts of whole values below `DENSE_LIMIT`, by value, while exact: part of `exact`.
+    dense: Vec<u64>,
+    /// Distinct values in `exact` and `dense` together.
+    distinct: usize,
     zeros: u64,
     buckets: BTreeMap<i32, u64>,
 }
@@ -52,6 +60,8 @@ impl Quantiles {
             sum: 0.0,
             max: 0.0,
             exact: Some(Counts::default()),
+            dense: Vec::new(),
+            distinct: 0,
             zeros: 0,
             buckets: BTreeMap::new(),
         }
@@ -108,7 +118,11 @@ impl Quantiles {
         }
         let rank = ((q * self.count as f64).ceil() as u64).clamp(1, self.count);
         if let Some(exact) = &self.exact {
-            let mut sorted: Vec<(u64, u64)> = exact.iter().map(|(&b, &n)| (b, n)).collect();
+            let mut sorted: Vec<(u64, u64)> = exact
+                .iter()
+                .map(|(&b, &n)| (b, n))
+                .chain(self.dense_counts())
+                .collect();
             sorted.sort_unstable();
             let mut seen = 0;
             for (bits, n) in sorted {
@@ -134,20 +148,44 @@ impl Quantiles {
         self.max
     }
 
+    /// The dense counts as (value bits, count), like `exact`'s entries.
+    fn dense_counts(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.dense
+            .iter()
+            .enumerate()
+            .filter(|&(_, &n)| n > 0)
+            .map(|(value, &n)| ((value as f64).to_bits(), n))
+    }
+
     fn push_n(&mut self, value: f64, n: u64) {
         self.count += n;
         self.sum += value * n as f64;
         self.max = self.max.max(value);
-        if let Some(exact) = &mut self.exact {
-            *exact.entry(value.to_bits()).or_insert(0) += n;
-            if exact.len() > self.cap {
-                let exact = self.exact.take().unwrap_or_default();
-                for (bits, k) in exact {
-                    self.bucket(f64::from_bits(bits), k);
-                }
-            }
-        } else {
+        let Some(exact) = &mut self.exact else {
             self.bucket(value, n);
+            return;
+        };
+        let whole = value as usize;
+        let slot = if whole < DENSE_LIMIT && whole as f64 == value {
+            if whole >= self.dense.len() {
+                let len = (whole + 1).next_power_of_two().clamp(64, DENSE_LIMIT);
+                self.dense.resize(len, 0);
+            }
+            &mut self.dense[whole]
+        } else {
+            exact.entry(value.to_bits()).or_insert(0)
+        };
+        if *slot == 0 {
+            self.distinct += 1;
+        }
+        *slot += n;
+        if self.distinct > self.cap {
+            let exact = self.exact.take().unwrap_or_default();
+            let dense: Vec<(u64, u64)> = self.dense_counts().collect();
+            self.dense = Vec::new();
+            for (bits, k) in exact.into_iter().chain(dense) {
+                self.bucket(f64::from_bits(bits), k);
+            }
         }
     }
 }
@@ -175,6 +213,39 @@ mod tests {
         );
         assert_eq!(q.mean(), 50.5);
         assert_eq!(Quantiles::default().quantile(0.95), 0.0);
+    }
+
+    #[test]
+    fn small_whole_values_large_ones_and_fractions_rank_together() {
+        let mut q = Quantiles::with_cap(8_000);
+        let mut values = Vec::new();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for i in 0..50_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = match i % 3 {
+                0 => (x % 5000) as f64,
+                1 => (x % 3000) as f64 + 0.5,
+                _ => 4000.0 + (x % 2000) as f64,
+            };
+            values.push(v);
+            q.push(v);
+        }
+        assert!(
+            !q.exact(),
+            "9 000 distinct values, dense and hashed together, over a cap of 8 000"
+        );
+        let mut exact = Quantiles::default();
+        for &v in &values {
+            exact.push(v);
+        }
+        assert!(exact.exact());
+        for p in [0.01, 0.5, 0.95, 1.0] {
+            let truth = nearest_rank(&values, p);
+            assert_eq!(exact.quantile(p), truth, "p{p}");
+            assert!((q.quantile(p) - truth).abs() <= RELATIVE_ERROR * truth + 1e-12);
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! (`validate`).
 
 mod codec;
+mod fastline;
 mod header;
 mod reader;
 mod source;

@@ -62,7 +62,6 @@ pub struct TraceReader {
     decoder: Decoder,
     validator: Validator,
     options: ReadOptions,
-    buf: Vec<u8>,
     /// 1-based number of the last line read.
     line: usize,
     end: Option<End>,
@@ -96,13 +95,12 @@ impl TraceReader {
             path: path_buf.clone(),
             detail,
         };
-        let mut buf = Vec::new();
         let mut text = String::new();
         let mut line = 0usize;
         let mut found_epochs = false;
         loop {
-            match source.next_line(&mut buf) {
-                Line::Whole => {}
+            let bytes = match source.next_line() {
+                Line::Whole(range) => source.bytes(range),
                 Line::End | Line::Cut { .. } => break,
                 Line::TooLong => {
                     return Err(corrupt(format!(
@@ -110,9 +108,9 @@ impl TraceReader {
                         line + 1
                     )))
                 }
-            }
+            };
             line += 1;
-            let content = std::str::from_utf8(&buf)
+            let content = std::str::from_utf8(bytes)
                 .map_err(|_| corrupt(format!("line {line} is not UTF-8 text")))?;
             if content == "epochs:" {
                 found_epochs = true;
@@ -143,7 +141,6 @@ impl TraceReader {
             header,
             validator,
             options,
-            buf,
             line,
             end: None,
             last_end_s: 0.0,
@@ -178,8 +175,8 @@ impl TraceReader {
         if self.end.is_some() {
             return Ok(None);
         }
-        match self.source.next_line(&mut self.buf) {
-            Line::Whole => {}
+        let range = match self.source.next_line() {
+            Line::Whole(range) => range,
             Line::End => return self.cut_off(String::new()).map(|()| None),
             Line::Cut { why } => {
                 return self
@@ -192,20 +189,18 @@ impl TraceReader {
                     self.line + 1
                 )))
             }
-        }
+        };
         self.line += 1;
         let line = self.line;
-        let Ok(content) = std::str::from_utf8(&self.buf) else {
-            return Err(self.corrupt(format!("line {line} is not UTF-8 text")));
-        };
-        if content == "end:" {
+        let bytes = self.source.bytes(range);
+        if bytes == b"end:" {
             self.read_end()?;
             return Ok(None);
         }
-        let epoch = match self.decoder.decode(content) {
+        let epoch = match self.decoder.decode(bytes) {
             Ok(epoch) => epoch,
             Err(detail) => {
-                let shown: String = content.chars().take(80).collect();
+                let shown: String = String::from_utf8_lossy(bytes).chars().take(80).collect();
                 return Err(self.corrupt(format!(
                     "line {line}, after epoch {}: {detail}; the line reads: {shown}",
                     self.validator.epochs_seen() as i64 - 1
@@ -256,8 +251,8 @@ impl TraceReader {
         let first_line = self.line + 1;
         let mut text = String::new();
         loop {
-            match self.source.next_line(&mut self.buf) {
-                Line::Whole => {}
+            let range = match self.source.next_line() {
+                Line::Whole(range) => range,
                 Line::End => break,
                 Line::Cut { why } => {
                     // A cut end record: the epochs are whole, the end is not.
@@ -269,10 +264,10 @@ impl TraceReader {
                         self.line + 1
                     )))
                 }
-            }
+            };
             self.line += 1;
             let line = self.line;
-            let Ok(content) = std::str::from_utf8(&self.buf) else {
+            let Ok(content) = std::str::from_utf8(self.source.bytes(range)) else {
                 return Err(self.corrupt(format!("line {line} is not UTF-8 text")));
             };
             if !content.starts_with("  ") {

@@ -2,8 +2,10 @@
 //! sane size, one bounded line at a time. Nothing here holds more than one line.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
+use std::ops::Range;
 use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver};
 
 /// The zstd frame magic number, little-endian: how a compressed trace is told from a plain
 /// one whatever its name.
@@ -19,11 +21,17 @@ pub const MAX_TRACE_BYTES: u64 = 64 << 30;
 /// let a file without newlines (or a zstd bomb) fill memory.
 pub const MAX_LINE_BYTES: usize = 64 << 10;
 
+/// Bytes read from the file (or the decompressor) at a time; lines are handed out as
+/// slices of this buffer, never copied.
+const BUF_BYTES: usize = 256 << 10;
+/// Decompressed chunks in flight between the decompressing thread and the parser.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
 /// How reading one line went.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Line {
-    /// A whole line, its newline removed, in the buffer.
-    Whole,
+    /// A whole line, its newline removed: `Source::bytes` of this range.
+    Whole(Range<usize>),
     /// The file ended (or its compressed stream broke off) in the middle of a line.
     Cut {
         why: String,
@@ -34,7 +42,13 @@ pub enum Line {
 }
 
 pub struct Source {
-    reader: Box<dyn BufRead>,
+    reader: Box<dyn Read>,
+    buf: Box<[u8]>,
+    /// `buf[start..filled]` is read but not handed out; no newline in `buf[start..scanned]`.
+    start: usize,
+    scanned: usize,
+    filled: usize,
+    eof: bool,
     pub compressed: bool,
 }
 
@@ -72,30 +86,48 @@ impl Source {
             .fill_buf()
             .map_err(OpenError::Io)?
             .starts_with(&ZSTD_MAGIC);
-        let reader: Box<dyn BufRead> = if compressed {
+        let reader: Box<dyn Read> = if compressed {
             let decoder = zstd::stream::read::Decoder::with_buffer(file).map_err(OpenError::Io)?;
-            Box::new(BufReader::with_capacity(1 << 16, decoder))
+            Box::new(Decompressing::start(decoder))
         } else {
+            // Still the BufReader: it holds the bytes read to look for the magic number.
             Box::new(file)
         };
-        Ok(Self { reader, compressed })
+        Ok(Self {
+            reader,
+            buf: vec![0; BUF_BYTES].into_boxed_slice(),
+            start: 0,
+            scanned: 0,
+            filled: 0,
+            eof: false,
+            compressed,
+        })
     }
 
-    /// Reads the next line into `buf` (cleared first), at most `MAX_LINE_BYTES`.
-    pub fn next_line(&mut self, buf: &mut Vec<u8>) -> Line {
-        buf.clear();
+    /// The bytes of a line `next_line` returned, valid until the next call.
+    pub fn bytes(&self, line: Range<usize>) -> &[u8] {
+        &self.buf[line]
+    }
+
+    /// The next line, at most `MAX_LINE_BYTES`.
+    pub fn next_line(&mut self) -> Line {
         loop {
-            let available = match self.reader.fill_buf() {
-                Ok(bytes) => bytes,
-                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(err) => {
-                    return Line::Cut {
-                        why: format!("reading stopped: {err}"),
-                    }
+            if let Some(at) = memchr::memchr(b'\n', &self.buf[self.scanned..self.filled]) {
+                let end = self.scanned + at;
+                let line = self.start..end;
+                self.start = end + 1;
+                self.scanned = self.start;
+                if line.len() > MAX_LINE_BYTES {
+                    return Line::TooLong;
                 }
-            };
-            if available.is_empty() {
-                return if buf.is_empty() {
+                return Line::Whole(line);
+            }
+            self.scanned = self.filled;
+            if self.filled - self.start > MAX_LINE_BYTES {
+                return Line::TooLong;
+            }
+            if self.eof {
+                return if self.start == self.filled {
                     Line::End
                 } else {
                     Line::Cut {
@@ -103,20 +135,105 @@ impl Source {
                     }
                 };
             }
-            let (take, done) = match available.iter().position(|&b| b == b'\n') {
-                Some(at) => (at + 1, true),
-                None => (available.len(), false),
-            };
-            if buf.len() + take > MAX_LINE_BYTES + 1 {
-                return Line::TooLong;
-            }
-            buf.extend_from_slice(&available[..take]);
-            self.reader.consume(take);
-            if done {
-                buf.pop();
-                return Line::Whole;
+            // Keep the unfinished line, at the front, and read more behind it.
+            self.buf.copy_within(self.start..self.filled, 0);
+            self.filled -= self.start;
+            self.scanned -= self.start;
+            self.start = 0;
+            match self.reader.read(&mut self.buf[self.filled..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.filled += n,
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    self.eof = true;
+                    return Line::Cut {
+                        why: format!("reading stopped: {err}"),
+                    };
+                }
             }
         }
+    }
+}
+
+/// zstd decompression on a thread of its own, so it runs beside the parsing on a second
+/// core: a day's trace is ~290 MB of text to decompress and as much to parse. At most
+/// `CHUNKS_IN_FLIGHT` chunks wait between the two, so memory stays bounded.
+struct Decompressing {
+    chunks: Receiver<std::io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    at: usize,
+    done: bool,
+}
+
+impl Decompressing {
+    fn start(mut decoder: impl Read + Send + 'static) -> Self {
+        let (sender, chunks) = sync_channel(CHUNKS_IN_FLIGHT);
+        std::thread::spawn(move || loop {
+            let mut chunk = vec![0; BUF_BYTES];
+            let result = read_full(&mut decoder, &mut chunk).map(|n| {
+                chunk.truncate(n);
+                chunk
+            });
+            let last = !matches!(&result, Ok(chunk) if !chunk.is_empty());
+            // A closed channel: the reader stopped early (an error, or a --partial read).
+            if sender.send(result).is_err() || last {
+                return;
+            }
+        });
+        Self {
+            chunks,
+            chunk: Vec::new(),
+            at: 0,
+            done: false,
+        }
+    }
+}
+
+/// Fills `buf` as far as the stream goes; the bytes read.
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) if filled > 0 => {
+                // Hand over what was read; the error comes again on the next read.
+                let _ = err;
+                break;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(filled)
+}
+
+impl Read for Decompressing {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.chunk.len() {
+            if self.done {
+                return Ok(0);
+            }
+            match self.chunks.recv() {
+                Ok(Ok(chunk)) => {
+                    self.done = chunk.is_empty();
+                    self.chunk = chunk;
+                    self.at = 0;
+                }
+                Ok(Err(err)) => {
+                    self.done = true;
+                    return Err(err);
+                }
+                Err(_) => {
+                    self.done = true;
+                    return Err(std::io::Error::other("the decompressing thread stopped"));
+                }
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 
