@@ -1,4 +1,4 @@
-use super::{Format, TargetArgs};
+use super::{EpochArgs, Format, TargetArgs};
 use crate::units::parse_duration;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,19 +26,9 @@ pub struct MeasureArgs {
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
 
-    /// Base epoch: how often dirty pages are collected. Every interval is built from it.
-    #[arg(long, default_value = "25ms", value_parser = parse_duration)]
-    pub epoch: Duration,
-
-    /// Checkpoint intervals to report, each a multiple of --epoch. One run gives all of
-    /// them: an interval's dirty set is the union of consecutive base-epoch sets.
-    #[arg(
-        long,
-        default_value = "25ms,50ms,100ms,200ms,400ms",
-        value_delimiter = ',',
-        value_parser = parse_duration
-    )]
-    pub intervals: Vec<Duration>,
+    /// The base epoch and the checkpoint intervals built from it.
+    #[command(flatten)]
+    pub epochs: EpochArgs,
 
     /// How long to measure; Ctrl-C ends earlier and still leaves a valid trace.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]

@@ -2,6 +2,7 @@
 //! file, and `commands` turns them into work. Quantities are parsed here once, by `units`,
 //! so nothing past start-up handles raw strings.
 
+mod epochs;
 mod measure;
 mod model;
 mod pin;
@@ -13,6 +14,7 @@ mod trial;
 mod watch;
 mod workload;
 
+pub use epochs::EpochArgs;
 pub use measure::MeasureArgs;
 pub use model::{ChartArgs, ChartOutput, ModelArgs, ProfileOptions};
 pub use pin::PinArgs;

@@ -63,7 +63,7 @@ impl TargetArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command};
+    use crate::cli::{Cli, Command, EpochArgs};
     use clap::Parser;
 
     const FLAGS: [&str; 10] = [
@@ -80,12 +80,17 @@ mod tests {
     ];
 
     fn parse(command: &str, flags: &[&str]) -> TargetArgs {
+        parse_all(command, flags).0
+    }
+
+    /// The target flags and the epoch flags, as `command` parsed them.
+    fn parse_all(command: &str, flags: &[&str]) -> (TargetArgs, EpochArgs) {
         let argv = ["remus-tune", command]
             .into_iter()
             .chain(flags.iter().copied());
         match Cli::try_parse_from(argv).expect("parses").command {
-            Command::Measure(args) => args.target_flags,
-            Command::Watch(args) => args.target_flags,
+            Command::Measure(args) => (args.target_flags, args.epochs),
+            Command::Watch(args) => (args.target_flags, args.epochs),
             other => panic!("parsed as {other:?}"),
         }
     }
@@ -105,7 +110,23 @@ mod tests {
     }
 
     #[test]
+    fn the_epoch_flags_parse_identically_in_measure_and_watch() {
+        let flags = ["4242", "--epoch", "50ms", "--intervals", "50ms,150ms"];
+        let (_, epochs) = parse_all("measure", &flags);
+        assert_eq!(epochs, parse_all("watch", &flags).1);
+        assert_eq!(epochs.epoch, Duration::from_millis(50));
+        assert_eq!(
+            epochs.intervals,
+            [Duration::from_millis(50), Duration::from_millis(150)]
+        );
+    }
+
+    #[test]
     fn the_defaults_are_the_same_in_measure_and_watch() {
+        assert_eq!(
+            parse_all("measure", &["4242"]).1,
+            parse_all("watch", &["4242"]).1
+        );
         let defaults = parse("measure", &["4242"]);
         assert_eq!(defaults, parse("watch", &["4242"]));
         let options = defaults.build_options(Duration::from_millis(25)).unwrap();

@@ -1,4 +1,4 @@
-use super::{ProfileOptions, TargetArgs};
+use super::{EpochArgs, ProfileOptions, TargetArgs};
 use crate::units::parse_duration;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,18 +13,9 @@ pub struct WatchArgs {
     #[arg(required_unless_present = "qmp")]
     pub target: Option<String>,
 
-    /// Base epoch: how often dirty pages are collected.
-    #[arg(long, default_value = "25ms", value_parser = parse_duration)]
-    pub epoch: Duration,
-
-    /// Checkpoint intervals to measure and predict, each a multiple of --epoch.
-    #[arg(
-        long,
-        default_value = "25ms,50ms,100ms,200ms,400ms",
-        value_delimiter = ',',
-        value_parser = parse_duration
-    )]
-    pub intervals: Vec<Duration>,
+    /// The base epoch and the checkpoint intervals built from it.
+    #[command(flatten)]
+    pub epochs: EpochArgs,
 
     /// How often the model is re-run over the sliding window.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]

@@ -91,8 +91,8 @@ pub fn run(args: &MeasureArgs) -> Result<ExitCode> {
 }
 
 fn measure_command(args: &MeasureArgs) -> Result<ExitCode> {
-    let timing = Timing::new(args.epoch, &args.intervals, args.duration)?;
-    let options = args.target_flags.build_options(args.epoch)?;
+    let timing = Timing::new(args.epochs.epoch, &args.epochs.intervals, args.duration)?;
+    let options = args.target_flags.build_options(args.epochs.epoch)?;
     let flags = &args.target_flags;
     if let Some(output) = &args.output {
         // Checked before anything is launched or scanned; the writer checks again atomically.

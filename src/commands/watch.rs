@@ -37,11 +37,11 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
 
 fn watch(args: &WatchArgs) -> Result<ExitCode> {
     let intervals = watched_intervals(args);
-    let checked = Timing::new(args.epoch, &intervals, WATCH_FOREVER)
+    let checked = Timing::new(args.epochs.epoch, &intervals, WATCH_FOREVER)
         .map_err(anyhow::Error::from)
         .and_then(|timing| {
             check_timing(args, &intervals)?;
-            let options = args.target_flags.build_options(args.epoch)?;
+            let options = args.target_flags.build_options(args.epochs.epoch)?;
             Ok((
                 timing,
                 options,
@@ -86,7 +86,7 @@ fn watch(args: &WatchArgs) -> Result<ExitCode> {
             .unwrap_or_default()
     );
     let plan = MeasurePlan {
-        epoch: args.epoch,
+        epoch: args.epochs.epoch,
         intervals: timing.interval_pairs(),
         duration: WATCH_FOREVER,
         // No trace is written (the tap says so); the path is never created.
@@ -129,7 +129,7 @@ fn watch(args: &WatchArgs) -> Result<ExitCode> {
 
 /// --intervals, with --remus-interval added when it is not among them.
 fn watched_intervals(args: &WatchArgs) -> Vec<Duration> {
-    let mut intervals = args.intervals.clone();
+    let mut intervals = args.epochs.intervals.clone();
     if let Some(remus) = args.remus_interval {
         if !intervals.contains(&remus) {
             intervals.push(remus);
@@ -140,7 +140,7 @@ fn watched_intervals(args: &WatchArgs) -> Vec<Duration> {
 
 /// --update and --window against the epoch and the intervals.
 fn check_timing(args: &WatchArgs, intervals: &[Duration]) -> Result<()> {
-    let longest = intervals.iter().max().copied().unwrap_or(args.epoch);
+    let longest = intervals.iter().max().copied().unwrap_or(args.epochs.epoch);
     if args.update < Duration::from_secs(1) {
         bail!(
             "--update {} is too short: the model re-reads the whole window each time; give 1s \
