@@ -1,8 +1,8 @@
 //! Hostile input and bad days (issue 14), each through the real binary: a clear message that
 //! names the limit, a non-zero exit, no panic, bounded memory and time, nothing half-written.
 
-mod common;
-mod model_common;
+use crate::common;
+use crate::model_common;
 
 use common::{one_at_a_time, temp_dir, BIN};
 use std::os::unix::process::CommandExt;

@@ -3,7 +3,7 @@
 //! and exits 74 with the count lost; the file reads up to its last whole epoch with
 //! `show --partial`.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::os::unix::process::CommandExt;

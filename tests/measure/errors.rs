@@ -1,6 +1,6 @@
 //! Bad input: each a clear error, a non-zero exit, and nothing left behind.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::process::Command;

@@ -7,7 +7,7 @@
 //! in all), and each parser runs in a child process whose address space is capped at
 //! `MEMORY_CAP`, so an input that makes a parser allocate without bound fails the run
 //! (the allocation fails and the child aborts) instead of passing slowly or swapping. The
-//! trace reader is fuzzed beside its own code (tests/model_fuzz.rs and the trace tests).
+//! trace reader is fuzzed beside its own code (tests/model/fuzz.rs and the trace tests).
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};

@@ -1,7 +1,7 @@
 //! How a measuring run ends: Ctrl-C, SIGTERM, the target's death, an --exec command that
 //! finishes. Each must leave a valid trace marked with the reason, and the right exit code.
 
-mod common;
+use crate::common;
 
 use common::*;
 use remus_tune::trace::{read_trace, EndReason};

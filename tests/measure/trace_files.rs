@@ -1,7 +1,7 @@
 //! Trace files that are not what they claim, through the real binary: each refused at once
 //! with a message naming the problem, never a hang, a panic or gigabytes of memory.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::time::{Duration, Instant};

@@ -2,9 +2,8 @@
 //! hour with the peak hour, `chart` draws the by-hour view, and the compressed file holds
 //! the same trace as the plain one in a fraction of the bytes.
 
-mod common;
-#[path = "../benches/support/day_trace.rs"]
-mod day_trace;
+use crate::common;
+use crate::day_trace;
 
 use common::*;
 

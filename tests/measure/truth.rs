@@ -4,7 +4,7 @@
 //! computed from the real length of each window as the trace recorded it (an epoch that ran
 //! long holds more writes), so a slow machine does not fail the test, but a wrong count does.
 
-mod common;
+use crate::common;
 
 use common::*;
 use remus_tune::trace::{read_trace, Trace};

@@ -1,7 +1,7 @@
 //! The model half of `advise`: charts and one self-contained HTML report next to the trace,
 //! whose tables match `remus-tune model --format json` on the same trace.
 
-mod model_common;
+use crate::model_common;
 use common::{run, stderr, stdout, write_trace};
 use model_common as common;
 use remus_tune::profile::ProfileRequest;

@@ -1,7 +1,7 @@
 //! `remus-tune model`, `chart` and `profiles` end to end: the real binary on real trace and
 //! profile files.
 
-mod model_common;
+use crate::model_common;
 use common::{assert_tables_match, run, stderr, stdout, write_trace};
 use model_common as common;
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! Property "fuzzing" of the readers: arbitrary bytes and mutated valid files never panic the
 //! trace reader, the profile reader or the model; they give an error or a result.
 
-mod model_common;
+use crate::model_common;
 use model_common as common;
 use proptest::prelude::*;
 use remus_tune::chart::{render_svg, ChartData, ChartKind};

@@ -2,13 +2,13 @@
 //! directory, then the built-in ones): listed with their origin, used by `model --host NAME`
 //! and `advise` with the file named, a host profile's `validation` block quoted.
 
-mod model_common;
+use crate::model_common;
 
 use model_common as common;
 use std::path::Path;
 use std::process::Command;
 
-const XEN: &str = include_str!("../profiles/xen-4.17.yaml");
+const XEN: &str = include_str!("../../profiles/xen-4.17.yaml");
 
 /// The binary in `dir`, with `dir/config` as XDG_CONFIG_HOME and `dir/etc` as the system
 /// directory.

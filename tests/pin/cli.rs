@@ -1,7 +1,7 @@
 //! `remus-tune pin` offline (`--topology FILE --domain NAME=VCPUS`), every `--format`, and the
 //! errors a user meets, driven through the real binary.
 
-mod pin_support;
+use crate::pin_support;
 use pin_support::cli as run;
 
 const APART: &str = "tests/fixtures/topologies/xl-info-n-2socket-smt-apart.txt";

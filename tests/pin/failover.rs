@@ -5,7 +5,7 @@
 //! primary, next to each other on the backup: the latter constructed, see the fixtures'
 //! README), through the binary; and as a property over generated pairs of hosts.
 
-mod pin_support;
+use crate::pin_support;
 use pin_support::cli;
 
 use proptest::prelude::*;

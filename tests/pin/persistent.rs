@@ -2,7 +2,7 @@
 //! libvirt's own schema with `virt-xml-validate`, and the systemd and tuned settings that keep
 //! the host's own work off the protected cores. Driven through the real binary.
 
-mod pin_support;
+use crate::pin_support;
 use pin_support::cli;
 
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! test binary re-run as a helper) is pinned thread by thread, read back from /proc, checked,
 //! reverted; and a thread that exits half-way through makes the apply roll back.
 
-mod pin_support;
+use crate::pin_support;
 use pin_support::cli;
 
 use remus_tune::cpulist::CpuList;

@@ -2,7 +2,7 @@
 //! its other threads on the host's; then revert. QEMU runs paused (-S) under TCG with one
 //! thread per vCPU, so no KVM is needed. Needs qemu-system-x86 (scripts/apt-packages.txt).
 
-mod pin_support;
+use crate::pin_support;
 use pin_support::cli;
 
 use remus_tune::cpulist::CpuList;

@@ -1,6 +1,6 @@
 //! `remus-tune topology`, driven through the real binary.
 
-mod pin_support;
+use crate::pin_support;
 use pin_support::cli as run;
 
 #[test]

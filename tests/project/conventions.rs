@@ -2,8 +2,7 @@
 //! table (`help exit-codes`, the man page), `--format` meaning text/json/yaml (and
 //! `chart --image` for pictures), and a default build that needs no libhwloc.
 
-#[path = "model_common/mod.rs"]
-mod model_common;
+use crate::model_common;
 use model_common::{run, stderr, stdout, write_trace};
 
 #[test]

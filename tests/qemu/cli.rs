@@ -1,7 +1,7 @@
 //! `remus-tune measure` on a real QEMU guest from the command line: by QMP socket, by QEMU
 //! PID through `--backend auto`, and the QEMU process itself with `--backend process`.
 
-mod qemu_support;
+use crate::qemu_support;
 
 use qemu_support::*;
 use remus_tune::trace::read_trace;

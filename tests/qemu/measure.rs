@@ -4,7 +4,7 @@
 //! threads, and QEMU's calc-dirty-rate cross-check. Under TCG always; under KVM too where
 //! /dev/kvm works (otherwise the reason is printed).
 
-mod qemu_support;
+use crate::qemu_support;
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,6 @@
 //! The QMP client, peer lookup and error paths against a real QEMU (TCG) booting the test guest.
 
-mod qemu_support;
+use crate::qemu_support;
 
 use std::os::unix::net::UnixListener;
 use std::time::{Duration, Instant};

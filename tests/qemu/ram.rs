@@ -1,7 +1,7 @@
 //! Guest RAM found in a real QEMU process: it covers the guest's RAM, and what the test guest
 //! wrote at a guest frame is readable at the host address we compute for that frame.
 
-mod qemu_support;
+use crate::qemu_support;
 
 use std::os::unix::fs::FileExt;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! interval windows match the guest's known rate, and a QEMU killed mid-run ends the run as
 //! `target-exited` with a valid partial trace.
 
-mod qemu_support;
+use crate::qemu_support;
 
 use std::time::Duration;
 

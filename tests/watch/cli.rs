@@ -1,7 +1,7 @@
 //! `remus-tune watch` at its edges: what --help teaches, addresses it refuses, the
 //! node_exporter textfile written while it runs and removed when it stops.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::io::{BufRead, BufReader};

@@ -4,7 +4,7 @@
 //! a profile reload on SIGHUP, the shipped rules and dashboard queries accepted by
 //! Prometheus, `promtool check metrics` on a scrape, and a clean stop on SIGTERM.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,10 +1,9 @@
 //! `remus-tune watch` on a Xen domain, through the real binary against the stand-in `xl` and
-//! the fake libxenctrl (as tests/xen_measure.rs): beside a simulated Remus it observes
+//! the fake libxenctrl (as tests/xen/measure.rs): beside a simulated Remus it observes
 //! (PEEK only) and counts Remus's checkpoints as metrics; alone it takes log-dirty, and
 //! switches it off when stopped.
 
-#[path = "support/xen_env.rs"]
-mod xen_env;
+use crate::xen_env;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

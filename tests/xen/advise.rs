@@ -2,8 +2,7 @@
 //! backend, as `measure` does: the stand-in `xl` (tests/support/fake-xen-xl) knows Meine-VM,
 //! and the fake libxenctrl (tests/support/fake-libxenctrl.c) logs every log-dirty call.
 
-#[path = "support/xen_env.rs"]
-mod xen_env;
+use crate::xen_env;
 
 use remus_tune::trace::read_trace;
 use xen_env::XenEnv;

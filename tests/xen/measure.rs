@@ -4,8 +4,7 @@
 //! logs every log-dirty call, so each test checks the exact calls that would reach Xen.
 //! The host's own facts (no Xen, no libxenctrl) are tested for real.
 
-#[path = "support/xen_env.rs"]
-mod xen_env;
+use crate::xen_env;
 
 use remus_tune::trace::{read_trace, EndReason};
 use std::process::{Command, Output, Stdio};

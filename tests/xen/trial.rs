@@ -3,8 +3,7 @@
 //! stop at each step's end and on Ctrl-C, the guest's state checked after, and the fitted
 //! host profile.
 
-#[path = "support/xen_env.rs"]
-mod xen_env;
+use crate::xen_env;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
