@@ -1,8 +1,8 @@
 //! The .deb as an admin gets it: `scripts/build-deb --binary` packages this test's own
 //! binary (no release build in CI), `dpkg -x` unpacks it into a scratch root, and the
 //! installed files are used: the binary, a man page through `man -l`, the bash completion
-//! through bash, the profiles. Needs cargo-deb (scripts/test installs it), dpkg-dev and
-//! man-db (scripts/apt-packages.txt).
+//! through bash, the profiles. Needs dpkg-dev (dpkg-deb, dpkg-shlibdeps), binutils (strip)
+//! and man-db (scripts/apt-packages.txt).
 
 use clap::CommandFactory;
 use std::path::{Path, PathBuf};
@@ -29,14 +29,6 @@ fn build_deb(dir: &Path) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out_dir = dir.join("out");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let has_cargo_deb = Command::new("cargo")
-        .args(["deb", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        has_cargo_deb,
-        "cargo-deb is not installed: `cargo install cargo-deb --locked` (scripts/test does)"
-    );
     ok(Command::new(root.join("scripts/build-deb"))
         .args(["--binary", env!("CARGO_BIN_EXE_remus-tune")])
         // Its own target directory: the test's assets never mix with a real release build.
@@ -57,7 +49,17 @@ fn the_deb_installs_a_working_tool_with_man_pages_and_completions() {
     let dir = tempfile::tempdir().unwrap();
     let deb = build_deb(dir.path());
 
-    // Depends found by dpkg-shlibdeps from the binary: libc, and no libhwloc.
+    // Control fields as an admin's apt reads them; Depends found by dpkg-shlibdeps from the
+    // binary: libc, and no libhwloc.
+    let control = ok(Command::new("dpkg-deb").arg("-f").arg(&deb));
+    for field in [
+        "Package: remus-tune",
+        "Section: admin",
+        "Maintainer: ",
+        "Description: ",
+    ] {
+        assert!(control.contains(field), "{field}: {control}");
+    }
     let depends = ok(Command::new("dpkg-deb")
         .args(["-f"])
         .arg(&deb)
@@ -72,6 +74,15 @@ fn the_deb_installs_a_working_tool_with_man_pages_and_completions() {
 
     let root = dir.path().join("root");
     ok(Command::new("dpkg").arg("-x").arg(&deb).arg(&root));
+    // What dpkg checks after installing (`dpkg --verify`): every file's md5sum.
+    let md5sums = ok(Command::new("dpkg-deb").arg("-I").arg(&deb).arg("md5sums"));
+    assert!(md5sums.contains("usr/bin/remus-tune"), "{md5sums}");
+    let md5sums_file = dir.path().join("md5sums");
+    std::fs::write(&md5sums_file, &md5sums).unwrap();
+    ok(Command::new("md5sum")
+        .args(["--check", "--quiet"])
+        .arg(&md5sums_file)
+        .current_dir(&root));
     let bin = root.join("usr/bin/remus-tune");
     assert_eq!(
         ok(Command::new(&bin).arg("--version")).trim(),
