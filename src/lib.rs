@@ -14,7 +14,7 @@
 //! ```
 //!
 //! `cli` only declares the command line, `commands` wires each subcommand, `main` maps the
-//! result to an exit code. Below `commands` nothing imports `cli` (tests/architecture.rs);
+//! result to an exit code. Below `commands` nothing imports `cli` (tests/project/architecture.rs);
 //! `output`, `stats`, `units` and `sys` are shared by every layer.
 
 pub mod backend;

@@ -187,7 +187,7 @@ mod tests {
     fn a_full_disk_leaves_nothing_behind() {
         // /dev/full cannot hold a temporary file beside it; a directory we may not write
         // stands in for a full one when we are not root, and a tiny tmpfs when we are is
-        // tested against the real binary in tests/bad_input.rs.
+        // tested against the real binary in tests/measure/bad_input.rs.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("missing-dir").join("x.svg");
         let err = write_atomic(&path, b"data", false).unwrap_err();

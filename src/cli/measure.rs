@@ -1,7 +1,4 @@
-use super::Format;
-use crate::backend::process::sample;
-pub use crate::backend::select::BackendChoice;
-pub use crate::backend::MethodChoice;
+use super::{EpochArgs, Format, TargetArgs};
 use crate::units::parse_duration;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,39 +9,26 @@ use std::time::Duration;
 pub struct MeasureArgs {
     /// What to measure: a PID or process name (its comm or the file name of its argv[0]; an
     /// ambiguous name lists the candidates), a QEMU PID or QMP socket (its guest is
-    /// measured), or a libvirt domain name. --backend auto says which it picked.
+    /// measured), a Xen domain (name or domid), or a libvirt domain name. --backend auto says
+    /// which it picked.
     #[arg(required_unless_present_any = ["exec", "qmp"], conflicts_with = "exec")]
     pub target: Option<String>,
-
-    /// Measure the QEMU guest behind this QMP socket (its QEMU process is the socket's peer).
-    #[arg(long, value_name = "SOCKET", conflicts_with_all = ["exec", "target"])]
-    pub qmp: Option<PathBuf>,
 
     /// Launch the command given after `--` and measure it with every process it starts
     /// (its whole tree, looked for again every epoch); all of it is stopped (SIGTERM, then
     /// SIGKILL after 3 s) when measuring ends, and measuring ends when the command exits. A
     /// command that exits before the first epoch is measured ends with exit 3 and no trace.
     /// Its stdout goes to stderr, so stdout carries only the summary.
-    #[arg(long, requires = "command")]
+    #[arg(long, requires = "command", conflicts_with = "qmp")]
     pub exec: bool,
 
     /// The command for --exec, after `--`. It is run directly, never through a shell.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
 
-    /// Base epoch: how often dirty pages are collected. Every interval is built from it.
-    #[arg(long, default_value = "25ms", value_parser = parse_duration)]
-    pub epoch: Duration,
-
-    /// Checkpoint intervals to report, each a multiple of --epoch. One run gives all of
-    /// them: an interval's dirty set is the union of consecutive base-epoch sets.
-    #[arg(
-        long,
-        default_value = "25ms,50ms,100ms,200ms,400ms",
-        value_delimiter = ',',
-        value_parser = parse_duration
-    )]
-    pub intervals: Vec<Duration>,
+    /// The base epoch and the checkpoint intervals built from it.
+    #[command(flatten)]
+    pub epochs: EpochArgs,
 
     /// How long to measure; Ctrl-C ends earlier and still leaves a valid trace.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
@@ -62,31 +46,13 @@ pub struct MeasureArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// How dirty pages are found; `auto` says which it picked and why.
-    #[arg(long, value_enum, default_value_t = MethodChoice::Auto)]
-    pub method: MethodChoice,
-
-    /// Pages hashed per GiB of memory by the `sample` method (QEMU's calc-dirty-rate uses
-    /// 512; more pages, narrower confidence interval).
-    #[arg(long, default_value_t = sample::DEFAULT_PER_GIB, value_name = "N")]
-    pub sample_per_gib: u64,
-
-    /// Fewest pages the `sample` method hashes, so small targets still get usable counts.
-    #[arg(long, default_value_t = sample::DEFAULT_MIN, value_name = "N")]
-    pub sample_min: u64,
-
-    /// Which kind of target TARGET names.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    pub backend: BackendChoice,
-
-    /// Xen: never switch log-dirty on or clean it; read only the stats-only PEEK count
-    /// (safe beside Remus; chosen by itself when Remus or COLO already runs on the domain).
-    #[arg(long)]
-    pub observe: bool,
-
     /// Output format of the summary printed at the end.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    /// How the target is found and measured, as `watch` does.
+    #[command(flatten)]
+    pub target_flags: TargetArgs,
 }
 
 const MEASURE_EXAMPLES: &str = "\

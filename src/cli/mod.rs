@@ -2,21 +2,25 @@
 //! file, and `commands` turns them into work. Quantities are parsed here once, by `units`,
 //! so nothing past start-up handles raw strings.
 
+mod epochs;
 mod measure;
 mod model;
 mod pin;
 mod profiles;
 mod show;
+mod target;
 mod topology;
 mod trial;
 mod watch;
 mod workload;
 
-pub use measure::{BackendChoice, MeasureArgs, MethodChoice};
+pub use epochs::EpochArgs;
+pub use measure::MeasureArgs;
 pub use model::{ChartArgs, ChartOutput, ModelArgs, ProfileOptions};
 pub use pin::PinArgs;
 pub use profiles::ProfilesArgs;
 pub use show::ShowArgs;
+pub use target::{BackendChoice, MethodChoice, TargetArgs};
 pub use topology::{TopologyArgs, TopologySource};
 pub use trial::TrialArgs;
 pub use watch::{WatchArgs, WATCH_FOREVER};

@@ -1,4 +1,4 @@
-use super::{BackendChoice, MethodChoice, ProfileOptions};
+use super::{EpochArgs, ProfileOptions, TargetArgs};
 use crate::units::parse_duration;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,22 +13,9 @@ pub struct WatchArgs {
     #[arg(required_unless_present = "qmp")]
     pub target: Option<String>,
 
-    /// Watch the QEMU guest behind this QMP socket.
-    #[arg(long, value_name = "SOCKET", conflicts_with = "target")]
-    pub qmp: Option<PathBuf>,
-
-    /// Base epoch: how often dirty pages are collected.
-    #[arg(long, default_value = "25ms", value_parser = parse_duration)]
-    pub epoch: Duration,
-
-    /// Checkpoint intervals to measure and predict, each a multiple of --epoch.
-    #[arg(
-        long,
-        default_value = "25ms,50ms,100ms,200ms,400ms",
-        value_delimiter = ',',
-        value_parser = parse_duration
-    )]
-    pub intervals: Vec<Duration>,
+    /// The base epoch and the checkpoint intervals built from it.
+    #[command(flatten)]
+    pub epochs: EpochArgs,
 
     /// How often the model is re-run over the sliding window.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
@@ -64,26 +51,9 @@ pub struct WatchArgs {
     #[command(flatten)]
     pub profile: ProfileOptions,
 
-    /// How dirty pages are found (process and QEMU targets); see `measure --help`.
-    #[arg(long, value_enum, default_value_t = MethodChoice::Auto)]
-    pub method: MethodChoice,
-
-    /// Pages hashed per GiB by the `sample` method.
-    #[arg(long, default_value_t = 4096, value_name = "N")]
-    pub sample_per_gib: u64,
-
-    /// Fewest pages the `sample` method hashes.
-    #[arg(long, default_value_t = 2048, value_name = "N")]
-    pub sample_min: u64,
-
-    /// Which kind of target TARGET names.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    pub backend: BackendChoice,
-
-    /// Xen: never switch log-dirty on or clean it; read Remus's own counter only (chosen by
-    /// itself when Remus or COLO already runs on the domain).
-    #[arg(long)]
-    pub observe: bool,
+    /// How the target is found and measured, exactly as `measure` does.
+    #[command(flatten)]
+    pub target_flags: TargetArgs,
 }
 
 /// The duration `watch` asks of the measuring loop: ten years, i.e. until stopped.

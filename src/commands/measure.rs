@@ -4,7 +4,6 @@
 
 use super::no_xen::or_no_xen;
 use crate::backend::process::exec;
-use crate::backend::process::sample::SampleSize;
 use crate::backend::process::target::ProcessTarget;
 use crate::backend::select::{self, BackendChoice, BuildOptions, Resolved};
 use crate::backend::Backend;
@@ -92,27 +91,27 @@ pub fn run(args: &MeasureArgs) -> Result<ExitCode> {
 }
 
 fn measure_command(args: &MeasureArgs) -> Result<ExitCode> {
-    let timing = Timing::new(args.epoch, &args.intervals, args.duration)?;
-    let sample = SampleSize::from_options(args.sample_per_gib, args.sample_min)
-        .map_err(anyhow::Error::msg)?;
+    let timing = Timing::new(args.epochs.epoch, &args.epochs.intervals, args.duration)?;
+    let options = args.target_flags.build_options(args.epochs.epoch)?;
+    let flags = &args.target_flags;
     if let Some(output) = &args.output {
         // Checked before anything is launched or scanned; the writer checks again atomically.
         let program = args.command.first().map(std::path::Path::new);
         let mut inputs = vec![];
-        inputs.extend(args.qmp.as_deref().map(|q| ("the QMP socket", q)));
+        inputs.extend(flags.qmp.as_deref().map(|q| ("the QMP socket", q)));
         inputs.extend(program.map(|p| ("the command to run", p)));
         crate::outfile::check_output(output, args.force, &inputs)
             .context("-o/--output is refused")?;
     }
-    if args.exec && args.backend == BackendChoice::Xen {
+    if args.exec && flags.backend == BackendChoice::Xen {
         bail!(
             "--exec launches a process, not a Xen domain: drop --backend xen, or name the domain"
         );
     }
-    if args.observe {
+    if flags.observe {
         // Observing is beside Remus, which only Xen runs: refuse before resolving anything.
-        let target = args.target.as_deref().filter(|_| args.qmp.is_none());
-        let xen = match args.backend {
+        let target = args.target.as_deref().filter(|_| flags.qmp.is_none());
+        let xen = match flags.backend {
             BackendChoice::Xen => true,
             BackendChoice::Process | BackendChoice::Qemu => false,
             BackendChoice::Auto => target.is_some_and(select::names_xen_domain),
@@ -128,7 +127,7 @@ fn measure_command(args: &MeasureArgs) -> Result<ExitCode> {
     } else {
         None
     };
-    let result = measure_launched(args, timing, sample, &stop, child.as_mut());
+    let result = measure_launched(args, timing, options, &stop, child.as_mut());
     if let Some(child) = child.as_mut() {
         // Asked before stopping the tree: a command we stopped did not end by itself.
         let ended_by_itself = exited_by_itself(child, &result);
@@ -219,7 +218,7 @@ fn observe_needs_xen(target: &str) -> String {
 fn measure_launched(
     args: &MeasureArgs,
     timing: Timing,
-    sample: SampleSize,
+    options: BuildOptions,
     stop: &StopSignal,
     child: Option<&mut Child>,
 ) -> Result<(MeasureOutcome, Summary)> {
@@ -234,17 +233,11 @@ fn measure_launched(
         }
         None => select::resolve(
             args.target.as_deref().unwrap_or_default(),
-            args.backend,
-            args.qmp.as_deref(),
+            args.target_flags.backend,
+            args.target_flags.qmp.as_deref(),
         )?,
     };
     crate::note!("remus-tune measure: {why}; {}", timing.describe());
-    let options = BuildOptions {
-        method: args.method,
-        epoch: args.epoch,
-        sample,
-        observe: args.observe,
-    };
     let request = MeasureRequest {
         timing,
         output: args.output.clone(),

@@ -4,7 +4,6 @@
 
 use super::measure::{exit_code, NO_XEN_HINT};
 use super::no_xen::or_no_xen;
-use crate::backend::process::sample::SampleSize;
 use crate::backend::select::{self, BuildOptions};
 use crate::backend::Backend;
 use crate::cli::{WatchArgs, WATCH_FOREVER};
@@ -40,19 +39,18 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
 
 fn watch(args: &WatchArgs) -> Result<ExitCode> {
     let intervals = watched_intervals(args);
-    let checked = Timing::new(args.epoch, &intervals, WATCH_FOREVER)
+    let checked = Timing::new(args.epochs.epoch, &intervals, WATCH_FOREVER)
         .map_err(anyhow::Error::from)
         .and_then(|timing| {
             check_timing(args, &intervals)?;
-            let sample = SampleSize::from_options(args.sample_per_gib, args.sample_min)
-                .map_err(anyhow::Error::msg)?;
+            let options = args.target_flags.build_options(args.epochs.epoch)?;
             Ok((
                 timing,
-                sample,
+                options,
                 listen::check(args.listen, args.allow_remote)?,
             ))
         });
-    let (timing, sample, addr) = match checked {
+    let (timing, options, addr) = match checked {
         Ok(checked) => checked,
         Err(err) => {
             crate::error!("{err:#}");
@@ -69,7 +67,7 @@ fn watch(args: &WatchArgs) -> Result<ExitCode> {
     // Bound before the backend starts, so a busy port fails before log-dirty is touched.
     let server = MetricsServer::bind(addr)?;
 
-    let mut backend = open_backend(args, sample)?;
+    let mut backend = open_backend(args, options)?;
     let name = backend.target().name;
     let textfile = match &args.textfile {
         Some(dir) => Some(Textfile::new(dir, &name)?),
@@ -94,7 +92,7 @@ fn watch(args: &WatchArgs) -> Result<ExitCode> {
             .unwrap_or_default()
     );
     let plan = MeasurePlan {
-        epoch: args.epoch,
+        epoch: args.epochs.epoch,
         intervals: timing.interval_pairs(),
         duration: WATCH_FOREVER,
         // No trace is written (the tap says so); the path is never created.
@@ -137,7 +135,7 @@ fn watch(args: &WatchArgs) -> Result<ExitCode> {
 
 /// --intervals, with --remus-interval added when it is not among them.
 fn watched_intervals(args: &WatchArgs) -> Vec<Duration> {
-    let mut intervals = args.intervals.clone();
+    let mut intervals = args.epochs.intervals.clone();
     if let Some(remus) = args.remus_interval {
         if !intervals.contains(&remus) {
             intervals.push(remus);
@@ -148,7 +146,7 @@ fn watched_intervals(args: &WatchArgs) -> Vec<Duration> {
 
 /// --update and --window against the epoch and the intervals.
 fn check_timing(args: &WatchArgs, intervals: &[Duration]) -> Result<()> {
-    let longest = intervals.iter().max().copied().unwrap_or(args.epoch);
+    let longest = intervals.iter().max().copied().unwrap_or(args.epochs.epoch);
     if args.update < Duration::from_secs(1) {
         bail!(
             "--update {} is too short: the model re-reads the whole window each time; give 1s \
@@ -176,17 +174,12 @@ fn check_timing(args: &WatchArgs, intervals: &[Duration]) -> Result<()> {
 
 /// The backend `measure` would build for the same target, through the one backend factory
 /// (a Xen domain in observe mode beside Remus, exclusive otherwise, as `measure` decides).
-fn open_backend(args: &WatchArgs, sample: SampleSize) -> Result<Box<dyn Backend>> {
+fn open_backend(args: &WatchArgs, options: BuildOptions) -> Result<Box<dyn Backend>> {
     let (resolved, why) = select::resolve(
         args.target.as_deref().unwrap_or_default(),
-        args.backend,
-        args.qmp.as_deref(),
+        args.target_flags.backend,
+        args.target_flags.qmp.as_deref(),
     )?;
     crate::note!("remus-tune watch: {why}");
-    resolved.build(BuildOptions {
-        method: args.method,
-        epoch: args.epoch,
-        sample,
-        observe: args.observe,
-    })
+    resolved.build(options)
 }

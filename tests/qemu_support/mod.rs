@@ -1,4 +1,4 @@
-//! Shared by the tests/qemu_*.rs tests: builds the test guest (tests/guest/) with the system
+//! Shared by the tests/qemu/*.rs tests: builds the test guest (tests/guest/) with the system
 //! gcc and ld, boots it under a real qemu-system-x86_64, and cleans up.
 #![allow(dead_code)]
 

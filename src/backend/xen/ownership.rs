@@ -5,7 +5,7 @@
 //! (interfaces.md §0 items 1–4): a second CLEAN steals the bits the save code would have
 //! sent, and OFF makes every later CLEAN succeed with an all-zero bitmap. So every log-dirty
 //! call remus-tune makes goes through this state machine, which is pure (no I/O, no clock)
-//! and tested exhaustively in `tests/xen_ownership.rs`. The rules:
+//! and tested exhaustively in `tests/xen/ownership.rs`. The rules:
 //!
 //! - CLEAN only while we own log-dirty: our own ENABLE succeeded and no save helper
 //!   (`libxl-save-helper --save-domain` for this domain) has been seen since.

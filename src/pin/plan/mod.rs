@@ -1,5 +1,5 @@
 //! The planner: topology + domains + policy → plan. Pure: no I/O, no clock, so every rule
-//! below is tested on many topologies (tests/pin_plan.rs).
+//! below is tested on many topologies (tests/pin/plan.rs).
 //!
 //! The rules, in order of priority (the Xen developers' advice for Remus: switch off the
 //! scheduler's spreading and give Dom-0 and each protected VM cores of their own):

@@ -1,6 +1,6 @@
 //! The QMP wire protocol: the messages QEMU sends (greeting, events), their parsing, and the
 //! errors a conversation can end in. Pure functions over JSON values: the client in
-//! `qmp/mod.rs` does the I/O, the fuzz tests (tests/fuzz_parsers.rs) call these directly.
+//! `qmp/mod.rs` does the I/O, the fuzz tests (tests/measure/fuzz_parsers.rs) call these directly.
 
 use serde_json::Value;
 use std::io;
@@ -104,7 +104,7 @@ pub(super) fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-/// Reads the greeting QEMU sends first (public for the fuzz tests, tests/fuzz_parsers.rs).
+/// Reads the greeting QEMU sends first (public for the fuzz tests, tests/measure/fuzz_parsers.rs).
 pub fn parse_greeting(v: &Value) -> Result<Greeting, String> {
     let qmp = v.get("QMP").ok_or_else(|| {
         format!(

@@ -1,0 +1,11 @@
+//! The project as shipped: the .deb, the command-line conventions, the module layering.
+//!
+//! One test binary for the group (each binary links the whole crate, so CI builds a few, not
+//! one per file): a new test file here is a `mod` line below; see tests/README.md.
+
+#[path = "../model_common/mod.rs"]
+mod model_common;
+
+mod architecture;
+mod conventions;
+mod deb;
