@@ -21,8 +21,8 @@ pub struct WatchArgs {
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub update: Duration,
 
-    /// The sliding window the model sees: the last this-long of epochs (at most 1h; memory
-    /// grows with window/epoch, about 300 bytes per epoch).
+    /// The sliding window the model sees: the last this-long of epochs (up to 30 days; kept
+    /// as at most 256 buckets of summarised windows, so memory does not grow with it).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub window: Duration,
 
