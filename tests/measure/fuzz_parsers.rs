@@ -44,8 +44,15 @@ fn under_memory_cap(test: &str, body: impl FnOnce()) {
 fn run_capped_child(test: &str) -> (bool, String) {
     let exe = std::env::current_exe().unwrap();
     let mut command = std::process::Command::new(exe);
+    // libtest names a test by its path below the crate: `fuzz_parsers::NAME` in this binary.
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    let name = if module.is_empty() {
+        test.to_string()
+    } else {
+        format!("{module}::{test}")
+    };
     command
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, "1");
     // SAFETY: setrlimit is async-signal-safe and touches only the child's own limits.
     unsafe {
