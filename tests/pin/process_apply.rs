@@ -68,7 +68,10 @@ impl Helper {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "helper_process",
+                // libtest's name of it in this grouped binary: `process_apply::helper_process`
+                concat!(module_path!(), "::helper_process")
+                    .split_once("::")
+                    .map_or("helper_process", |(_, name)| name),
                 "--nocapture",
                 "--test-threads=1",
             ])
