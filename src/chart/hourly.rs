@@ -120,7 +120,7 @@ impl<'a> HourlyBuilder<'a> {
     }
 
     pub fn push(&mut self, epoch: &Epoch) {
-        if self.epochs % self.block == 0 {
+        if self.epochs.is_multiple_of(self.block) {
             let hour = (epoch.start_s / HOUR_S) as u64;
             if self.open.as_ref().is_none_or(|open| open.hour != hour) {
                 self.close_hour();
