@@ -4,20 +4,24 @@
 //! the interval the whole-trace model recommends (or the shortest measured).
 //!
 //! That interval is known only once the whole trace is read, so [`HourlyBuilder`] models each
-//! hour as it closes at every interval the hour measured and keeps only the slowdowns: a day
-//! is charted in one pass, in the memory of one hour's figures.
+//! hour as it closes at every interval the hour measured (on a thread of its own, beside the
+//! reading) and keeps only the slowdowns: a day is charted in one pass, in the memory of a
+//! few hours' figures.
 
 use super::intervals::{legend, titled};
 use super::style::{self, LIMIT, PINNED, SHARED};
 use super::{ChartFormat, Picture, WrittenChart};
 use crate::model::{
     predict_figures, FiguresBuilder, ModelOptions, ModelReport, ObserverBasis, Profile,
+    TraceFigures,
 };
 use crate::trace::{End, EndReason, Epoch, Trace, TraceHeader};
 use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::thread::JoinHandle;
 
 /// File stem of the chart.
 pub const STEM: &str = "by-hour";
@@ -62,10 +66,61 @@ struct OpenHour {
     pages: f64,
 }
 
+/// An hour read whole, for the modeller: its dirty rate and the model's figures.
+struct ClosedHour {
+    hour: u64,
+    dirty_mib_per_s: f64,
+    figures: TraceFigures,
+}
+
+/// Models closed hours on a thread of its own, so that modelling one hour (mostly sorting its
+/// windows for quantiles, at every interval) overlaps reading the next. At most one closed
+/// hour waits for it: memory stays a few hours' figures.
+struct Modeller {
+    hours: SyncSender<ClosedHour>,
+    rows: JoinHandle<Vec<HourRow>>,
+}
+
+impl Modeller {
+    fn start(profile: &Profile) -> Self {
+        let (hours, closed) = sync_channel::<ClosedHour>(1);
+        let profile = profile.clone();
+        let rows = std::thread::spawn(move || {
+            closed
+                .iter()
+                .filter_map(|hour| model_hour(hour, &profile))
+                .collect()
+        });
+        Self { hours, rows }
+    }
+
+    /// Every hour modelled, in order.
+    fn finish(self) -> Vec<HourRow> {
+        drop(self.hours);
+        self.rows
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+}
+
+/// Models an hour at every interval it measured; `None` for an hour the model cannot answer
+/// for (no whole window).
+fn model_hour(hour: ClosedHour, profile: &Profile) -> Option<HourRow> {
+    let report = predict_figures(&hour.figures, profile, &ModelOptions::default()).ok()?;
+    Some(HourRow {
+        hour: hour.hour,
+        dirty_mib_per_s: hour.dirty_mib_per_s,
+        slowdown_pct: report
+            .intervals
+            .iter()
+            .map(|p| (p.interval_ms, (1.0 - p.throughput_pinned) * 100.0))
+            .collect(),
+    })
+}
+
 /// Builds the by-hour view as epochs stream by, modelling each hour as it closes.
-pub struct HourlyBuilder<'a> {
+pub struct HourlyBuilder {
     header: TraceHeader,
-    profile: &'a Profile,
     /// The end record each hour is modelled with (see [`HourlyBuilder::models_like`]).
     end: End,
     /// Hours start on a block of epochs that every interval's windows align with, so each
@@ -74,14 +129,14 @@ pub struct HourlyBuilder<'a> {
     epochs: u64,
     last_end_s: f64,
     open: Option<OpenHour>,
-    rows: Vec<HourRow>,
+    modeller: Modeller,
 }
 
-impl<'a> HourlyBuilder<'a> {
+impl HourlyBuilder {
     /// For a trace whose end record is still to come: each hour is modelled with a stand-in
     /// end record without an observer effect, the one thing of the end the model's numbers
     /// depend on. [`HourlyBuilder::models_like`] says afterwards whether the real one agrees.
-    pub fn new(header: &TraceHeader, profile: &'a Profile) -> Self {
+    pub fn new(header: &TraceHeader, profile: &Profile) -> Self {
         let stand_in = End {
             reason: EndReason::Completed,
             message: "one hour of the trace".into(),
@@ -95,20 +150,19 @@ impl<'a> HourlyBuilder<'a> {
     }
 
     /// For a trace whose end record is known.
-    pub fn with_end(header: &TraceHeader, profile: &'a Profile, end: End) -> Self {
+    pub fn with_end(header: &TraceHeader, profile: &Profile, end: End) -> Self {
         let block = header
             .interval_spans()
             .iter()
             .fold(1u64, |block, &(_, span)| lcm(block, span).min(1 << 16));
         Self {
             header: header.clone(),
-            profile,
             end,
             block,
             epochs: 0,
             last_end_s: 0.0,
             open: None,
-            rows: Vec::new(),
+            modeller: Modeller::start(profile),
         }
     }
 
@@ -141,30 +195,23 @@ impl<'a> HourlyBuilder<'a> {
         }
     }
 
-    /// Models the open hour at every interval it measured; an hour the model cannot answer
-    /// for (no whole window) is left out.
+    /// Hands the open hour to the modeller.
     fn close_hour(&mut self) {
         let Some(open) = self.open.take() else {
             return;
         };
-        let figures = open.figures.finish(self.end.clone());
-        let Ok(report) = predict_figures(&figures, self.profile, &ModelOptions::default()) else {
-            return;
-        };
         let page = self.header.page_size as f64;
-        self.rows.push(HourRow {
+        let closed = ClosedHour {
             hour: open.hour,
             dirty_mib_per_s: if open.seconds > 0.0 {
                 open.pages * page / open.seconds / (1024.0 * 1024.0)
             } else {
                 0.0
             },
-            slowdown_pct: report
-                .intervals
-                .iter()
-                .map(|p| (p.interval_ms, (1.0 - p.throughput_pinned) * 100.0))
-                .collect(),
-        });
+            figures: open.figures.finish(self.end.clone()),
+        };
+        // The modeller only stops once this builder drops its sender: it is there to receive.
+        let _ = self.modeller.hours.send(closed);
     }
 
     /// The view at the interval `report` (the whole trace's model) recommends, or its
@@ -174,6 +221,7 @@ impl<'a> HourlyBuilder<'a> {
             return None;
         }
         self.close_hour();
+        let rows = self.modeller.finish();
         let interval_ms = report
             .recommended_interval_ms
             .or_else(|| report.intervals.first().map(|p| p.interval_ms))?;
@@ -192,7 +240,7 @@ impl<'a> HourlyBuilder<'a> {
                 .and_then(|p| p.limits.iter().find(|c| c.limit == "max_slowdown"))
                 .map(|c| c.max),
         };
-        for row in &self.rows {
+        for row in &rows {
             let Some(&(_, slowdown)) = row.slowdown_pct.iter().find(|s| s.0 == interval_ms) else {
                 continue;
             };
