@@ -3,7 +3,7 @@
 //! on a real file, plain and zstd-compressed. Criterion times each command; the max RSS of every run comes from
 //! wait4's rusage and is printed beside it, with the file sizes (the trace size per day).
 //!
-//! Targets (issue 13): each command ≤ 3 s and ≤ 256 MB max RSS (`chart` ≤ 256 MB, in a time
+//! Targets (issue 13): each command ≤ 3 s and ≤ 256 MB max RSS (`chart` in a time
 //! comparable to `model`: it models every hour as well, and draws 14 pictures). The physical
 //! floor is parsing: ~290 MB of JSON lines per day, one line per epoch.
 //!

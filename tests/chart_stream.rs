@@ -20,7 +20,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// Peak resident memory a chart run may reach: the model's own figures (every interval's
-/// windows, exact up to 2^18 each, then folded) and one hour's, the bins, the pictures.
+/// windows, exact up to 2^18 each, then folded) and a few hours', the bins, the pictures.
 const BOUND_MIB: i64 = 100;
 /// 10.5 hours of 25 ms epochs.
 const HOURS: f64 = 10.5;

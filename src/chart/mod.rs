@@ -13,7 +13,7 @@ mod style;
 mod svg_text;
 mod timeline;
 
-pub use data::{downsample, Binner, ChartData, Series, Timeline};
+pub use data::{downsample, ChartData, Series, Timeline};
 pub use hourly::{hourly_view, write_hourly, HourlyBuilder, HourlyView};
 
 use anyhow::{Context, Result};
