@@ -2,17 +2,26 @@
 //! hour, so the admin sees *when* the VM is expensive to protect (the nightly backup, the
 //! 02:00 batch job), not only the day's average. Each hour is modelled on its own epochs, at
 //! the interval the whole-trace model recommends (or the shortest measured).
+//!
+//! That interval is known only once the whole trace is read, so [`HourlyBuilder`] models each
+//! hour as it closes at every interval the hour measured (on a thread of its own, beside the
+//! reading) and keeps only the slowdowns: a day is charted in one pass, in the memory of a
+//! few hours' figures.
 
 use super::intervals::{legend, titled};
 use super::style::{self, LIMIT, PINNED, SHARED};
 use super::{ChartFormat, Picture, WrittenChart};
-use crate::model::{predict_figures, FiguresBuilder, ModelOptions, ModelReport};
-use crate::profile::Profile;
-use crate::trace::Trace;
+use crate::model::{
+    predict_figures, FiguresBuilder, ModelOptions, ModelReport, ObserverBasis, Profile,
+    TraceFigures,
+};
+use crate::trace::{End, EndReason, Epoch, Trace, TraceHeader};
 use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::thread::JoinHandle;
 
 /// File stem of the chart.
 pub const STEM: &str = "by-hour";
@@ -31,75 +40,216 @@ pub struct HourlyView {
     pub slowdown_limit_pct: Option<f64>,
 }
 
-/// The by-hour view, for a trace that reaches into its second hour; `None` otherwise.
+/// The by-hour view of a trace in memory, for a trace that reaches into its second hour;
+/// `None` otherwise.
 pub fn hourly_view(trace: &Trace, profile: &Profile, report: &ModelReport) -> Option<HourlyView> {
-    let last = trace.epochs.last()?;
-    if last.end_s < HOUR_S {
-        return None;
+    let mut hours = HourlyBuilder::with_end(&trace.header, profile, trace.end.clone());
+    for epoch in &trace.epochs {
+        hours.push(epoch);
     }
-    let interval_ms = report
-        .recommended_interval_ms
-        .or_else(|| report.intervals.first().map(|p| p.interval_ms))?;
-    // Hours start on a block of epochs that every interval's windows align with, so each
-    // hour's windows are whole.
-    let block = trace
-        .header
-        .interval_spans()
-        .iter()
-        .fold(1u64, |block, &(_, span)| lcm(block, span).min(1 << 16));
-    let options = ModelOptions {
-        intervals: Some(vec![interval_ms]),
-        ..ModelOptions::default()
-    };
-    let mut view = HourlyView {
-        subtitle: format!(
-            "{} · profile {} on {} · checkpoint every {interval_ms} ms",
-            report.trace.target, report.profile.name, report.profile.host
-        ),
-        interval_ms,
-        hours: Vec::new(),
-        dirty_mib_per_s: Vec::new(),
-        slowdown_pct: Vec::new(),
-        slowdown_limit_pct: report
-            .intervals
-            .first()
-            .and_then(|p| p.limits.iter().find(|c| c.limit == "max_slowdown"))
-            .map(|c| c.max),
-    };
-    let page = trace.header.page_size as f64;
-    let mut start = 0usize;
-    while start < trace.epochs.len() {
-        let hour = (trace.epochs[start].start_s / HOUR_S) as u64;
-        let mut stop = start;
-        while stop < trace.epochs.len() && (trace.epochs[stop].start_s / HOUR_S) as u64 == hour {
-            stop = (stop + block as usize).min(trace.epochs.len());
-        }
-        let epochs = &trace.epochs[start..stop];
-        start = stop;
-        let mut builder = FiguresBuilder::new(&trace.header);
-        let (mut seconds, mut pages) = (0.0, 0.0);
-        for epoch in epochs {
-            builder.push(epoch);
-            seconds += epoch.end_s - epoch.start_s;
-            pages += epoch.dirty_pages as f64;
-        }
-        let figures = builder.finish(trace.end.clone());
-        let Ok(hour_report) = predict_figures(&figures, profile, &options) else {
-            continue;
-        };
-        let Some(prediction) = hour_report.intervals.first() else {
-            continue;
-        };
-        view.hours.push(hour);
-        view.dirty_mib_per_s.push(if seconds > 0.0 {
-            pages * page / seconds / (1024.0 * 1024.0)
-        } else {
-            0.0
+    hours.finish(report)
+}
+
+/// One modelled hour: its dirty rate and the predicted slowdown at each interval it measured.
+struct HourRow {
+    hour: u64,
+    dirty_mib_per_s: f64,
+    /// (interval ms, slowdown %) with Dom-0 pinned apart.
+    slowdown_pct: Vec<(u64, f64)>,
+}
+
+/// The hour being read.
+struct OpenHour {
+    hour: u64,
+    figures: FiguresBuilder,
+    seconds: f64,
+    pages: f64,
+}
+
+/// An hour read whole, for the modeller: its dirty rate and the model's figures.
+struct ClosedHour {
+    hour: u64,
+    dirty_mib_per_s: f64,
+    figures: TraceFigures,
+}
+
+/// Models closed hours on a thread of its own, so that modelling one hour (mostly sorting its
+/// windows for quantiles, at every interval) overlaps reading the next. At most one closed
+/// hour waits for it: memory stays a few hours' figures.
+struct Modeller {
+    hours: SyncSender<ClosedHour>,
+    rows: JoinHandle<Vec<HourRow>>,
+}
+
+impl Modeller {
+    fn start(profile: &Profile) -> Self {
+        let (hours, closed) = sync_channel::<ClosedHour>(1);
+        let profile = profile.clone();
+        let rows = std::thread::spawn(move || {
+            closed
+                .iter()
+                .filter_map(|hour| model_hour(hour, &profile))
+                .collect()
         });
-        view.slowdown_pct
-            .push((1.0 - prediction.throughput_pinned) * 100.0);
+        Self { hours, rows }
     }
-    (view.hours.len() >= 2).then_some(view)
+
+    /// Every hour modelled, in order.
+    fn finish(self) -> Vec<HourRow> {
+        drop(self.hours);
+        self.rows
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+}
+
+/// Models an hour at every interval it measured; `None` for an hour the model cannot answer
+/// for (no whole window).
+fn model_hour(hour: ClosedHour, profile: &Profile) -> Option<HourRow> {
+    let report = predict_figures(&hour.figures, profile, &ModelOptions::default()).ok()?;
+    Some(HourRow {
+        hour: hour.hour,
+        dirty_mib_per_s: hour.dirty_mib_per_s,
+        slowdown_pct: report
+            .intervals
+            .iter()
+            .map(|p| (p.interval_ms, (1.0 - p.throughput_pinned) * 100.0))
+            .collect(),
+    })
+}
+
+/// Builds the by-hour view as epochs stream by, modelling each hour as it closes.
+pub struct HourlyBuilder {
+    header: TraceHeader,
+    /// The end record each hour is modelled with (see [`HourlyBuilder::models_like`]).
+    end: End,
+    /// Hours start on a block of epochs that every interval's windows align with, so each
+    /// hour's windows are whole.
+    block: u64,
+    epochs: u64,
+    last_end_s: f64,
+    open: Option<OpenHour>,
+    modeller: Modeller,
+}
+
+impl HourlyBuilder {
+    /// For a trace whose end record is still to come: each hour is modelled with a stand-in
+    /// end record without an observer effect, the one thing of the end the model's numbers
+    /// depend on. [`HourlyBuilder::models_like`] says afterwards whether the real one agrees.
+    pub fn new(header: &TraceHeader, profile: &Profile) -> Self {
+        let stand_in = End {
+            reason: EndReason::Completed,
+            message: "one hour of the trace".into(),
+            epochs: 0,
+            duration_s: 0.0,
+            late_epochs: 0,
+            cross_check: None,
+            observer_effect: None,
+        };
+        Self::with_end(header, profile, stand_in)
+    }
+
+    /// For a trace whose end record is known.
+    pub fn with_end(header: &TraceHeader, profile: &Profile, end: End) -> Self {
+        let block = header
+            .interval_spans()
+            .iter()
+            .fold(1u64, |block, &(_, span)| lcm(block, span).min(1 << 16));
+        Self {
+            header: header.clone(),
+            end,
+            block,
+            epochs: 0,
+            last_end_s: 0.0,
+            open: None,
+            modeller: Modeller::start(profile),
+        }
+    }
+
+    /// True when hours modelled with this builder's end record come out as with `end`: the
+    /// model reads the end only for the observer effect of a trace taken under log-dirty.
+    pub fn models_like(&self, end: &End) -> bool {
+        let basis = |end: &End| ObserverBasis::new(&self.header, end, None).work_share;
+        basis(&self.end) == basis(end)
+    }
+
+    pub fn push(&mut self, epoch: &Epoch) {
+        if self.epochs.is_multiple_of(self.block) {
+            let hour = (epoch.start_s / HOUR_S) as u64;
+            if self.open.as_ref().is_none_or(|open| open.hour != hour) {
+                self.close_hour();
+                self.open = Some(OpenHour {
+                    hour,
+                    figures: FiguresBuilder::new(&self.header),
+                    seconds: 0.0,
+                    pages: 0.0,
+                });
+            }
+        }
+        self.epochs += 1;
+        self.last_end_s = epoch.end_s;
+        if let Some(open) = &mut self.open {
+            open.figures.push(epoch);
+            open.seconds += epoch.end_s - epoch.start_s;
+            open.pages += epoch.dirty_pages as f64;
+        }
+    }
+
+    /// Hands the open hour to the modeller.
+    fn close_hour(&mut self) {
+        let Some(open) = self.open.take() else {
+            return;
+        };
+        let page = self.header.page_size as f64;
+        let closed = ClosedHour {
+            hour: open.hour,
+            dirty_mib_per_s: if open.seconds > 0.0 {
+                open.pages * page / open.seconds / (1024.0 * 1024.0)
+            } else {
+                0.0
+            },
+            figures: open.figures.finish(self.end.clone()),
+        };
+        // The modeller only stops once this builder drops its sender: it is there to receive.
+        let _ = self.modeller.hours.send(closed);
+    }
+
+    /// The view at the interval `report` (the whole trace's model) recommends, or its
+    /// shortest; `None` for a trace that ends within its first hour or models fewer than two.
+    pub fn finish(mut self, report: &ModelReport) -> Option<HourlyView> {
+        if self.last_end_s < HOUR_S {
+            return None;
+        }
+        self.close_hour();
+        let rows = self.modeller.finish();
+        let interval_ms = report
+            .recommended_interval_ms
+            .or_else(|| report.intervals.first().map(|p| p.interval_ms))?;
+        let mut view = HourlyView {
+            subtitle: format!(
+                "{} · profile {} on {} · checkpoint every {interval_ms} ms",
+                report.trace.target, report.profile.name, report.profile.host
+            ),
+            interval_ms,
+            hours: Vec::new(),
+            dirty_mib_per_s: Vec::new(),
+            slowdown_pct: Vec::new(),
+            slowdown_limit_pct: report
+                .intervals
+                .first()
+                .and_then(|p| p.limits.iter().find(|c| c.limit == "max_slowdown"))
+                .map(|c| c.max),
+        };
+        for row in &rows {
+            let Some(&(_, slowdown)) = row.slowdown_pct.iter().find(|s| s.0 == interval_ms) else {
+                continue;
+            };
+            view.hours.push(row.hour);
+            view.dirty_mib_per_s.push(row.dirty_mib_per_s);
+            view.slowdown_pct.push(slowdown);
+        }
+        (view.hours.len() >= 2).then_some(view)
+    }
 }
 
 fn lcm(a: u64, b: u64) -> u64 {
@@ -191,24 +341,21 @@ where
     Ok(())
 }
 
-/// Writes the by-hour chart into `dir` when the trace is longer than an hour; nothing
-/// otherwise.
+/// Writes the by-hour chart of `view` into `dir`, when there is one.
 pub fn write_hourly(
-    trace: &Trace,
-    profile: &Profile,
-    report: &ModelReport,
+    view: Option<&HourlyView>,
     dir: &Path,
     formats: &[ChartFormat],
     force: bool,
 ) -> Result<Vec<WrittenChart>> {
-    let Some(view) = hourly_view(trace, profile, report) else {
+    let Some(view) = view else {
         return Ok(Vec::new());
     };
     let mut written = Vec::new();
     for &format in formats {
         let bytes = match format {
-            ChartFormat::Svg => super::render_picture_svg(Picture::ByHour(&view))?.into_bytes(),
-            ChartFormat::Png => super::render_picture_png(Picture::ByHour(&view))?,
+            ChartFormat::Svg => super::render_picture_svg(Picture::ByHour(view))?.into_bytes(),
+            ChartFormat::Png => super::render_picture_png(Picture::ByHour(view))?,
         };
         let path = dir.join(format!("{STEM}.{}", format.extension()));
         crate::outfile::write_atomic(&path, &bytes, force)?;
@@ -219,4 +366,104 @@ pub fn write_hourly(
         });
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::tests::synthetic_trace;
+    use crate::model::{predict, FiguresBuilder};
+    use crate::observer::{ObserverEffect, ObserverSource};
+    use crate::profile::{load, ProfileRequest};
+
+    /// 3 hours of 1 s epochs, the second hour dirtying four times as much.
+    fn three_hours() -> Trace {
+        let mut trace = synthetic_trace(
+            1000,
+            &[1000, 2000, 4000],
+            3 * 3600,
+            |ms| 2000.0 * (ms / 1000.0).powf(0.7),
+            4096,
+        );
+        for epoch in trace.epochs.iter_mut().filter(|e| e.start_s >= HOUR_S) {
+            if epoch.start_s < 2.0 * HOUR_S {
+                epoch.dirty_pages *= 4;
+                for window in &mut epoch.windows {
+                    window.dirty_pages *= 4;
+                }
+            }
+        }
+        trace
+    }
+
+    fn streamed(trace: &Trace, profile: &Profile, report: &ModelReport) -> Option<HourlyView> {
+        let mut hours = HourlyBuilder::new(&trace.header, profile);
+        for epoch in &trace.epochs {
+            hours.push(epoch);
+        }
+        assert!(hours.models_like(&trace.end));
+        hours.finish(report)
+    }
+
+    #[test]
+    fn each_hour_is_modelled_on_its_own_epochs_at_the_recommended_interval() {
+        let trace = three_hours();
+        let profile = load(&ProfileRequest::default()).unwrap();
+        let report = predict(&trace, &profile, &ModelOptions::default()).unwrap();
+        let view = streamed(&trace, &profile, &report).expect("a view of three hours");
+        assert_eq!(view, hourly_view(&trace, &profile, &report).unwrap());
+        let interval = report
+            .recommended_interval_ms
+            .unwrap_or(report.intervals[0].interval_ms);
+        assert_eq!(view.interval_ms, interval);
+        assert_eq!(view.hours, vec![0, 1, 2]);
+        let rate = &view.dirty_mib_per_s;
+        assert!((rate[1] / rate[0] - 4.0).abs() < 1e-9, "{rate:?}");
+        assert!(view.slowdown_pct[1] > view.slowdown_pct[0], "{view:?}");
+        // The second hour alone, modelled at that interval only, as a model of a one-hour
+        // trace would: the same slowdown.
+        let mut hour = FiguresBuilder::new(&trace.header);
+        for epoch in trace
+            .epochs
+            .iter()
+            .filter(|e| (e.start_s / HOUR_S) as u64 == 1)
+        {
+            hour.push(epoch);
+        }
+        let options = ModelOptions {
+            intervals: Some(vec![interval]),
+            ..ModelOptions::default()
+        };
+        let alone = predict_figures(&hour.finish(trace.end.clone()), &profile, &options).unwrap();
+        let slowdown = (1.0 - alone.intervals[0].throughput_pinned) * 100.0;
+        assert_eq!(view.slowdown_pct[1], slowdown);
+    }
+
+    #[test]
+    fn a_trace_within_its_first_hour_has_no_view() {
+        let mut trace = three_hours();
+        trace.epochs.truncate(3599);
+        let profile = load(&ProfileRequest::default()).unwrap();
+        let report = predict(&trace, &profile, &ModelOptions::default()).unwrap();
+        assert_eq!(streamed(&trace, &profile, &report), None);
+    }
+
+    #[test]
+    fn an_observer_effect_under_log_dirty_needs_the_real_end_record() {
+        let mut trace = three_hours();
+        let profile = load(&ProfileRequest::default()).unwrap();
+        let hours = HourlyBuilder::new(&trace.header, &profile);
+        trace.end.observer_effect = Some(ObserverEffect {
+            fraction: 0.3,
+            source: ObserverSource::Probe,
+            note: String::new(),
+        });
+        // Not under log-dirty: the effect is not in the counts, the model ignores it.
+        assert!(hours.models_like(&trace.end));
+        trace.header.method.name = "xen-logdirty".into();
+        let hours = HourlyBuilder::new(&trace.header, &profile);
+        assert!(!hours.models_like(&trace.end));
+        trace.end.observer_effect = None;
+        assert!(hours.models_like(&trace.end));
+    }
 }

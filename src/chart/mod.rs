@@ -13,11 +13,9 @@ mod style;
 mod svg_text;
 mod timeline;
 
-pub use data::{downsample, ChartData, Series};
-pub use hourly::{hourly_view, write_hourly, HourlyView};
+pub use data::{downsample, ChartData, Series, Timeline};
+pub use hourly::{hourly_view, write_hourly, HourlyBuilder, HourlyView};
 
-use crate::model::ModelReport;
-use crate::trace::Trace;
 use anyhow::{Context, Result};
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -209,11 +207,10 @@ pub fn check_outputs(
     Ok(())
 }
 
-/// Writes every chart of `trace` and `report` into `dir` in each of `formats`, each file
-/// whole or not at all; an existing chart is replaced only with `force`.
+/// Writes every chart of `data` into `dir` in each of `formats`, each file whole or not at
+/// all; an existing chart is replaced only with `force`.
 pub fn write_all(
-    trace: &Trace,
-    report: &ModelReport,
+    data: &ChartData,
     dir: &Path,
     formats: &[ChartFormat],
     force: bool,
@@ -221,12 +218,11 @@ pub fn write_all(
     crate::outfile::check_output_dir(dir)?;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the chart directory {}", dir.display()))?;
-    let data = ChartData::new(trace, report);
     let mut written = Vec::new();
     for (kind, format, path) in chart_paths(dir, formats) {
         let bytes = match format {
-            ChartFormat::Svg => render_svg(kind, &data)?.into_bytes(),
-            ChartFormat::Png => render_png(kind, &data)?,
+            ChartFormat::Svg => render_svg(kind, data)?.into_bytes(),
+            ChartFormat::Png => render_png(kind, data)?,
         };
         crate::outfile::write_atomic(&path, &bytes, force)?;
         written.push(WrittenChart {

@@ -6,7 +6,7 @@ use crate::cli::{ChartArgs, ModelArgs};
 use crate::model::{predict_figures, FiguresBuilder, ModelOptions, ModelReport, TraceFigures};
 use crate::output::{emit, TextReport};
 use crate::profile::load;
-use crate::report::bundle::{model_trace_with_profile, write_charts, BOTH_FORMATS};
+use crate::report::bundle::{for_each_epoch, model_trace, write_charts, BOTH_FORMATS};
 use crate::report::{write_html, ReportInput};
 use crate::trace::{ReadOptions, TraceReader};
 use anyhow::{Context, Result};
@@ -14,15 +14,9 @@ use std::path::Path;
 
 /// What the model needs from the trace at `path`, read in one pass.
 fn read_figures(path: &Path) -> Result<TraceFigures> {
-    let mut reader = TraceReader::open(path, ReadOptions::default())?;
+    let reader = TraceReader::open(path, ReadOptions::default())?;
     let mut builder = FiguresBuilder::new(reader.header());
-    while let Some(epoch) = reader.next_epoch()? {
-        builder.push(&epoch);
-    }
-    let end = reader
-        .end()
-        .cloned()
-        .with_context(|| format!("{} ended without an end record", path.display()))?;
+    let end = for_each_epoch(reader, path, |epoch| builder.push(epoch))?;
     Ok(builder.finish(end))
 }
 
@@ -38,7 +32,7 @@ pub fn run(args: &ModelArgs) -> Result<()> {
         ..Default::default()
     };
     if args.charts.is_none() && args.html.is_none() {
-        // Nothing needs the epochs themselves: stream the file, in bounded memory.
+        // Only the model's figures: nothing to bin or chart on the way.
         let figures = read_figures(&args.trace)?;
         let report = predict_figures(&figures, &load(&args.profile.request())?, &options)
             .with_context(|| format!("cannot model {}", args.trace.display()))?;
@@ -52,26 +46,25 @@ pub fn run(args: &ModelArgs) -> Result<()> {
     if let Some(path) = &args.html {
         crate::outfile::check_output(path, args.force, &inputs)?;
     }
-    let (trace, profile, report) =
-        model_trace_with_profile(&args.trace, &args.profile.request(), &options)?;
+    let modelled = model_trace(&args.trace, &args.profile.request(), &options)?;
     if let Some(dir) = &args.charts {
-        let written = write_charts(&trace, &profile, &report, dir, &BOTH_FORMATS, args.force)?;
+        let written = write_charts(&modelled, dir, &BOTH_FORMATS, args.force)?;
         crate::note!("wrote {} charts to {}", written.len(), dir.display());
     }
     if let Some(path) = &args.html {
         write_html(
             path,
             &ReportInput {
-                trace: &trace,
+                charts: &modelled.charts,
                 trace_path: &args.trace.display().to_string(),
-                report: &report,
+                report: &modelled.report,
                 extra_html: "",
             },
             args.force,
         )?;
         crate::note!("wrote the report {}", path.display());
     }
-    emit(&report, args.format)
+    emit(&modelled.report, args.format)
 }
 
 /// The model's per-interval and limit tables, for reports that embed them (`advise`).
@@ -120,18 +113,11 @@ pub fn run_chart(args: &ChartArgs) -> Result<()> {
         args.force,
         &[("the trace being charted", args.trace.as_path())],
     )?;
-    let (trace, profile, report) = model_trace_with_profile(
+    let modelled = model_trace(
         &args.trace,
         &args.profile.request(),
         &ModelOptions::default(),
     )?;
-    let charts = write_charts(
-        &trace,
-        &profile,
-        &report,
-        &args.output,
-        args.images(),
-        args.force,
-    )?;
+    let charts = write_charts(&modelled, &args.output, args.images(), args.force)?;
     emit(&ChartList { charts }, args.listing())
 }

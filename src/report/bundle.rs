@@ -1,52 +1,91 @@
 //! The model's files beside a trace: read it, model it under a profile, write the charts and
 //! the HTML report. Shared by `model --charts/--html`, `chart` and `advise`, so the commands
 //! only choose paths and print.
+//!
+//! The trace is streamed, never held: one pass feeds the whole-trace model's figures, the
+//! binned timelines and the by-hour view, so a day of 25 ms epochs is charted in the memory
+//! of one hour's figures.
 
 use super::{write_html, ReportInput};
-use crate::chart::{write_all, write_hourly, ChartFormat, WrittenChart};
-use crate::model::{predict, ModelOptions, ModelReport};
-use crate::profile::{load, Profile, ProfileRequest};
-use crate::trace::{read_trace, Trace};
+use crate::chart::{
+    write_all, write_hourly, ChartData, ChartFormat, HourlyBuilder, HourlyView, Timeline,
+    WrittenChart,
+};
+use crate::model::{predict_figures, FiguresBuilder, ModelOptions, ModelReport};
+use crate::profile::{load, ProfileRequest};
+use crate::trace::{End, Epoch, ReadOptions, TraceReader};
 use anyhow::{Context, Result};
 use std::path::Path;
 
 /// Both chart images, the default everywhere.
 pub const BOTH_FORMATS: [ChartFormat; 2] = [ChartFormat::Svg, ChartFormat::Png];
 
-/// Reads `path` and models it: the one call `advise` needs before charts and report.
+/// A trace modelled, with what its charts draw.
+pub struct Modelled {
+    pub report: ModelReport,
+    pub charts: ChartData,
+    /// The by-hour view, for a trace that reaches into its second hour.
+    pub hours: Option<HourlyView>,
+}
+
+/// Hands every epoch of `reader` to `each`, checked, and returns the trace's end record.
+pub fn for_each_epoch(
+    mut reader: TraceReader,
+    path: &Path,
+    mut each: impl FnMut(&Epoch),
+) -> Result<End> {
+    while let Some(epoch) = reader.next_epoch()? {
+        each(&epoch);
+    }
+    reader
+        .end()
+        .cloned()
+        .with_context(|| format!("{} ended without an end record", path.display()))
+}
+
+/// Reads the trace at `path` in one pass and models it under the requested profile: the
+/// report, the charts' data and the by-hour view.
 pub fn model_trace(
     path: &Path,
     request: &ProfileRequest,
     options: &ModelOptions,
-) -> Result<(Trace, ModelReport)> {
-    let (trace, _, report) = model_trace_with_profile(path, request, options)?;
-    Ok((trace, report))
-}
-
-/// [`model_trace`] with the profile it loaded (the by-hour chart re-models per hour).
-pub fn model_trace_with_profile(
-    path: &Path,
-    request: &ProfileRequest,
-    options: &ModelOptions,
-) -> Result<(Trace, Profile, ModelReport)> {
-    let trace = read_trace(path)?;
+) -> Result<Modelled> {
+    let reader = TraceReader::open(path, ReadOptions::default())?;
+    let header = reader.header().clone();
     let profile = load(request)?;
-    let report = predict(&trace, &profile, options)
+    let mut figures = FiguresBuilder::new(&header);
+    let mut timeline = Timeline::default();
+    let mut hours = HourlyBuilder::new(&header, &profile);
+    let end = for_each_epoch(reader, path, |epoch| {
+        figures.push(epoch);
+        timeline.push(epoch);
+        hours.push(epoch);
+    })?;
+    let report = predict_figures(&figures.finish(end.clone()), &profile, options)
         .with_context(|| format!("cannot model {}", path.display()))?;
-    Ok((trace, profile, report))
+    if !hours.models_like(&end) {
+        // The end record changes how the hours model (an observer effect under log-dirty):
+        // read the file once more, the hours modelled with it.
+        hours = HourlyBuilder::with_end(&header, &profile, end.clone());
+        let reread = TraceReader::open(path, ReadOptions::default())?;
+        for_each_epoch(reread, path, |epoch| hours.push(epoch))?;
+    }
+    Ok(Modelled {
+        charts: ChartData::from_timeline(timeline, &report),
+        hours: hours.finish(&report),
+        report,
+    })
 }
 
 /// The six charts, and the by-hour view when the trace is longer than an hour.
 pub fn write_charts(
-    trace: &Trace,
-    profile: &Profile,
-    report: &ModelReport,
+    modelled: &Modelled,
     dir: &Path,
     formats: &[ChartFormat],
     force: bool,
 ) -> Result<Vec<WrittenChart>> {
-    let mut written = write_all(trace, report, dir, formats, force)?;
-    written.extend(write_hourly(trace, profile, report, dir, formats, force)?);
+    let mut written = write_all(&modelled.charts, dir, formats, force)?;
+    written.extend(write_hourly(modelled.hours.as_ref(), dir, formats, force)?);
     Ok(written)
 }
 
@@ -69,8 +108,7 @@ pub fn advise_from_trace(
     request: &ProfileRequest,
     extra_html: &str,
 ) -> Result<AdviseOutput> {
-    let (trace, profile, report) =
-        model_trace_with_profile(trace_path, request, &ModelOptions::default())?;
+    let modelled = model_trace(trace_path, request, &ModelOptions::default())?;
     let name = trace_path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -85,19 +123,19 @@ pub fn advise_from_trace(
     let html_path = dir.join(format!("{stem}.report.html"));
     // The trace was just written under a new name, so files named after it are leftovers of
     // an earlier run: they are not replaced (the error says so), as everywhere else.
-    let charts = write_charts(&trace, &profile, &report, &chart_dir, &BOTH_FORMATS, false)?;
+    let charts = write_charts(&modelled, &chart_dir, &BOTH_FORMATS, false)?;
     write_html(
         &html_path,
         &ReportInput {
-            trace: &trace,
+            charts: &modelled.charts,
             trace_path: &trace_path.display().to_string(),
-            report: &report,
+            report: &modelled.report,
             extra_html,
         },
         false,
     )?;
     Ok(AdviseOutput {
-        report,
+        report: modelled.report,
         html_path,
         chart_dir,
         charts,

@@ -4,14 +4,14 @@
 
 use crate::chart::{render_svg, ChartData, ChartKind};
 use crate::model::{describe_failure, Dom0Source, IntervalPrediction, ModelReport};
-use crate::trace::Trace;
 use crate::units::mib;
 use anyhow::Result;
 use std::fmt::Write;
 
 /// What goes into a report.
 pub struct ReportInput<'a> {
-    pub trace: &'a Trace,
+    /// What the charts draw, gathered from the trace as it streamed by.
+    pub charts: &'a ChartData,
     /// Where the trace is, as the admin named it.
     pub trace_path: &'a str,
     pub report: &'a ModelReport,
@@ -104,9 +104,8 @@ pub fn render_html(input: &ReportInput) -> Result<String> {
         writeln!(h, "</ul>")?;
     }
     writeln!(h, "<h2>Charts</h2>")?;
-    let data = ChartData::new(input.trace, r);
     for kind in ChartKind::ALL {
-        let svg = render_svg(kind, &data)?;
+        let svg = render_svg(kind, input.charts)?;
         let body = svg.find("<svg").map_or(svg.as_str(), |at| &svg[at..]);
         writeln!(
             h,
