@@ -11,6 +11,7 @@ mod day_trace;
 mod model_common;
 
 mod bad_input;
+mod chart_stream;
 mod disk_full;
 mod errors;
 mod fuzz_parsers;

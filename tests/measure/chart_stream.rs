@@ -5,9 +5,8 @@
 //! trace whose end record changes the model (an observer effect under log-dirty) still gets
 //! its hours modelled with it.
 
-mod common;
-#[path = "../benches/support/day_trace.rs"]
-mod day_trace;
+use crate::common;
+use crate::day_trace;
 
 use common::*;
 use remus_tune::chart::hourly_view;
