@@ -35,6 +35,14 @@ pub const EXIT_NOT_CONFIRMED: u8 = 5;
 const STOP_GRACE: Duration = Duration::from_secs(15);
 
 pub fn run(args: &TrialArgs) -> Result<ExitCode> {
+    if let Some(path) = &args.replay {
+        return super::trial_replay::run(args, path);
+    }
+    // clap requires the domain without --replay.
+    let domain = args
+        .domain
+        .as_deref()
+        .context("name the domain to run the trial on")?;
     // xl remus -i takes whole milliseconds.
     let intervals_ms = crate::settings::whole_milliseconds(&args.intervals)?;
     let probe: Option<Vec<String>> = args
@@ -44,11 +52,11 @@ pub fn run(args: &TrialArgs) -> Result<ExitCode> {
         .filter(|w: &Vec<String>| !w.is_empty());
     let commands: Vec<String> = intervals_ms
         .iter()
-        .map(|ms| format!("xl {}", remus::remus_args(*ms, &args.domain).join(" ")))
+        .map(|ms| format!("xl {}", remus::remus_args(*ms, domain).join(" ")))
         .collect();
     crate::note!(
         "remus-tune trial {}: {} step(s) of {:?} (+{:?} settle) each running:",
-        args.domain,
+        domain,
         commands.len(),
         args.step,
         args.settle
@@ -68,12 +76,12 @@ pub fn run(args: &TrialArgs) -> Result<ExitCode> {
             "not started. This runs real Remus in UNSAFE mode (-F) on {}: blackhole \
              (-b), so checkpoints go to /dev/null and the guest is NOT protected meanwhile, and \
              each checkpoint pauses it. Re-run with --yes to go ahead.",
-            args.domain
+            domain
         );
         return Ok(ExitCode::from(EXIT_NOT_CONFIRMED));
     }
     let xl = Xl::from_env();
-    let (name, domid) = match select::xen_domid(&xl, &args.domain) {
+    let (name, domid) = match select::xen_domid(&xl, domain) {
         Ok(found) => found,
         Err(err) => {
             let hint = "`remus-tune trial` runs real `xl remus` in Dom-0 of a Xen host.";
@@ -147,21 +155,12 @@ pub fn run(args: &TrialArgs) -> Result<ExitCode> {
     if report.observer_effect.is_none() {
         report.observer_effect = trace.end.observer_effect.clone();
     }
-    let mut observations = Vec::new();
     for &ms in &intervals_ms {
         if stop.received().is_some() {
             report.interrupted = true;
             break;
         }
-        let (step, points) = run_step(&xl, &name, domid, ms, args, probe.as_deref(), &stop)?;
-        observations.push(StepObservation {
-            interval_ms: ms,
-            points,
-            checkpoints_per_s: step.rate_per_s,
-            mean_pages: step.mean_pages,
-            period_s: step.mean_period_ms / 1e3,
-            slowdown: None,
-        });
+        let step = run_step(&xl, &name, domid, ms, args, probe.as_deref(), &stop)?;
         report.steps.push(step);
     }
     report.interrupted |= stop.received().is_some();
@@ -174,15 +173,15 @@ pub fn run(args: &TrialArgs) -> Result<ExitCode> {
         (b, a) => b.or(a),
     };
     report.baseline = baseline;
-    for (s, o) in report.steps.iter_mut().zip(observations.iter_mut()) {
+    for s in report.steps.iter_mut() {
         if let (Some(p), Some(b)) = (s.probe, baseline) {
             if b > 0.0 {
                 s.slowdown = Some(1.0 - p / b);
-                o.slowdown = s.slowdown;
             }
         }
     }
-    finish(&mut report, args, &name, &trace, &observations)?;
+    let observations: Vec<StepObservation> = report.steps.iter().map(observation).collect();
+    finish(&mut report, args, &name, &trace, &observations, true)?;
     emit(&report, args.format)?;
     Ok(match stop.received() {
         Some(libc::SIGINT) => ExitCode::from(130),
@@ -191,13 +190,38 @@ pub fn run(args: &TrialArgs) -> Result<ExitCode> {
     })
 }
 
-/// Fits, validates and writes the host profile (and installs it with --install).
-fn finish(
+/// What the fits see of one step: its checkpoints one by one when the report has them, else
+/// (the JSON of an older trial) the step's means as its one point.
+pub fn observation(step: &StepResult) -> StepObservation {
+    let tau_s = step.interval_ms as f64 / 1e3;
+    let mut points: Vec<(f64, f64)> = step
+        .checkpoint_pages
+        .iter()
+        .zip(&step.checkpoint_period_ms)
+        .map(|(&pages, &period_ms)| (pages as f64, period_ms / 1e3 - tau_s))
+        .collect();
+    if points.is_empty() && step.checkpoints > 0 && step.mean_period_ms.is_finite() {
+        points.push((step.mean_pages, step.mean_period_ms / 1e3 - tau_s));
+    }
+    StepObservation {
+        interval_ms: step.interval_ms,
+        points,
+        checkpoints_per_s: step.rate_per_s,
+        mean_pages: step.mean_pages,
+        period_s: step.mean_period_ms / 1e3,
+        slowdown: step.slowdown,
+    }
+}
+
+/// Fits, validates and writes the host profile (and installs it with --install). `write`
+/// false (a replay without -o) only fits and validates.
+pub fn finish(
     report: &mut TrialReport,
     args: &TrialArgs,
     name: &str,
     trace: &Trace,
     observations: &[StepObservation],
+    write: bool,
 ) -> Result<()> {
     let observer = report.observer_effect.clone();
     let fit = match validate::fit_host(observations, Some(trace), observer.clone()) {
@@ -223,6 +247,9 @@ fn finish(
         Err(why) => report.validation_notes.push(why),
     }
     report.fit = Some(fit);
+    if !write {
+        return Ok(());
+    }
     let date = UtcTime::now().rfc3339();
     let validation = report.host_validation();
     let rows = if report.cross_validation.is_empty() {
@@ -381,7 +408,7 @@ fn run_step(
     args: &TrialArgs,
     probe: Option<&[String]>,
     stop: &StopSignal,
-) -> Result<(StepResult, Vec<(f64, f64)>)> {
+) -> Result<StepResult> {
     let mut run = RemusRun::start(xl, &remus::remus_args(ms, name))?;
     crate::note!("step -i {ms}: started `{}`", run.command);
     let mut watch = ProcWatch::from_env(domid);
@@ -447,7 +474,7 @@ fn run_step(
     let (count, rate, mean_pages, period) =
         calibrate::summarize_step(&checkpoints, ms, counted_from, counted_to);
     let per_s = |x: f64| (counted_s > 0.0).then(|| x / counted_s);
-    let step = StepResult {
+    let mut step = StepResult {
         interval_ms: ms,
         counted_s,
         checkpoints: count,
@@ -460,8 +487,16 @@ fn run_step(
         probe: probe_value,
         slowdown: None,
         note,
+        checkpoint_period_ms: Vec::new(),
+        checkpoint_pages: Vec::new(),
     };
     let points = calibrate::points(&checkpoints, ms as f64 / 1e3, counted_from);
+    for &(pages, beyond_s) in &points {
+        // Microseconds are finer than xl's timestamps; the JSON stays short.
+        step.checkpoint_period_ms
+            .push(((beyond_s + ms as f64 / 1e3) * 1e6).round() / 1e3);
+        step.checkpoint_pages.push(pages as u64);
+    }
     if count == 0 {
         crate::warn!(
             "step -i {ms}: no checkpoint counted (xl printed no `Checkpointed save` \
@@ -469,7 +504,7 @@ fn run_step(
             run.tail().join(" | ")
         );
     }
-    Ok((step, points))
+    Ok(step)
 }
 
 /// Runs the probe (no shell) and reads the last number it printed.
