@@ -17,14 +17,13 @@ use crate::commands::no_xen::{or_no_xen, EXIT_NO_XEN};
 use crate::commands::trial_report::{step_line, validation_line, TrialReport};
 use crate::host::UtcTime;
 use crate::model::validate::{self, StepObservation};
-use crate::observer::{ObserverEffect, ObserverSource};
 use crate::output::emit;
+use crate::probe::run_probe;
 use crate::profile::{render_host_profile, site, HostProfileFacts, ProfileRequest};
 use crate::sys::signals::StopSignal;
 use crate::trace::{read_trace, Trace};
 use crate::xl::{parse_vcpu_list, Xl};
 use anyhow::{bail, Context, Result};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -125,8 +124,7 @@ pub fn run(args: &TrialArgs) -> Result<ExitCode> {
         Some(path) => path.clone(),
         None => {
             let path = PathBuf::from(format!("{}-trial.trace.yaml", site::file_name_for(&name)));
-            let (status, during) =
-                exclusive_measure(&name, &path, args, &intervals_ms, probe.as_deref(), &stop)?;
+            let status = exclusive_measure(&name, &path, args, &intervals_ms, before, &stop)?;
             match status {
                 Some(0) => {}
                 Some(code) if code == i32::from(EXIT_NO_XEN) => {
@@ -142,19 +140,14 @@ pub fn run(args: &TrialArgs) -> Result<ExitCode> {
                     other.map_or("killed".to_string(), |c| format!("exit status {c}"))
                 ),
             }
-            if let (Some(b), Some(d)) = (before, during) {
-                report.observer_effect =
-                    ObserverEffect::from_rates(b, d, None, ObserverSource::Probe);
-            }
             path
         }
     };
     let trace = read_trace(&trace_path)
         .with_context(|| format!("cannot read the trace {}", trace_path.display()))?;
     report.trace = Some(trace_path.display().to_string());
-    if report.observer_effect.is_none() {
-        report.observer_effect = trace.end.observer_effect.clone();
-    }
+    // The exclusive measure wrote the probe's observer effect into the trace's end record.
+    report.observer_effect = trace.end.observer_effect.clone();
     for &ms in &intervals_ms {
         if stop.received().is_some() {
             report.interrupted = true;
@@ -302,16 +295,18 @@ fn write_file(path: &std::path::Path, text: &str) -> Result<()> {
 }
 
 /// Runs `remus-tune measure NAME --backend xen` (exclusive: log-dirty switched on by the
-/// measure, refused if it is already on) as a child, the same code path as the command, with
-/// the probe run once while it measures. Returns its exit status and the probe's number.
+/// measure, refused if it is already on) as a child, the same code path as the command. With
+/// a probe, the measure runs it while measuring (`--probe`, with the trial's own figure from
+/// before as its baseline) and writes the observer effect into the trace's end record.
+/// Returns its exit status.
 fn exclusive_measure(
     name: &str,
     output: &std::path::Path,
     args: &TrialArgs,
     intervals_ms: &[u64],
-    probe: Option<&[String]>,
+    probe_before: Option<f64>,
     stop: &StopSignal,
-) -> Result<(Option<i32>, Option<f64>)> {
+) -> Result<Option<i32>> {
     // The base epoch divides every interval, so the trace measures each one exactly.
     let epoch = intervals_ms.iter().copied().fold(0, gcd).max(1);
     let intervals: Vec<String> = intervals_ms.iter().map(|ms| format!("{ms}ms")).collect();
@@ -342,18 +337,24 @@ fn exclusive_measure(
         .arg(crate::units::HumanDuration(args.measure_for).to_string())
         .arg("-o")
         .arg(output)
+        .args(
+            args.probe
+                .as_deref()
+                .zip(probe_before)
+                .map(|(cmd, before)| {
+                    vec![
+                        "--probe".to_string(),
+                        cmd.to_string(),
+                        "--probe-baseline".to_string(),
+                        before.to_string(),
+                    ]
+                })
+                .unwrap_or_default(),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .spawn()
         .context("cannot start the exclusive measure")?;
-    let mut during = None;
-    if let Some(cmd) = probe {
-        // Let log-dirty switch on before probing the guest under it.
-        std::thread::sleep(Duration::from_secs(2).min(args.measure_for / 4));
-        if child.try_wait()?.is_none() {
-            during = run_probe(cmd, stop).context("the probe during the exclusive measure")?;
-        }
-    }
     let status = loop {
         if stop.received().is_some() {
             // SIGINT lets the measure switch log-dirty off and end its trace.
@@ -365,7 +366,7 @@ fn exclusive_measure(
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    Ok((status.code(), during))
+    Ok(status.code())
 }
 
 fn gcd(a: u64, b: u64) -> u64 {
@@ -505,45 +506,4 @@ fn run_step(
         );
     }
     Ok(step)
-}
-
-/// Runs the probe (no shell) and reads the last number it printed.
-fn run_probe(cmd: &[String], stop: &StopSignal) -> Result<Option<f64>> {
-    let (program, rest) = cmd.split_first().context("empty --probe")?;
-    let mut child = Command::new(program)
-        .args(rest)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .with_context(|| format!("cannot run the probe `{}`", cmd.join(" ")))?;
-    let stdout = child.stdout.take();
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        if let Some(mut s) = stdout {
-            let _ = std::io::Read::read_to_string(&mut s, &mut text);
-        }
-        text
-    });
-    let status = loop {
-        if stop.received().is_some() {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Ok(None);
-        }
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let text = reader.join().unwrap_or_default();
-    if !status.success() {
-        bail!("the probe `{}` failed ({status})", cmd.join(" "));
-    }
-    let value = text
-        .split_whitespace()
-        .rev()
-        .find_map(|w| w.parse::<f64>().ok())
-        .with_context(|| format!("the probe `{}` printed no number: {text:?}", cmd.join(" ")))?;
-    Ok(Some(value))
 }

@@ -19,7 +19,7 @@ const MAX_EPOCH_S: f64 = 3600.0;
 pub struct SteadyState {
     /// Achieved epoch, suspend to suspend, seconds.
     pub epoch_s: f64,
-    /// Time the guest runs per epoch: `epoch − pause`.
+    /// Time the guest runs per epoch: `epoch − pause + handshake`, within `[0, epoch]`.
     pub running_s: f64,
     /// Of `running_s`, the time the guest does its own work: less log-dirty faults and its
     /// resume cost.
@@ -116,9 +116,11 @@ fn evaluate(
     let write_bytes = write_rate * running_s;
     let ckpt = checkpoint(costs, guest, dirty_pages, write_bytes, interval_s, shared);
     let epoch_s = epoch_length(costs.interval_semantics, interval_s, ckpt.ckpt_s);
+    // The guest also runs during part of the checkpoint (the suspend handshake), net of what
+    // it loses at the resume: the signed `handshake`, never beyond the epoch (model.md §10).
     SteadyState {
         epoch_s,
-        running_s: (epoch_s - ckpt.pause_s).max(0.0),
+        running_s: (epoch_s - ckpt.pause_s + costs.handshake_s).clamp(0.0, epoch_s),
         work_s,
         dirty_pages,
         basis,

@@ -45,6 +45,7 @@ pub(crate) fn synthetic_trace(
         end: End {
             cross_check: None,
             observer_effect: None,
+            working_set_pages: None,
             reason: EndReason::Completed,
             message: String::new(),
             epochs: count,

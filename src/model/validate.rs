@@ -61,7 +61,7 @@ pub fn fit_host(
             return None;
         }
         let basis = ObserverBasis::new(&trace.header, &trace.end, observer);
-        let curve = dirty_curve(&trace.header, &series, &basis);
+        let curve = dirty_curve(&trace.header, &trace.end, &series, &basis);
         let pairs: Vec<(f64, f64)> = usable
             .iter()
             .map(|s| {
@@ -127,6 +127,10 @@ pub struct Validation {
     pub measured_pages: f64,
     pub predicted_pages: f64,
     pub error_pages: Option<f64>,
+    /// How the predicted epoch's dirty count was read off the trace's curve: `measured`,
+    /// `interpolated`, `extrapolated` (linear beyond the longest window, an upper bound) or
+    /// `saturated` (beyond it, capped by the working set).
+    pub pages_basis: super::Basis,
     pub measured_period_ms: f64,
     pub predicted_period_ms: f64,
     pub error_period: Option<f64>,
@@ -156,6 +160,7 @@ impl Validation {
             measured_pages: pages.measured,
             predicted_pages: pages.predicted,
             error_pages: pages.error,
+            pages_basis: p.epoch_dirty_basis,
             measured_period_ms: period.measured,
             predicted_period_ms: period.predicted,
             error_period: period.error,

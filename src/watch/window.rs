@@ -77,6 +77,7 @@ impl SlidingWindow {
             late_epochs: 0,
             cross_check: None,
             observer_effect: None,
+            working_set_pages: None,
         };
         Trace {
             header: header.clone(),

@@ -22,9 +22,9 @@ fn truth() -> HostFit {
             refused: vec![],
         },
         guest: Ok(GuestFit {
-            form: GuestForm::FaultAndResume,
+            form: GuestForm::FaultAndHandshake,
             fault_s: Some(exact(30e-6)),
-            resume_s: Some(exact(0.005)),
+            handshake_s: Some(exact(0.002)),
             steps: 0,
             note: String::new(),
         }),
@@ -86,13 +86,13 @@ fn known_costs_are_fitted_back_and_predict_their_own_steps() {
     let fit = fit_host(&steps, Some(&trace), None).unwrap();
     assert!((fit.period.suspend_s.value - 0.003).abs() < 1e-9, "{fit:?}");
     let guest = fit.guest.clone().unwrap();
-    assert_eq!(guest.form, GuestForm::FaultAndResume, "{}", guest.note);
+    assert_eq!(guest.form, GuestForm::FaultAndHandshake, "{}", guest.note);
     assert!(
         (guest.fault_s.unwrap().value - 30e-6).abs() < 1e-8,
         "{guest:?}"
     );
     assert!(
-        (guest.resume_s.unwrap().value - 0.005).abs() < 1e-5,
+        (guest.handshake_s.unwrap().value - 0.002).abs() < 1e-5,
         "{guest:?}"
     );
     assert!(
