@@ -10,7 +10,10 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_remus-tune");
 
 fn probe() -> String {
-    format!("{}/tests/support/counting-probe", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/tests/support/counting-probe",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
 
 #[test]
@@ -44,7 +47,10 @@ fn the_probe_s_observer_effect_and_the_working_set_go_into_the_trace() {
     let show = Command::new(BIN).arg("show").arg(&path).output().unwrap();
     let shown = String::from_utf8_lossy(&show.stderr);
     assert!(shown.contains("observer effect 40.0 %"), "{shown}");
-    assert!(shown.contains(&format!("working set: {ws} distinct pages")), "{shown}");
+    assert!(
+        shown.contains(&format!("working set: {ws} distinct pages")),
+        "{shown}"
+    );
 }
 
 #[test]

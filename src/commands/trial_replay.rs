@@ -39,10 +39,7 @@ pub fn run(args: &TrialArgs, path: &Path) -> Result<ExitCode> {
         )
     })?;
     if recorded.steps.is_empty() {
-        bail!(
-            "{} records no trial step: nothing to refit",
-            path.display()
-        );
+        bail!("{} records no trial step: nothing to refit", path.display());
     }
     let trace_path = trace_path(args, path, recorded.trace.as_deref())?;
     let trace = read_trace(&trace_path)

@@ -65,6 +65,9 @@ pub struct DirtyCurve {
     max_pages: f64,
     /// What the curve saturates at beyond the longest measured window, when known.
     working_set: Option<WorkingSet>,
+    /// The abscissa is the guest's *running* time (a trace taken under log-dirty, whose
+    /// guest was slowed by the same write faults as under Remus), not its work time.
+    at_running_time: bool,
 }
 
 impl DirtyCurve {
@@ -80,7 +83,18 @@ impl DirtyCurve {
             points,
             max_pages,
             working_set: None,
+            at_running_time: false,
         }
+    }
+
+    /// The same curve, its abscissa the guest's running time (see `at_running_time`).
+    pub fn read_at_running_time(mut self, yes: bool) -> Self {
+        self.at_running_time = yes;
+        self
+    }
+
+    pub fn at_running_time(&self) -> bool {
+        self.at_running_time
     }
 
     /// The same curve saturating at `working_set` beyond its longest point (ignored when not

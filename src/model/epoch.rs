@@ -81,6 +81,14 @@ const WORK_BISECTIONS: usize = 60;
 /// iteration would oscillate.
 pub fn work_in(costs: &Costs, curve: &DirtyCurve, running_s: f64) -> (f64, f64, Basis) {
     let per_page = costs.fault_per_page_s();
+    if curve.at_running_time() {
+        // A trace taken under log-dirty: its windows are what a guest slowed by the same
+        // faults dirties in that much running time, so the pages are read at the running
+        // time, and the work is what the faults and the resume leave of it.
+        let (dirty, basis) = curve.at(running_s);
+        let work = running_s - per_page * (dirty + costs.suspend_pages) - costs.guest_resume_s;
+        return (work.clamp(0.0, running_s.max(0.0)), dirty, basis);
+    }
     let spent = |w: f64| {
         let (dirty, _) = curve.at(w);
         w + per_page * (dirty + costs.suspend_pages) + costs.guest_resume_s

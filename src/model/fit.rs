@@ -208,6 +208,18 @@ pub fn fit_period(points: &[(f64, f64)]) -> Result<PeriodFit, FitError> {
                  standard errors of zero: larger checkpoints did not take longer",
                 fitted.slope.describe(1e6, "us")
             ));
+        } else if fitted.intercept.value < 0.0 {
+            // A line that needs a negative suspend is no cost model: flooring its intercept
+            // at 0 and keeping the slope overstates every period (the Xen lab: 4.3 ms per
+            // page from checkpoints of 500-650 pages, intercept -1.8 s). Larger checkpoints
+            // came with longer handshakes, during which the guest dirtied more pages.
+            refused.push(format!(
+                "per-page cost: the fit gives {} per page but a negative suspend ({}): the \
+                 slope is not a per-page cost (checkpoints that took longer carried more pages, \
+                 not the other way round), so the suspend cost is the mean",
+                fitted.slope.describe(1e6, "us"),
+                fitted.intercept.describe(1e3, "ms")
+            ));
         } else {
             per_page = Some(fitted.slope);
             suspend = fitted.intercept;

@@ -391,6 +391,7 @@ pub fn dirty_curve(
         max_pages,
     )
     .saturating(working_set(end, series))
+    .read_at_running_time(observer.at_running_time)
 }
 
 /// The working set the curve saturates at: the trace's own count over the whole run, or for an

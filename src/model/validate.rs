@@ -62,15 +62,25 @@ pub fn fit_host(
         }
         let basis = ObserverBasis::new(&trace.header, &trace.end, observer);
         let curve = dirty_curve(&trace.header, &trace.end, &series, &basis);
+        let handshake = guest
+            .as_ref()
+            .ok()
+            .and_then(|g| g.handshake_s)
+            .map_or(0.0, |h| h.value);
         let pairs: Vec<(f64, f64)> = usable
             .iter()
             .map(|s| {
-                // The guest's own work per period: all of τ without a probe.
-                let work = match s.slowdown {
-                    Some(slowdown) => (1.0 - slowdown).max(0.0) * s.period_s,
-                    None => s.interval_s(),
+                let at = if curve.at_running_time() {
+                    // Under log-dirty the curve is read at the running time: τ + handshake.
+                    (s.interval_s() + handshake).clamp(0.0, s.period_s)
+                } else {
+                    // The guest's own work per period: all of τ without a probe.
+                    match s.slowdown {
+                        Some(slowdown) => (1.0 - slowdown).max(0.0) * s.period_s,
+                        None => s.interval_s(),
+                    }
                 };
-                (s.mean_pages, curve.at(work).0)
+                (s.mean_pages, curve.at(at).0)
             })
             .collect();
         fit_suspend_pages(&pairs).ok()

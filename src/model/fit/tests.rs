@@ -140,7 +140,10 @@ fn two_steps_fit_one_guest_term_and_say_so() {
     ];
     let fit = fit_guest(&steps).unwrap();
     assert_eq!(fit.form, GuestForm::Handshake, "{}", fit.note);
-    assert!((fit.handshake_s.unwrap().value + 0.01).abs() < 1e-9, "{fit:?}");
+    assert!(
+        (fit.handshake_s.unwrap().value + 0.01).abs() < 1e-9,
+        "{fit:?}"
+    );
 }
 
 #[test]
@@ -173,7 +176,11 @@ fn a_guest_that_works_beyond_the_interval_gets_a_positive_handshake() {
     let h = fit.handshake_s.unwrap();
     assert!((h.value - 0.075).abs() < 0.002, "{fit:?}");
     assert!(h.std_error.unwrap() > 0.05, "{fit:?}");
-    assert!(fit.note.contains("runs during part of each"), "{}", fit.note);
+    assert!(
+        fit.note.contains("runs during part of each"),
+        "{}",
+        fit.note
+    );
     // Synthetic: a known handshake with noise, recovered within its error.
     let mut noise = Noise(19);
     let steps: Vec<GuestStep> = (0..6)
@@ -250,7 +257,11 @@ fn a_slope_only_the_differences_between_steps_make_is_refused() {
         .collect();
     let fit = fit_period_by_step(&steps).unwrap();
     assert_eq!(fit.per_page_s, None, "{fit:?}");
-    assert!(fit.refused[0].contains("between intervals"), "{fit:?}");
+    // Refused either way: its line needs a negative suspend, and its slope is between-step.
+    assert!(
+        fit.refused[0].contains("between intervals") || fit.refused[0].contains("negative"),
+        "{fit:?}"
+    );
     // A real per-page cost, the same within and between steps, is kept.
     let steps: Vec<Vec<(f64, f64)>> = [200.0, 500.0, 900.0]
         .iter()
@@ -283,7 +294,32 @@ fn steps_recorded_as_means_only_fit_no_slope_and_the_suspend_is_their_mean() {
         assert!(fit.suspend_s.std_error.unwrap() > 0.1, "{fit:?}");
     }
     assert!(
+        fit.per_page_s.is_none() && !fit.refused.is_empty(),
+        "{fit:?}"
+    );
+    // With a positive intercept the one-point-per-step rule refuses it.
+    let steps = vec![vec![(100.0, 0.2)], vec![(500.0, 0.5)], vec![(900.0, 0.75)]];
+    let fit = fit_period_by_step(&steps).unwrap();
+    assert!(
         fit.per_page_s.is_none() && fit.refused.iter().any(|r| r.contains("one point")),
         "{fit:?}"
     );
+}
+
+#[test]
+fn a_slope_that_needs_a_negative_suspend_is_refused() {
+    // Periods that grow with the pages only because both grow with a longer handshake: the
+    // line through them crosses zero far above the origin.
+    let mut noise = Noise(23);
+    let points: Vec<(f64, f64)> = (0..120)
+        .map(|i| {
+            let pages = 500.0 + (i % 30) as f64 * 5.0;
+            (pages, -1.8 + pages * 4.3e-3 + 0.01 * noise.next())
+        })
+        .collect();
+    let fit = fit_period(&points).unwrap();
+    assert_eq!(fit.per_page_s, None, "{fit:?}");
+    assert!(fit.refused[0].contains("negative suspend"), "{fit:?}");
+    let mean = points.iter().map(|p| p.1).sum::<f64>() / points.len() as f64;
+    assert!((fit.suspend_s.value - mean).abs() < 1e-9, "{fit:?}");
 }
