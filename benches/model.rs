@@ -45,6 +45,7 @@ fn one_hour_trace() -> Trace {
         epochs,
         end: End {
             cross_check: None,
+            working_set_pages: None,
             observer_effect: None,
             reason: EndReason::Completed,
             message: String::new(),

@@ -34,6 +34,7 @@ pub mod outfile;
 pub mod output;
 pub mod pageset;
 pub mod pin;
+pub mod probe;
 pub mod profile;
 pub mod report;
 pub mod settings;

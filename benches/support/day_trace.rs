@@ -80,6 +80,7 @@ pub fn write_day_trace(path: &Path, hours: f64) {
             duration_s: end_s,
             late_epochs: 0,
             cross_check: None,
+            working_set_pages: None,
             observer_effect: None,
         })
         .expect("finish the trace");

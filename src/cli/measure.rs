@@ -38,6 +38,18 @@ pub struct MeasureArgs {
     #[arg(long, default_value = "0s", value_parser = parse_duration)]
     pub warmup: Duration,
 
+    /// A command that prints one throughput number for the target's service (the same
+    /// contract as `trial --probe`), run before measuring and once while measuring: how much
+    /// the measurement itself slowed the target (the observer effect), written into the
+    /// trace's end record with source `probe`. Split at spaces, never run through a shell.
+    #[arg(long, value_name = "CMD")]
+    pub probe: Option<String>,
+
+    /// The probe's figure before measuring, when the caller already has it (`trial` passes
+    /// its own): the probe is then run only while measuring.
+    #[arg(long, value_name = "N", requires = "probe", hide = true)]
+    pub probe_baseline: Option<f64>,
+
     /// Trace file to write (default: `<name>-<timestamp>.trace.yaml` here).
     #[arg(short, long)]
     pub output: Option<PathBuf>,

@@ -7,9 +7,16 @@ use std::time::Duration;
 #[derive(clap::Args, Debug)]
 #[command(after_long_help = TRIAL_HELP)]
 pub struct TrialArgs {
-    /// The Xen domain to run real Remus on, by name or domid. Always required: a trial is
-    /// never started on a domain nobody named.
-    pub domain: String,
+    /// The Xen domain to run real Remus on, by name or domid. Always required (except with
+    /// --replay): a trial is never started on a domain nobody named.
+    #[arg(required_unless_present = "replay")]
+    pub domain: Option<String>,
+
+    /// Refit and re-validate offline from a trial's JSON report (`--format json`), no Xen
+    /// needed: with the trace named there (relative to the report) or --trace. Writes a host
+    /// profile only with -o.
+    #[arg(long, value_name = "TRIAL.json", conflicts_with_all = ["yes", "install", "probe"])]
+    pub replay: Option<PathBuf>,
 
     /// Checkpoint intervals to try, one Remus run each (`xl remus -i`, whole milliseconds).
     #[arg(
@@ -91,5 +98,11 @@ measure the trial runs first) with the fitted costs, and measured against predic
 with the relative error of each figure (JSON: validation[]). With three or more intervals,
 each is also predicted from costs fitted on the others only (leave-one-out): the out-of-sample
 error, whose worst case the host profile carries in its `validation:` block.
+
+Replay: `trial --replay TRIAL.json [--trace TRACE]` refits and re-validates from what a trial
+recorded (its steps, each checkpoint's period and pages, the probe's figures), with this
+build's model: to iterate on the model, or to re-evaluate an old trial with a newer
+remus-tune. A report from before per-checkpoint data fits the period from step means, and
+says so.
 
 Exit status: 0 done, 5 not confirmed (no --yes), 69 no Xen here, 130/143 interrupted.";

@@ -239,6 +239,7 @@ fn advise(
         timing,
         output,
         overwrite: false,
+        probe: None,
     };
     measure_resolved(resolved, options, Duration::ZERO, request, stop, demo)
 }

@@ -58,6 +58,8 @@ pub struct MeasureRequest {
     /// Trace file; default `<target name>-<timestamp>.trace.yaml`.
     pub output: Option<PathBuf>,
     pub overwrite: bool,
+    /// `--probe`, with its figure before measuring.
+    pub probe: Option<crate::measure::ProbePlan>,
 }
 
 /// Measures `backend` and summarises; `command` is an --exec child to watch.
@@ -76,6 +78,7 @@ pub fn measure_backend(
         duration: request.timing.duration,
         output,
         overwrite: request.overwrite,
+        probe: request.probe,
     };
     let outcome = measure::run(backend, &plan, stop, command)?;
     let summary = outcome.summary.clone();
@@ -148,6 +151,12 @@ pub fn finish(outcome: &MeasureOutcome, summary: &Summary, format: Format) -> Re
     emit(summary, format)?;
     if let Some(effect) = &outcome.end.observer_effect {
         crate::note!("{}", effect.describe());
+    }
+    if let Some(pages) = outcome.end.working_set_pages {
+        crate::note!(
+            "working set: {pages} distinct pages dirtied over the whole measurement (the model's \
+             dirty-set curve saturates there)"
+        );
     }
     report_end(outcome);
     if outcome.write_failure.is_some() {
@@ -242,8 +251,27 @@ fn measure_launched(
         timing,
         output: args.output.clone(),
         overwrite: args.force,
+        probe: probe_before(args, stop)?,
     };
     measure_resolved(resolved, options, args.warmup, request, stop, child)
+}
+
+/// `--probe`: its figure before measuring (run now, before anything is switched on, unless
+/// the caller passed it).
+fn probe_before(
+    args: &MeasureArgs,
+    stop: &StopSignal,
+) -> Result<Option<crate::measure::ProbePlan>> {
+    let Some(command) = args.probe.as_deref().and_then(crate::probe::split) else {
+        return Ok(None);
+    };
+    let before = match args.probe_baseline {
+        Some(value) => value,
+        None => crate::probe::run_probe(&command, stop)
+            .context("the probe before measuring")?
+            .context("interrupted during the probe before measuring")?,
+    };
+    Ok(Some(crate::measure::ProbePlan { command, before }))
 }
 
 /// Says where the target runs, lets it settle for `warmup`, builds its backend and measures

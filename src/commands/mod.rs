@@ -13,6 +13,7 @@ pub mod profiles;
 pub mod show;
 pub mod topology;
 pub mod trial;
+pub mod trial_replay;
 pub mod trial_report;
 pub mod watch;
 pub mod workload;

@@ -31,5 +31,11 @@ pub fn run(args: &ShowArgs) -> Result<()> {
     if let Some(effect) = &end.observer_effect {
         crate::note!("{}", effect.describe());
     }
+    if let Some(pages) = end.working_set_pages {
+        crate::note!(
+            "working set: {pages} distinct pages dirtied over the whole measurement (the model's \
+             dirty-set curve saturates there)"
+        );
+    }
     Ok(())
 }

@@ -17,14 +17,13 @@ use crate::commands::no_xen::{or_no_xen, EXIT_NO_XEN};
 use crate::commands::trial_report::{step_line, validation_line, TrialReport};
 use crate::host::UtcTime;
 use crate::model::validate::{self, StepObservation};
-use crate::observer::{ObserverEffect, ObserverSource};
 use crate::output::emit;
+use crate::probe::run_probe;
 use crate::profile::{render_host_profile, site, HostProfileFacts, ProfileRequest};
 use crate::sys::signals::StopSignal;
 use crate::trace::{read_trace, Trace};
 use crate::xl::{parse_vcpu_list, Xl};
 use anyhow::{bail, Context, Result};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -35,6 +34,14 @@ pub const EXIT_NOT_CONFIRMED: u8 = 5;
 const STOP_GRACE: Duration = Duration::from_secs(15);
 
 pub fn run(args: &TrialArgs) -> Result<ExitCode> {
+    if let Some(path) = &args.replay {
+        return super::trial_replay::run(args, path);
+    }
+    // clap requires the domain without --replay.
+    let domain = args
+        .domain
+        .as_deref()
+        .context("name the domain to run the trial on")?;
     // xl remus -i takes whole milliseconds.
     let intervals_ms = crate::settings::whole_milliseconds(&args.intervals)?;
     let probe: Option<Vec<String>> = args
@@ -44,11 +51,11 @@ pub fn run(args: &TrialArgs) -> Result<ExitCode> {
         .filter(|w: &Vec<String>| !w.is_empty());
     let commands: Vec<String> = intervals_ms
         .iter()
-        .map(|ms| format!("xl {}", remus::remus_args(*ms, &args.domain).join(" ")))
+        .map(|ms| format!("xl {}", remus::remus_args(*ms, domain).join(" ")))
         .collect();
     crate::note!(
         "remus-tune trial {}: {} step(s) of {:?} (+{:?} settle) each running:",
-        args.domain,
+        domain,
         commands.len(),
         args.step,
         args.settle
@@ -68,12 +75,12 @@ pub fn run(args: &TrialArgs) -> Result<ExitCode> {
             "not started. This runs real Remus in UNSAFE mode (-F) on {}: blackhole \
              (-b), so checkpoints go to /dev/null and the guest is NOT protected meanwhile, and \
              each checkpoint pauses it. Re-run with --yes to go ahead.",
-            args.domain
+            domain
         );
         return Ok(ExitCode::from(EXIT_NOT_CONFIRMED));
     }
     let xl = Xl::from_env();
-    let (name, domid) = match select::xen_domid(&xl, &args.domain) {
+    let (name, domid) = match select::xen_domid(&xl, domain) {
         Ok(found) => found,
         Err(err) => {
             let hint = "`remus-tune trial` runs real `xl remus` in Dom-0 of a Xen host.";
@@ -117,8 +124,7 @@ pub fn run(args: &TrialArgs) -> Result<ExitCode> {
         Some(path) => path.clone(),
         None => {
             let path = PathBuf::from(format!("{}-trial.trace.yaml", site::file_name_for(&name)));
-            let (status, during) =
-                exclusive_measure(&name, &path, args, &intervals_ms, probe.as_deref(), &stop)?;
+            let status = exclusive_measure(&name, &path, args, &intervals_ms, before, &stop)?;
             match status {
                 Some(0) => {}
                 Some(code) if code == i32::from(EXIT_NO_XEN) => {
@@ -134,34 +140,20 @@ pub fn run(args: &TrialArgs) -> Result<ExitCode> {
                     other.map_or("killed".to_string(), |c| format!("exit status {c}"))
                 ),
             }
-            if let (Some(b), Some(d)) = (before, during) {
-                report.observer_effect =
-                    ObserverEffect::from_rates(b, d, None, ObserverSource::Probe);
-            }
             path
         }
     };
     let trace = read_trace(&trace_path)
         .with_context(|| format!("cannot read the trace {}", trace_path.display()))?;
     report.trace = Some(trace_path.display().to_string());
-    if report.observer_effect.is_none() {
-        report.observer_effect = trace.end.observer_effect.clone();
-    }
-    let mut observations = Vec::new();
+    // The exclusive measure wrote the probe's observer effect into the trace's end record.
+    report.observer_effect = trace.end.observer_effect.clone();
     for &ms in &intervals_ms {
         if stop.received().is_some() {
             report.interrupted = true;
             break;
         }
-        let (step, points) = run_step(&xl, &name, domid, ms, args, probe.as_deref(), &stop)?;
-        observations.push(StepObservation {
-            interval_ms: ms,
-            points,
-            checkpoints_per_s: step.rate_per_s,
-            mean_pages: step.mean_pages,
-            period_s: step.mean_period_ms / 1e3,
-            slowdown: None,
-        });
+        let step = run_step(&xl, &name, domid, ms, args, probe.as_deref(), &stop)?;
         report.steps.push(step);
     }
     report.interrupted |= stop.received().is_some();
@@ -174,15 +166,15 @@ pub fn run(args: &TrialArgs) -> Result<ExitCode> {
         (b, a) => b.or(a),
     };
     report.baseline = baseline;
-    for (s, o) in report.steps.iter_mut().zip(observations.iter_mut()) {
+    for s in report.steps.iter_mut() {
         if let (Some(p), Some(b)) = (s.probe, baseline) {
             if b > 0.0 {
                 s.slowdown = Some(1.0 - p / b);
-                o.slowdown = s.slowdown;
             }
         }
     }
-    finish(&mut report, args, &name, &trace, &observations)?;
+    let observations: Vec<StepObservation> = report.steps.iter().map(observation).collect();
+    finish(&mut report, args, &name, &trace, &observations, true)?;
     emit(&report, args.format)?;
     Ok(match stop.received() {
         Some(libc::SIGINT) => ExitCode::from(130),
@@ -191,13 +183,38 @@ pub fn run(args: &TrialArgs) -> Result<ExitCode> {
     })
 }
 
-/// Fits, validates and writes the host profile (and installs it with --install).
-fn finish(
+/// What the fits see of one step: its checkpoints one by one when the report has them, else
+/// (the JSON of an older trial) the step's means as its one point.
+pub fn observation(step: &StepResult) -> StepObservation {
+    let tau_s = step.interval_ms as f64 / 1e3;
+    let mut points: Vec<(f64, f64)> = step
+        .checkpoint_pages
+        .iter()
+        .zip(&step.checkpoint_period_ms)
+        .map(|(&pages, &period_ms)| (pages as f64, period_ms / 1e3 - tau_s))
+        .collect();
+    if points.is_empty() && step.checkpoints > 0 && step.mean_period_ms.is_finite() {
+        points.push((step.mean_pages, step.mean_period_ms / 1e3 - tau_s));
+    }
+    StepObservation {
+        interval_ms: step.interval_ms,
+        points,
+        checkpoints_per_s: step.rate_per_s,
+        mean_pages: step.mean_pages,
+        period_s: step.mean_period_ms / 1e3,
+        slowdown: step.slowdown,
+    }
+}
+
+/// Fits, validates and writes the host profile (and installs it with --install). `write`
+/// false (a replay without -o) only fits and validates.
+pub fn finish(
     report: &mut TrialReport,
     args: &TrialArgs,
     name: &str,
     trace: &Trace,
     observations: &[StepObservation],
+    write: bool,
 ) -> Result<()> {
     let observer = report.observer_effect.clone();
     let fit = match validate::fit_host(observations, Some(trace), observer.clone()) {
@@ -223,6 +240,9 @@ fn finish(
         Err(why) => report.validation_notes.push(why),
     }
     report.fit = Some(fit);
+    if !write {
+        return Ok(());
+    }
     let date = UtcTime::now().rfc3339();
     let validation = report.host_validation();
     let rows = if report.cross_validation.is_empty() {
@@ -275,16 +295,18 @@ fn write_file(path: &std::path::Path, text: &str) -> Result<()> {
 }
 
 /// Runs `remus-tune measure NAME --backend xen` (exclusive: log-dirty switched on by the
-/// measure, refused if it is already on) as a child, the same code path as the command, with
-/// the probe run once while it measures. Returns its exit status and the probe's number.
+/// measure, refused if it is already on) as a child, the same code path as the command. With
+/// a probe, the measure runs it while measuring (`--probe`, with the trial's own figure from
+/// before as its baseline) and writes the observer effect into the trace's end record.
+/// Returns its exit status.
 fn exclusive_measure(
     name: &str,
     output: &std::path::Path,
     args: &TrialArgs,
     intervals_ms: &[u64],
-    probe: Option<&[String]>,
+    probe_before: Option<f64>,
     stop: &StopSignal,
-) -> Result<(Option<i32>, Option<f64>)> {
+) -> Result<Option<i32>> {
     // The base epoch divides every interval, so the trace measures each one exactly.
     let epoch = intervals_ms.iter().copied().fold(0, gcd).max(1);
     let intervals: Vec<String> = intervals_ms.iter().map(|ms| format!("{ms}ms")).collect();
@@ -315,18 +337,24 @@ fn exclusive_measure(
         .arg(crate::units::HumanDuration(args.measure_for).to_string())
         .arg("-o")
         .arg(output)
+        .args(
+            args.probe
+                .as_deref()
+                .zip(probe_before)
+                .map(|(cmd, before)| {
+                    vec![
+                        "--probe".to_string(),
+                        cmd.to_string(),
+                        "--probe-baseline".to_string(),
+                        before.to_string(),
+                    ]
+                })
+                .unwrap_or_default(),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .spawn()
         .context("cannot start the exclusive measure")?;
-    let mut during = None;
-    if let Some(cmd) = probe {
-        // Let log-dirty switch on before probing the guest under it.
-        std::thread::sleep(Duration::from_secs(2).min(args.measure_for / 4));
-        if child.try_wait()?.is_none() {
-            during = run_probe(cmd, stop).context("the probe during the exclusive measure")?;
-        }
-    }
     let status = loop {
         if stop.received().is_some() {
             // SIGINT lets the measure switch log-dirty off and end its trace.
@@ -338,7 +366,7 @@ fn exclusive_measure(
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    Ok((status.code(), during))
+    Ok(status.code())
 }
 
 fn gcd(a: u64, b: u64) -> u64 {
@@ -381,7 +409,7 @@ fn run_step(
     args: &TrialArgs,
     probe: Option<&[String]>,
     stop: &StopSignal,
-) -> Result<(StepResult, Vec<(f64, f64)>)> {
+) -> Result<StepResult> {
     let mut run = RemusRun::start(xl, &remus::remus_args(ms, name))?;
     crate::note!("step -i {ms}: started `{}`", run.command);
     let mut watch = ProcWatch::from_env(domid);
@@ -447,7 +475,7 @@ fn run_step(
     let (count, rate, mean_pages, period) =
         calibrate::summarize_step(&checkpoints, ms, counted_from, counted_to);
     let per_s = |x: f64| (counted_s > 0.0).then(|| x / counted_s);
-    let step = StepResult {
+    let mut step = StepResult {
         interval_ms: ms,
         counted_s,
         checkpoints: count,
@@ -460,8 +488,16 @@ fn run_step(
         probe: probe_value,
         slowdown: None,
         note,
+        checkpoint_period_ms: Vec::new(),
+        checkpoint_pages: Vec::new(),
     };
     let points = calibrate::points(&checkpoints, ms as f64 / 1e3, counted_from);
+    for &(pages, beyond_s) in &points {
+        // Microseconds are finer than xl's timestamps; the JSON stays short.
+        step.checkpoint_period_ms
+            .push(((beyond_s + ms as f64 / 1e3) * 1e6).round() / 1e3);
+        step.checkpoint_pages.push(pages as u64);
+    }
     if count == 0 {
         crate::warn!(
             "step -i {ms}: no checkpoint counted (xl printed no `Checkpointed save` \
@@ -469,46 +505,5 @@ fn run_step(
             run.tail().join(" | ")
         );
     }
-    Ok((step, points))
-}
-
-/// Runs the probe (no shell) and reads the last number it printed.
-fn run_probe(cmd: &[String], stop: &StopSignal) -> Result<Option<f64>> {
-    let (program, rest) = cmd.split_first().context("empty --probe")?;
-    let mut child = Command::new(program)
-        .args(rest)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .with_context(|| format!("cannot run the probe `{}`", cmd.join(" ")))?;
-    let stdout = child.stdout.take();
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        if let Some(mut s) = stdout {
-            let _ = std::io::Read::read_to_string(&mut s, &mut text);
-        }
-        text
-    });
-    let status = loop {
-        if stop.received().is_some() {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Ok(None);
-        }
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let text = reader.join().unwrap_or_default();
-    if !status.success() {
-        bail!("the probe `{}` failed ({status})", cmd.join(" "));
-    }
-    let value = text
-        .split_whitespace()
-        .rev()
-        .find_map(|w| w.parse::<f64>().ok())
-        .with_context(|| format!("the probe `{}` printed no number: {text:?}", cmd.join(" ")))?;
-    Ok(Some(value))
+    Ok(step)
 }

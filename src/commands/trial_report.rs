@@ -220,7 +220,16 @@ fn validation_table(rows: &[Validation]) -> String {
                 v.measured_checkpoints_per_s, v.predicted_checkpoints_per_s
             ),
             pct(v.error_checkpoints_per_s),
-            format!("{:.0} / {:.0}", v.measured_pages, v.predicted_pages),
+            format!(
+                "{:.0} / {:.0}{}",
+                v.measured_pages,
+                v.predicted_pages,
+                match v.pages_basis {
+                    crate::model::Basis::Extrapolated => " (x)",
+                    crate::model::Basis::Saturated => " (s)",
+                    _ => "",
+                }
+            ),
             pct(v.error_pages),
             format!("{:.1} / {:.1}", v.measured_period_ms, v.predicted_period_ms),
             pct(v.error_period),
@@ -236,6 +245,8 @@ fn validation_table(rows: &[Validation]) -> String {
         ]);
     }
     let mut text = table(&table_rows);
-    text += "(measured / predicted; err = (predicted - measured) / measured; pause measured as period - interval)\n";
+    text += "(measured / predicted; err = (predicted - measured) / measured; pause measured as period - interval; \
+             pages (x): the epoch's work is beyond the trace's longest window, scaled linearly; (s): the same, \
+             saturating at the trace's working set)\n";
     text
 }

@@ -98,6 +98,7 @@ fn watch(args: &WatchArgs) -> Result<ExitCode> {
         // No trace is written (the tap says so); the path is never created.
         output: PathBuf::new(),
         overwrite: false,
+        probe: None,
     };
     let mut updater = Updater::new(
         Arc::clone(&shared),

@@ -39,7 +39,19 @@ pub struct MeasurePlan {
     pub duration: Duration,
     pub output: PathBuf,
     pub overwrite: bool,
+    /// The user's work probe, for the observer effect: run once while measuring.
+    pub probe: Option<ProbePlan>,
 }
+
+/// `measure --probe`: the command, and its figure before measuring began.
+#[derive(Debug, Clone)]
+pub struct ProbePlan {
+    pub command: Vec<String>,
+    pub before: f64,
+}
+
+/// How long after measuring starts the probe runs: long enough for log-dirty to be on.
+const PROBE_DELAY: Duration = Duration::from_secs(2);
 
 /// How a run ended, where its trace is, and the summary of every epoch measured.
 #[derive(Debug)]
@@ -106,6 +118,13 @@ pub fn run_tapped(
     let start_wall = UtcTime::now();
     let baseline = guard.backend.start().map_err(anyhow::Error::from)?;
     let origin = Instant::now();
+    let probe_during = plan.probe.as_ref().map(|p| {
+        crate::probe::spawn_during(
+            p.command.clone(),
+            PROBE_DELAY.min(plan.duration / 4),
+            stop.clone(),
+        )
+    });
     let method = guard.backend.method();
     let method_name = method.name.clone();
     crate::note!(
@@ -162,6 +181,13 @@ pub fn run_tapped(
         progress::Progress::new(planned)
     };
 
+    // Every page dirtied over the run: the working set the model's curve saturates at. A
+    // bitmap bounded by the target's memory; not for count-only methods (no set) nor for an
+    // endless run (`watch`: no trace to record it in).
+    let mut working_set = (!guard.backend.counts_only()
+        && !tap.as_ref().is_some_and(|tap| tap.endless()))
+    .then(crate::pageset::PageSet::new);
+    let mut working_set_scale = 1.0;
     let mut previous = baseline;
     let mut previous_details = guard.backend.baseline_details();
     let mut boundary = origin;
@@ -195,6 +221,10 @@ pub fn run_tapped(
         let counted = sample.dirty.len();
         let estimate = |pages: u64| (pages as f64 * sample.scale).round() as u64;
         let closed = windows.push(&sample.dirty);
+        if let Some(set) = working_set.as_mut() {
+            set.union_with(&sample.dirty);
+            working_set_scale = sample.scale;
+        }
         let length = collect_start.duration_since(boundary);
         if length.as_secs_f64() > plan.epoch.as_secs_f64() * LATE_FACTOR {
             late += 1;
@@ -267,7 +297,13 @@ pub fn run_tapped(
     };
     progress.finish();
     let cross_check = guard.backend.cross_check();
-    let observer_effect = guard.backend.observer_effect();
+    // The probe, if still running, finishes under the measurement (log-dirty still on).
+    let probed = plan
+        .probe
+        .as_ref()
+        .zip(probe_during)
+        .and_then(|(p, during)| probed_effect(p, during));
+    let observer_effect = probed.or_else(|| guard.backend.observer_effect());
     drop(guard);
     let duration_s = round_us(boundary.duration_since(origin).as_secs_f64());
     if late > 0 {
@@ -291,6 +327,9 @@ pub fn run_tapped(
         late_epochs: late,
         cross_check,
         observer_effect,
+        working_set_pages: working_set
+            .filter(|set| !set.is_empty())
+            .map(|set| (set.len() as f64 * working_set_scale).round() as u64),
     };
     let (trace, write_failure) = match writer {
         Some(writer) => {
@@ -305,6 +344,30 @@ pub fn run_tapped(
         end,
         write_failure,
     })
+}
+
+/// The observer effect from the probe's figures before and during (the thread's result).
+fn probed_effect(
+    plan: &ProbePlan,
+    during: std::thread::JoinHandle<Result<Option<f64>>>,
+) -> Option<crate::observer::ObserverEffect> {
+    match during.join() {
+        Ok(Ok(Some(value))) => crate::observer::ObserverEffect::from_rates(
+            plan.before,
+            value,
+            None,
+            crate::observer::ObserverSource::Probe,
+        ),
+        Ok(Ok(None)) => None,
+        Ok(Err(err)) => {
+            crate::warn!("the probe while measuring failed: {err:#}; no observer effect from it");
+            None
+        }
+        Err(_) => {
+            crate::warn!("the probe while measuring panicked; no observer effect from it");
+            None
+        }
+    }
 }
 
 /// One epoch's Dom-0 CPU from two cumulative readings. A save helper first seen now has no

@@ -18,6 +18,42 @@ pub enum Basis {
     Interpolated,
     /// Outside the measured range (linear scaling: an upper bound above it).
     Extrapolated,
+    /// Beyond the longest measured window, on the curve saturating at the working set.
+    Saturated,
+}
+
+/// Where the working set a curve saturates at came from.
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkingSetSource {
+    /// The trace's end record: distinct pages dirtied over the whole measurement.
+    Trace,
+    /// An older trace without it: the most pages any window of the longest interval dirtied
+    /// (a lower bound of the working set, so the cap may be low).
+    LongestWindowMax,
+}
+
+/// The working set a curve saturates at.
+#[derive(Serialize, Clone, Copy, Debug, PartialEq)]
+pub struct WorkingSet {
+    pub pages: f64,
+    pub source: WorkingSetSource,
+}
+
+impl WorkingSet {
+    pub fn describe(&self) -> String {
+        match self.source {
+            WorkingSetSource::Trace => format!(
+                "{:.0} pages, the distinct pages the trace saw dirtied over the whole measurement",
+                self.pages
+            ),
+            WorkingSetSource::LongestWindowMax => format!(
+                "{:.0} pages, the most any window of the longest interval dirtied (an older \
+                 trace without the whole run's count: the cap may be low)",
+                self.pages
+            ),
+        }
+    }
 }
 
 /// Mean dirty pages at measured window lengths.
@@ -27,6 +63,11 @@ pub struct DirtyCurve {
     points: Vec<(f64, f64)>,
     /// Pages of guest memory: no window dirties more.
     max_pages: f64,
+    /// What the curve saturates at beyond the longest measured window, when known.
+    working_set: Option<WorkingSet>,
+    /// The abscissa is the guest's *running* time (a trace taken under log-dirty, whose
+    /// guest was slowed by the same write faults as under Remus), not its work time.
+    at_running_time: bool,
 }
 
 impl DirtyCurve {
@@ -38,7 +79,34 @@ impl DirtyCurve {
         } else {
             f64::INFINITY
         };
-        Self { points, max_pages }
+        Self {
+            points,
+            max_pages,
+            working_set: None,
+            at_running_time: false,
+        }
+    }
+
+    /// The same curve, its abscissa the guest's running time (see `at_running_time`).
+    pub fn read_at_running_time(mut self, yes: bool) -> Self {
+        self.at_running_time = yes;
+        self
+    }
+
+    pub fn at_running_time(&self) -> bool {
+        self.at_running_time
+    }
+
+    /// The same curve saturating at `working_set` beyond its longest point (ignored when not
+    /// above that point's value: nothing to saturate towards).
+    pub fn saturating(mut self, working_set: Option<WorkingSet>) -> Self {
+        let last = self.points.last().map_or(0.0, |p| p.1);
+        self.working_set = working_set.filter(|w| w.pages.is_finite() && w.pages > last);
+        self
+    }
+
+    pub fn working_set(&self) -> Option<WorkingSet> {
+        self.working_set
     }
 
     /// Mean dirty pages in a window of `t` seconds, and how it was obtained.
@@ -53,7 +121,17 @@ impl DirtyCurve {
         } else if t < t0 {
             (d0 * t.max(0.0) / t0, Basis::Extrapolated)
         } else if t > tn {
-            (dn * t / tn, Basis::Extrapolated)
+            match self.working_set {
+                Some(w) if dn > 0.0 => {
+                    let room = w.pages - dn;
+                    let slope = dn / tn;
+                    (
+                        w.pages - room * (-(t - tn) * slope / room).exp(),
+                        Basis::Saturated,
+                    )
+                }
+                _ => (dn * t / tn, Basis::Extrapolated),
+            }
         } else {
             let i = self.points.partition_point(|p| p.0 < t);
             let (ta, da) = self.points[i - 1];
@@ -93,6 +171,38 @@ mod tests {
         let (d, basis) = curve.at(0.8);
         assert_eq!(basis, Basis::Extrapolated);
         assert!((d - 2.0 * 1000.0 * 0.4f64.sqrt()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn beyond_the_longest_window_it_saturates_at_the_working_set() {
+        let points = vec![(0.0015, 334.0), (0.003, 572.0), (0.006, 939.0)];
+        let linear = DirtyCurve::new(points.clone(), 65536.0);
+        let w = WorkingSet {
+            pages: 2386.0,
+            source: WorkingSetSource::LongestWindowMax,
+        };
+        let curve = DirtyCurve::new(points, 65536.0).saturating(Some(w));
+        // Inside the measured range nothing changes.
+        assert_eq!(curve.at(0.004), linear.at(0.004));
+        // Just beyond the last point it follows the linear slope...
+        let (near, basis) = curve.at(0.0061);
+        assert_eq!(basis, Basis::Saturated);
+        assert!((near - linear.at(0.0061).0).abs() < 0.5, "{near}");
+        // ... and far beyond it approaches the working set, never above it, rising all along.
+        let mut previous = 939.0;
+        for t in [0.01, 0.05, 0.2, 1.0, 10.0] {
+            let (d, _) = curve.at(t);
+            assert!(d >= previous && d <= 2386.0, "{t}: {d}");
+            previous = d;
+        }
+        assert!(curve.at(10.0).0 > 2385.0);
+        assert!(linear.at(0.2).0 > 30_000.0);
+        // A working set below the last point is no cap.
+        let low = DirtyCurve::new(vec![(0.1, 500.0)], 1e9).saturating(Some(WorkingSet {
+            pages: 400.0,
+            source: WorkingSetSource::Trace,
+        }));
+        assert_eq!(low.at(0.2), (1000.0, Basis::Extrapolated));
     }
 
     #[test]

@@ -19,7 +19,7 @@ const MAX_EPOCH_S: f64 = 3600.0;
 pub struct SteadyState {
     /// Achieved epoch, suspend to suspend, seconds.
     pub epoch_s: f64,
-    /// Time the guest runs per epoch: `epoch − pause`.
+    /// Time the guest runs per epoch: `epoch − pause + handshake`, within `[0, epoch]`.
     pub running_s: f64,
     /// Of `running_s`, the time the guest does its own work: less log-dirty faults and its
     /// resume cost.
@@ -81,6 +81,14 @@ const WORK_BISECTIONS: usize = 60;
 /// iteration would oscillate.
 pub fn work_in(costs: &Costs, curve: &DirtyCurve, running_s: f64) -> (f64, f64, Basis) {
     let per_page = costs.fault_per_page_s();
+    if curve.at_running_time() {
+        // A trace taken under log-dirty: its windows are what a guest slowed by the same
+        // faults dirties in that much running time, so the pages are read at the running
+        // time, and the work is what the faults and the resume leave of it.
+        let (dirty, basis) = curve.at(running_s);
+        let work = running_s - per_page * (dirty + costs.suspend_pages) - costs.guest_resume_s;
+        return (work.clamp(0.0, running_s.max(0.0)), dirty, basis);
+    }
     let spent = |w: f64| {
         let (dirty, _) = curve.at(w);
         w + per_page * (dirty + costs.suspend_pages) + costs.guest_resume_s
@@ -116,9 +124,11 @@ fn evaluate(
     let write_bytes = write_rate * running_s;
     let ckpt = checkpoint(costs, guest, dirty_pages, write_bytes, interval_s, shared);
     let epoch_s = epoch_length(costs.interval_semantics, interval_s, ckpt.ckpt_s);
+    // The guest also runs during part of the checkpoint (the suspend handshake), net of what
+    // it loses at the resume: the signed `handshake`, never beyond the epoch (model.md §10).
     SteadyState {
         epoch_s,
-        running_s: (epoch_s - ckpt.pause_s).max(0.0),
+        running_s: (epoch_s - ckpt.pause_s + costs.handshake_s).clamp(0.0, epoch_s),
         work_s,
         dirty_pages,
         basis,

@@ -9,9 +9,10 @@
 //!   stays suspended while its pages go into the stream.
 //! - **Guest** (model.md §5, §10): what the guest loses *between* checkpoints, beyond the pause.
 //!   A probe's slowdown `s` over a step of period `T` means the guest did `(1 − s)·T` of work
-//!   per period, of the `τ` it ran: `τ − (1 − s)·T` seconds per checkpoint went to log-dirty
-//!   write faults (`fault` per page sent) and to the guest's own resume (thawing tasks, timers:
-//!   `guest_resume` per checkpoint). One point per step.
+//!   per period: `τ − (1 − s)·T = fault × pages − handshake`, with `fault` the log-dirty write
+//!   faults per page sent and `handshake` the signed time the guest runs beyond τ per period
+//!   (it keeps running while Remus's suspend request waits for it to freeze and acknowledge,
+//!   and loses time at the resume: only the net is identifiable). One point per step.
 //! - **Suspend pages**: pages Remus sent per checkpoint beyond what the trace says the guest
 //!   dirties in the work it did: the guest's own suspend/resume writes.
 //!
@@ -55,8 +56,6 @@ pub enum FitError {
     NotFinite(usize),
     #[error("the guest-side costs need the probe's slowdown at two or more intervals (got {0}): run `trial` with --probe and --intervals A,B[,C]")]
     TooFewSteps(usize),
-    #[error("the probe lost no more than the pauses explain at any interval (mean {mean_ms:.3} ms per checkpoint): there is no guest-side cost to fit")]
-    NothingLeft { mean_ms: f64 },
 }
 
 /// A least-squares line `y = intercept + slope · x`.
@@ -203,11 +202,23 @@ pub fn fit_period(points: &[(f64, f64)]) -> Result<PeriodFit, FitError> {
         ));
     } else {
         let fitted = line(&m);
-        if fitted.slope.value < 0.0 || !fitted.slope.distinct_from_zero() {
+        if fitted.slope.value < 0.0 || !significant(&fitted.slope) {
             refused.push(format!(
-                "per-page cost: the fit gives {} per page, not distinct from zero: larger \
-                 checkpoints did not take longer",
+                "per-page cost: the fit gives {} per page, negative or within {SLOPE_SIGMAS} \
+                 standard errors of zero: larger checkpoints did not take longer",
                 fitted.slope.describe(1e6, "us")
+            ));
+        } else if fitted.intercept.value < 0.0 {
+            // A line that needs a negative suspend is no cost model: flooring its intercept
+            // at 0 and keeping the slope overstates every period (the Xen lab: 4.3 ms per
+            // page from checkpoints of 500-650 pages, intercept -1.8 s). Larger checkpoints
+            // came with longer handshakes, during which the guest dirtied more pages.
+            refused.push(format!(
+                "per-page cost: the fit gives {} per page but a negative suspend ({}): the \
+                 slope is not a per-page cost (checkpoints that took longer carried more pages, \
+                 not the other way round), so the suspend cost is the mean",
+                fitted.slope.describe(1e6, "us"),
+                fitted.intercept.describe(1e3, "ms")
             ));
         } else {
             per_page = Some(fitted.slope);
@@ -227,40 +238,68 @@ pub fn fit_period(points: &[(f64, f64)]) -> Result<PeriodFit, FitError> {
 /// is kept only when the checkpoints *within* the steps support it. When the periods differ
 /// between steps by more than their sizes explain (the Xen lab: an emulated suspend handshake
 /// that varied from step to step, checkpoints of nearly one size), a pooled line reads those
-/// differences as a per-page cost; this refuses it and says so.
+/// differences as a per-page cost; this refuses it and says so. Steps recorded as their means
+/// only (one point each, older trial reports) cannot show a within-step slope: refused too.
+/// When refused, the suspend cost is the mean of the steps' means, its error from their
+/// spread: the step-to-step variation is the uncertainty that matters for predicting another
+/// interval, not the checkpoints' count.
 pub fn fit_period_by_step(steps: &[Vec<(f64, f64)>]) -> Result<PeriodFit, FitError> {
     let points: Vec<(f64, f64)> = steps.iter().flatten().copied().collect();
     let mut fit = fit_period(&points)?;
     let Some(pooled) = fit.per_page_s else {
         return Ok(fit);
     };
+    let filled: Vec<&Vec<(f64, f64)>> = steps.iter().filter(|s| !s.is_empty()).collect();
+    if filled.len() < 2 {
+        return Ok(fit);
+    }
+    let refusal = if filled.iter().all(|s| s.len() == 1) {
+        Some(format!(
+            "per-page cost: the pooled fit gives {} per page, but each step is one point (its \
+             means): the slope comes from between-step differences alone, which a per-step \
+             cost such as the suspend handshake makes too, so no per-page cost is fitted",
+            pooled.describe(1e6, "us")
+        ))
+    } else {
+        within_step_disagreement(&filled, &pooled)
+    };
+    if let Some(why) = refusal {
+        fit.refused.push(why);
+        fit.per_page_s = None;
+        let means: Vec<(f64, f64)> = filled.iter().map(|s| (0.0, moments(s).mean_y)).collect();
+        let mut mean = constant(&moments(&means)).0;
+        mean.value = mean.value.max(0.0);
+        fit.suspend_s = mean;
+    }
+    Ok(fit)
+}
+
+/// Why the within-step slope contradicts `pooled` (more than 3 standard errors apart), if it
+/// does.
+fn within_step_disagreement(steps: &[&Vec<(f64, f64)>], pooled: &Estimate) -> Option<String> {
     // Within-step slope: each step's points centred on that step's means.
-    let (mut sxx, mut sxy, mut n, mut groups) = (0.0, 0.0, 0.0, 0.0);
+    let (mut sxx, mut sxy, mut n) = (0.0, 0.0, 0.0);
     let mut residual = Vec::new();
-    for step in steps.iter().filter(|s| !s.is_empty()) {
+    for step in steps {
         let m = moments(step);
         sxx += m.sxx;
         sxy += m.sxy;
         n += m.n;
-        groups += 1.0;
         residual.push(m);
-    }
-    if groups < 2.0 {
-        return Ok(fit);
     }
     let within = if sxx > 0.0 { sxy / sxx } else { 0.0 };
     let rss: f64 = residual
         .iter()
         .map(|m| (m.syy - 2.0 * within * m.sxy + within * within * m.sxx).max(0.0))
         .sum();
-    let dof = n - groups - 1.0;
+    let dof = n - steps.len() as f64 - 1.0;
     let se_within = (dof > 0.0 && sxx > 0.0).then(|| (rss / dof / sxx).sqrt());
     let disagree = match (se_within, pooled.std_error) {
         (Some(w), Some(p)) => (pooled.value - within).abs() > 3.0 * (w * w + p * p).sqrt(),
         _ => false,
     };
-    if disagree {
-        fit.refused.push(format!(
+    disagree.then(|| {
+        format!(
             "per-page cost: the pooled fit gives {} per page but the checkpoints within each step \
              give {}: the periods differ between intervals by more than their sizes explain \
              (a per-step cost such as the suspend handshake), so no per-page cost is fitted",
@@ -270,13 +309,8 @@ pub fn fit_period_by_step(steps: &[Vec<(f64, f64)>]) -> Result<PeriodFit, FitErr
                 std_error: se_within
             }
             .describe(1e6, "us")
-        ));
-        fit.per_page_s = None;
-        let mut mean = constant(&moments(&points)).0;
-        mean.value = mean.value.max(0.0);
-        fit.suspend_s = mean;
-    }
-    Ok(fit)
+        )
+    })
 }
 
 /// One trial step as the guest fit sees it.
@@ -293,7 +327,8 @@ pub struct GuestStep {
 }
 
 impl GuestStep {
-    /// Guest seconds lost per checkpoint while it was running: `τ − (1 − s)·T`.
+    /// Guest seconds of τ not worked per checkpoint: `τ − (1 − s)·T`. Negative when the guest
+    /// worked longer than τ per period (it ran during part of the checkpoint).
     pub fn loss_s(&self) -> f64 {
         self.interval_s - (1.0 - self.slowdown) * self.period_s
     }
@@ -303,29 +338,41 @@ impl GuestStep {
 #[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum GuestForm {
-    /// A per-page fault cost and a per-checkpoint resume cost.
-    FaultAndResume,
+    /// A per-page fault cost and a signed per-checkpoint handshake term.
+    FaultAndHandshake,
     /// A per-page fault cost only.
     Fault,
-    /// A per-checkpoint resume cost only.
-    Resume,
+    /// A signed per-checkpoint handshake term only.
+    Handshake,
 }
 
-/// The guest-side fit.
+/// The guest-side fit: `τ − (1 − s)·T = fault × pages − handshake`, one point per step.
 #[derive(Serialize, Clone, Debug, PartialEq)]
 pub struct GuestFit {
     pub form: GuestForm,
     /// Guest seconds lost per page sent (log-dirty write faults), PML amortisation included.
     pub fault_s: Option<Estimate>,
-    /// Guest seconds lost per checkpoint after the resume, beyond the pause.
-    pub resume_s: Option<Estimate>,
+    /// Signed guest running time per checkpoint beyond τ: positive when the guest runs during
+    /// the suspend handshake for longer than it loses at the resume, negative otherwise.
+    pub handshake_s: Option<Estimate>,
     pub steps: usize,
     /// Why this form, in words.
     pub note: String,
 }
 
-/// Fits the guest's loss beyond the pause: both terms when the steps tell them apart, else the
-/// one term that explains the steps best (least residual), and says which and why.
+/// A slope is kept only this many standard errors from zero: at one, a third of pure-noise
+/// slopes would pass, and a per-page term wrongly kept extrapolates badly.
+const SLOPE_SIGMAS: f64 = 2.0;
+
+fn significant(e: &Estimate) -> bool {
+    e.std_error
+        .is_some_and(|se| e.value.abs() > SLOPE_SIGMAS * se)
+}
+
+/// Fits the guest's loss beyond the pause: a per-page fault cost and the signed handshake term
+/// when the steps tell them apart (three or more steps of different sizes, the fault slope
+/// positive and two standard errors from zero), else the one term that explains the steps
+/// better (least residual; a negative fault cost is no candidate), and says which and why.
 pub fn fit_guest(steps: &[GuestStep]) -> Result<GuestFit, FitError> {
     if steps.len() < 2 {
         return Err(FitError::TooFewSteps(steps.len()));
@@ -333,11 +380,6 @@ pub fn fit_guest(steps: &[GuestStep]) -> Result<GuestFit, FitError> {
     let points: Vec<(f64, f64)> = steps.iter().map(|s| (s.pages, s.loss_s())).collect();
     check_finite(&points)?;
     let m = moments(&points);
-    if m.mean_y <= 0.0 {
-        return Err(FitError::NothingLeft {
-            mean_ms: m.mean_y * 1e3,
-        });
-    }
     let mut why = Vec::new();
     if too_little_spread(&m) {
         why.push(if steps.len() < 3 {
@@ -347,63 +389,79 @@ pub fn fit_guest(steps: &[GuestStep]) -> Result<GuestFit, FitError> {
             )
         } else {
             format!(
-                "the steps' checkpoints were of nearly one size ({:.0} pages): fault and resume \
-                 costs cannot be told apart",
+                "the steps' checkpoints were of nearly one size ({:.0} pages): a fault cost \
+                 cannot be told from the handshake",
                 m.mean_x
             )
         });
     } else {
         let both = line(&m);
-        if both.intercept.value >= 0.0
-            && both.slope.value >= 0.0
-            && both.intercept.distinct_from_zero()
-            && both.slope.distinct_from_zero()
-        {
+        let handshake = Estimate {
+            value: -both.intercept.value,
+            std_error: both.intercept.std_error,
+        };
+        if both.slope.value > 0.0 && significant(&both.slope) {
             return Ok(GuestFit {
-                form: GuestForm::FaultAndResume,
+                form: GuestForm::FaultAndHandshake,
                 fault_s: Some(both.slope),
-                resume_s: Some(both.intercept),
+                handshake_s: Some(handshake),
                 steps: steps.len(),
                 note: format!(
-                    "both terms fitted over {} steps: fault {} per page, resume {} per checkpoint",
+                    "both terms fitted over {} steps: fault {} per page, handshake {} per \
+                     checkpoint (signed: + the guest runs beyond τ)",
                     steps.len(),
                     both.slope.describe(1e6, "us"),
-                    both.intercept.describe(1e3, "ms")
+                    handshake.describe(1e3, "ms")
                 ),
             });
         }
         why.push(format!(
-            "with both terms the fit gives fault {} per page and resume {} per checkpoint: one \
-             is negative or within its error of zero",
+            "with both terms the fit gives fault {} per page and handshake {} per checkpoint: \
+             the fault cost is negative or within {SLOPE_SIGMAS} standard errors of zero",
             both.slope.describe(1e6, "us"),
-            both.intercept.describe(1e3, "ms")
+            handshake.describe(1e3, "ms")
         ));
     }
     let (fault, fault_rss) = proportional(&points);
-    let (resume, resume_rss) = constant(&m);
+    let (mean_loss, handshake_rss) = constant(&m);
+    let handshake = Estimate {
+        value: -mean_loss.value,
+        std_error: mean_loss.std_error,
+    };
     let why = why.join("; ");
-    Ok(if fault_rss <= resume_rss {
+    Ok(if fault.value > 0.0 && fault_rss <= handshake_rss {
         GuestFit {
             form: GuestForm::Fault,
             fault_s: Some(fault),
-            resume_s: None,
+            handshake_s: None,
             steps: steps.len(),
             note: format!(
-                "{why}; a per-page fault cost alone explains the steps better than a resume \
-                 cost alone: {} per page",
+                "{why}; a per-page fault cost alone explains the steps better than a handshake \
+                 term alone: {} per page",
                 fault.describe(1e6, "us")
             ),
         }
     } else {
         GuestFit {
-            form: GuestForm::Resume,
+            form: GuestForm::Handshake,
             fault_s: None,
-            resume_s: Some(resume),
+            handshake_s: Some(handshake),
             steps: steps.len(),
             note: format!(
-                "{why}; a per-checkpoint resume cost alone explains the steps better than a \
-                 fault cost alone: {} per checkpoint",
-                resume.describe(1e3, "ms")
+                "{why}; a signed handshake term alone explains the steps {}: {} per checkpoint \
+                 ({})",
+                if fault.value > 0.0 {
+                    "better than a fault cost alone"
+                } else {
+                    "(a fault cost alone would be negative)"
+                },
+                handshake.describe(1e3, "ms"),
+                if handshake.value >= 0.0 {
+                    "the guest works longer than τ per period: it runs during part of each \
+                     checkpoint"
+                } else {
+                    "the guest loses that much of τ at each checkpoint"
+                }
             ),
         }
     })
@@ -452,7 +510,9 @@ impl HostFit {
             } else {
                 costs.fault_s = 0.0;
             }
-            costs.guest_resume_s = guest.resume_s.map_or(0.0, |r| r.value.max(0.0));
+            // The fitted handshake is net of any resume loss: the two are one term now.
+            costs.handshake_s = guest.handshake_s.map_or(0.0, |h| h.value);
+            costs.guest_resume_s = 0.0;
         }
         if let Some(pages) = self.suspend_pages {
             costs.suspend_pages = pages.value;

@@ -30,7 +30,7 @@ pub mod validate;
 mod verdict;
 
 pub use checkpoint::{checkpoint, Checkpoint, Guest};
-pub use curve::{Basis, DirtyCurve};
+pub use curve::{Basis, DirtyCurve, WorkingSet, WorkingSetSource};
 pub use dom0::{Dom0Basis, Dom0Source, Dom0Sums, MIN_CALIBRATION_PAGES};
 pub use epoch::{epoch_length, steady_state, work_in, SteadyState};
 pub use observer::ObserverBasis;
@@ -169,7 +169,7 @@ pub fn predict_figures(
         memory_bytes: header.memory_bytes as f64,
     };
     let observer = ObserverBasis::new(header, &trace.end, options.observer_effect.clone());
-    let curve = dirty_curve(header, series, &observer);
+    let curve = dirty_curve(header, &trace.end, series, &observer);
     let (total_len, total_write) = (trace.total_len, trace.total_write);
     let write_rate = if total_len > 0.0 {
         total_write / total_len
@@ -313,15 +313,32 @@ fn warnings(
         ));
     }
     if let Some((_, longest)) = curve.measured_range() {
+        // The curve's abscissa is the guest's work time: compare the epoch's work with it.
         for p in intervals.iter().filter(|p| {
             p.epoch_dirty_basis == Basis::Extrapolated && p.achieved_epoch_ms > 1.1e3 * longest
         }) {
             out.push(format!(
                 "at {} ms the achieved epoch ({:.0} ms) is longer than the longest measured window \
-                 ({:.0} ms): its dirty count is scaled linearly, an upper bound",
+                 ({:.0} ms of the guest's work): its dirty count is scaled linearly, an upper \
+                 bound",
                 p.interval_ms,
                 p.achieved_epoch_ms,
                 longest * 1e3
+            ));
+        }
+        let saturated: Vec<String> = intervals
+            .iter()
+            .filter(|p| p.epoch_dirty_basis == Basis::Saturated)
+            .map(|p| format!("{} ms", p.interval_ms))
+            .collect();
+        if let (false, Some(w)) = (saturated.is_empty(), curve.working_set()) {
+            out.push(format!(
+                "at {} the guest works longer per epoch than the longest measured window ({:.1} ms \
+                 of its work): the dirty count is extrapolated on a curve saturating at the \
+                 working set, {}",
+                saturated.join(", "),
+                longest * 1e3,
+                w.describe()
             ));
         }
     }
@@ -361,6 +378,7 @@ fn warnings(
 /// its windows hold `1 − observer effect` of their length in work.
 pub fn dirty_curve(
     header: &TraceHeader,
+    end: &End,
     series: &[IntervalSeries],
     observer: &ObserverBasis,
 ) -> DirtyCurve {
@@ -372,6 +390,29 @@ pub fn dirty_curve(
             .collect(),
         max_pages,
     )
+    .saturating(working_set(end, series))
+    .read_at_running_time(observer.at_running_time)
+}
+
+/// The working set the curve saturates at: the trace's own count over the whole run, or for an
+/// older trace the most pages any window of its longest interval dirtied.
+fn working_set(end: &End, series: &[IntervalSeries]) -> Option<WorkingSet> {
+    if let Some(pages) = end.working_set_pages {
+        return Some(WorkingSet {
+            pages: pages as f64,
+            source: WorkingSetSource::Trace,
+        });
+    }
+    let longest = series.iter().max_by_key(|s| s.interval_ms)?;
+    let most = longest
+        .windows
+        .iter()
+        .map(|w| w.dirty_pages)
+        .fold(0.0, f64::max);
+    (most > 0.0).then_some(WorkingSet {
+        pages: most,
+        source: WorkingSetSource::LongestWindowMax,
+    })
 }
 
 #[cfg(test)]

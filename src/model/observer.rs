@@ -24,8 +24,11 @@ pub struct ObserverBasis {
     /// faults' slowdown).
     pub under_log_dirty: bool,
     pub effect: Option<ObserverEffect>,
-    /// Share of each measured window that was the guest's own work (1 without an effect).
+    /// Share of each measured window the curve's abscissa counts: 1 when the curve is read at
+    /// running time (every trace under log-dirty) or the guest was not slowed.
     pub work_share: f64,
+    /// The dirty-set curve is read at the guest's running time (a trace under log-dirty).
+    pub at_running_time: bool,
     pub note: String,
 }
 
@@ -36,25 +39,24 @@ impl ObserverBasis {
         let under_log_dirty = LOG_DIRTY_METHODS.contains(&header.method.name.as_str());
         let effect = effect.or_else(|| end.observer_effect.clone());
         let (work_share, note) = match (under_log_dirty, &effect) {
-            (true, Some(e)) => {
-                let share = (1.0 - e.fraction).clamp(0.01, 1.0);
-                (
-                    share,
-                    format!(
-                        "the trace was taken under log-dirty and already contains its fault \
-                         cost ({}): its windows are read as {:.0} % work; the model charges \
-                         Remus's faults once, at its own epochs",
-                        e.describe(),
-                        share * 100.0
-                    ),
-                )
-            }
+            (true, Some(e)) => (
+                1.0,
+                format!(
+                    "the trace was taken under log-dirty ({}): its windows are what a guest \
+                     slowed by the same write faults dirties in that much running time, so the \
+                     model reads them at the Remus epoch's running time (not at work time: the \
+                     Xen lab's heavy writer, 97 % slowed, would otherwise be read at a few \
+                     milliseconds of work per window) and charges Remus's faults once, on the \
+                     guest's work",
+                    e.describe()
+                ),
+            ),
             (true, None) => (
                 1.0,
-                "the trace was taken under log-dirty but its observer effect was not measured: \
-                 its counts are read as an unslowed guest's (pass a probe to `trial` to measure \
-                 it)"
-                .to_string(),
+                "the trace was taken under log-dirty (its observer effect was not measured): \
+                 its windows are read at the Remus epoch's running time, a guest slowed by the \
+                 same faults"
+                    .to_string(),
             ),
             (false, _) => (
                 1.0,
@@ -69,6 +71,7 @@ impl ObserverBasis {
             under_log_dirty,
             effect,
             work_share,
+            at_running_time: under_log_dirty,
             note,
         }
     }

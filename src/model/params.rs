@@ -64,6 +64,13 @@ pub struct Costs {
     /// timers catching up, xenbus (model.md §10). Fitted by `trial` from a probe; 0 when
     /// unknown.
     pub guest_resume_s: f64,
+    /// Signed guest running time per checkpoint beyond τ (model.md §10, the Xen lab): Remus's
+    /// suspend request waits for the guest to freeze its tasks and acknowledge, and the guest
+    /// keeps running (working) meanwhile; what it loses at the resume counts against it. Only
+    /// this net figure (handshake − resume loss) is identifiable from a probe, so `trial`
+    /// fits it signed: positive, the guest runs longer than τ per epoch; negative, it loses
+    /// time at each resume. 0 when unknown.
+    pub handshake_s: f64,
     /// Intel PML: a vCPU exits once per `pml_batch` logged pages instead of per page.
     pub pml: bool,
     /// Pages per PML exit (the PML log holds 512 entries).

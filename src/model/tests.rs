@@ -45,6 +45,7 @@ pub(crate) fn synthetic_trace(
         end: End {
             cross_check: None,
             observer_effect: None,
+            working_set_pages: None,
             reason: EndReason::Completed,
             message: String::new(),
             epochs: count,
@@ -423,4 +424,23 @@ fn the_guest_works_its_running_time_less_faults_and_resume() {
     // Resume longer than the running time: no work at all.
     free.guest_resume_s = 0.3;
     assert_eq!(work_in(&free, &curve, 0.2).0, 0.0);
+}
+
+#[test]
+fn under_log_dirty_the_pages_are_read_at_the_running_time() {
+    // A trace under log-dirty: its guest was slowed by the same faults, so a Remus epoch of
+    // 0.2 s running dirties what the trace's 0.2 s windows did, and works what the faults leave.
+    let mut costs = profile("web", "xen-4.17").costs;
+    costs.fault_s = 100e-6;
+    costs.pml = false;
+    costs.suspend_pages = 100.0;
+    costs.guest_resume_s = 0.0;
+    let curve = DirtyCurve::new(vec![(0.05, 200.0), (0.2, 600.0)], 1e9).read_at_running_time(true);
+    let (w, dirty, basis) = work_in(&costs, &curve, 0.2);
+    assert_eq!(dirty, 600.0);
+    assert_eq!(basis, Basis::Measured);
+    assert!((w - (0.2 - 100e-6 * 700.0)).abs() < 1e-12, "{w}");
+    // Faults that cost more than the running time leave no work, never negative work.
+    costs.fault_s = 1e-3;
+    assert_eq!(work_in(&costs, &curve, 0.2).0, 0.0);
 }

@@ -61,16 +61,26 @@ pub fn fit_host(
             return None;
         }
         let basis = ObserverBasis::new(&trace.header, &trace.end, observer);
-        let curve = dirty_curve(&trace.header, &series, &basis);
+        let curve = dirty_curve(&trace.header, &trace.end, &series, &basis);
+        let handshake = guest
+            .as_ref()
+            .ok()
+            .and_then(|g| g.handshake_s)
+            .map_or(0.0, |h| h.value);
         let pairs: Vec<(f64, f64)> = usable
             .iter()
             .map(|s| {
-                // The guest's own work per period: all of τ without a probe.
-                let work = match s.slowdown {
-                    Some(slowdown) => (1.0 - slowdown).max(0.0) * s.period_s,
-                    None => s.interval_s(),
+                let at = if curve.at_running_time() {
+                    // Under log-dirty the curve is read at the running time: τ + handshake.
+                    (s.interval_s() + handshake).clamp(0.0, s.period_s)
+                } else {
+                    // The guest's own work per period: all of τ without a probe.
+                    match s.slowdown {
+                        Some(slowdown) => (1.0 - slowdown).max(0.0) * s.period_s,
+                        None => s.interval_s(),
+                    }
                 };
-                (s.mean_pages, curve.at(work).0)
+                (s.mean_pages, curve.at(at).0)
             })
             .collect();
         fit_suspend_pages(&pairs).ok()
@@ -127,6 +137,10 @@ pub struct Validation {
     pub measured_pages: f64,
     pub predicted_pages: f64,
     pub error_pages: Option<f64>,
+    /// How the predicted epoch's dirty count was read off the trace's curve: `measured`,
+    /// `interpolated`, `extrapolated` (linear beyond the longest window, an upper bound) or
+    /// `saturated` (beyond it, capped by the working set).
+    pub pages_basis: super::Basis,
     pub measured_period_ms: f64,
     pub predicted_period_ms: f64,
     pub error_period: Option<f64>,
@@ -156,6 +170,7 @@ impl Validation {
             measured_pages: pages.measured,
             predicted_pages: pages.predicted,
             error_pages: pages.error,
+            pages_basis: p.epoch_dirty_basis,
             measured_period_ms: period.measured,
             predicted_period_ms: period.predicted,
             error_period: period.error,

@@ -9,6 +9,8 @@ use crate::units::{parse_bytes, parse_duration, parse_fraction, parse_rate};
 /// What a key's value must be.
 enum Kind {
     Duration,
+    /// A duration that may be negative (`costs.handshake`).
+    SignedDuration,
     Rate,
     Fraction,
     Bytes,
@@ -23,6 +25,7 @@ fn kind(key: &str) -> Kind {
         | "validation.worst_slowdown_error"
         | "validation.worst_pages_error"
         | "validation.worst_period_error" => Kind::Fraction,
+        "costs.handshake" => Kind::SignedDuration,
         "costs.link" => Kind::Rate,
         "costs.stream_buffer" => Kind::Bytes,
         "limits.max_added_latency"
@@ -80,6 +83,7 @@ pub fn check(text: &str) -> Result<(), String> {
         let value = line.value.as_str();
         let result = match kind(&key) {
             Kind::Duration => parse_duration(value).map(|_| ()),
+            Kind::SignedDuration => super::raw::parse_signed_duration(value).map(|_| ()),
             Kind::Fraction => match parse_fraction(value) {
                 Ok(share) if share > 1.0 && SHARE_LIMITS.contains(&key.as_str()) => {
                     return Err(format!(

@@ -317,6 +317,8 @@ fn finish_costs(
         fault_s: need!(fault).0,
         // Optional, 0 when absent: only a trial with a probe measures it.
         guest_resume_s: raw.guest_resume.map_or(0.0, |s| s.0),
+        // Optional, 0 when absent (the guest runs exactly τ per epoch, as before it existed).
+        handshake_s: raw.handshake.map_or(0.0, |s| s.0),
         pml: need!(pml),
         pml_batch: f64::from(need!(pml_batch).max(1)),
         clean_per_gib_s: need!(clean_per_gib).0,

@@ -7,6 +7,9 @@ use serde::{Deserialize, Deserializer};
 /// A duration in seconds, written with a unit (`25ms`, `3.7us`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Secs(pub f64);
+/// A duration that may be negative (`-20ms`): a signed correction, not a cost.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SignedSecs(pub f64);
 /// A data rate in bytes per second, written with a unit (`1Gbit/s`, `75MB/s`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Rate(pub f64);
@@ -39,6 +42,24 @@ impl<'de> Deserialize<'de> for Secs {
         let text = scalar_text(deserializer)?;
         parse_duration(&text)
             .map(|d| Secs(d.as_secs_f64()))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// `-20ms` or `75ms`: a duration with an optional minus sign.
+pub fn parse_signed_duration(text: &str) -> Result<f64, crate::units::UnitError> {
+    let trimmed = text.trim();
+    match trimmed.strip_prefix('-') {
+        Some(rest) => parse_duration(rest.trim_start()).map(|d| -d.as_secs_f64()),
+        None => parse_duration(trimmed).map(|d| d.as_secs_f64()),
+    }
+}
+
+impl<'de> Deserialize<'de> for SignedSecs {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = scalar_text(deserializer)?;
+        parse_signed_duration(&text)
+            .map(SignedSecs)
             .map_err(serde::de::Error::custom)
     }
 }
@@ -169,6 +190,7 @@ pub struct RawCosts {
     pub compressed_size: Option<Frac>,
     pub fault: Option<Secs>,
     pub guest_resume: Option<Secs>,
+    pub handshake: Option<SignedSecs>,
     pub pml: Option<bool>,
     pub pml_batch: Option<u32>,
     pub clean_per_gib: Option<Secs>,
@@ -201,6 +223,7 @@ pub const COST_KEYS: &[&str] = &[
     "compressed_size",
     "fault",
     "guest_resume",
+    "handshake",
     "pml",
     "pml_batch",
     "clean_per_gib",
@@ -233,6 +256,7 @@ impl RawCosts {
             compressed_size,
             fault,
             guest_resume,
+            handshake,
             pml,
             pml_batch,
             clean_per_gib,

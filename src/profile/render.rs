@@ -102,15 +102,18 @@ pub fn render_host_profile(facts: &HostProfileFacts) -> String {
                     f.value * 1e6,
                     se(&f, 1e6, "us")
                 ),
-                None => "  fault: 0us  # measured: the probe's loss is explained by guest_resume alone".into(),
+                None => "  fault: 0us  # measured: the probe's loss is explained by the handshake term alone".into(),
             }),
-            "guest_resume" => guest.map(|g| match g.resume_s {
-                Some(r) => format!(
-                    "  guest_resume: {:.3}ms  # measured: guest time lost per checkpoint after the resume{}, beyond the pause (thawing tasks, timers)",
-                    r.value.max(0.0) * 1e3,
-                    se(&r, 1e3, "ms")
+            "guest_resume" => guest.map(|_| {
+                "  guest_resume: 0ms  # measured: included in handshake below (only their net is identifiable from a probe)".into()
+            }),
+            "handshake" => guest.map(|g| match g.handshake_s {
+                Some(h) => format!(
+                    "  handshake: {:.3}ms  # measured: signed guest running time per checkpoint beyond the interval{} (+ it runs while the suspend request waits for it; - it loses time at the resume)",
+                    h.value * 1e3,
+                    se(&h, 1e3, "ms")
                 ),
-                None => "  guest_resume: 0ms  # measured: the probe's loss is explained by the fault cost alone".into(),
+                None => "  handshake: 0ms  # measured: the probe's loss is explained by the fault cost alone".into(),
             }),
             "pml" => guest.map(|_| {
                 "  pml: false  # measured: the fitted fault cost is per page already (PML amortisation, if any, included)".into()
@@ -155,9 +158,9 @@ mod tests {
                 refused: vec![],
             },
             guest: Ok(GuestFit {
-                form: GuestForm::FaultAndResume,
+                form: GuestForm::FaultAndHandshake,
                 fault_s: Some(e(80e-6, 5e-6)),
-                resume_s: Some(e(0.004, 0.001)),
+                handshake_s: Some(e(-0.004, 0.001)),
                 steps: 3,
                 note: "both".into(),
             }),
@@ -186,7 +189,7 @@ mod tests {
         assert!(text.contains("suspend: 2.100ms"), "{text}");
         assert!(text.contains("page_copy: 4.200us"), "{text}");
         assert!(text.contains("fault: 80.000us"), "{text}");
-        assert!(text.contains("guest_resume: 4.000ms"), "{text}");
+        assert!(text.contains("handshake: -4.000ms"), "{text}");
         assert!(text.contains("suspend_pages: 240"), "{text}");
         assert!(text.contains("held-out intervals"), "{text}");
         for key in crate::profile::COST_KEYS {
@@ -205,7 +208,8 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        assert_eq!(profile.costs.guest_resume_s, 0.004);
+        assert_eq!(profile.costs.handshake_s, -0.004);
+        assert_eq!(profile.costs.guest_resume_s, 0.0);
         assert!(!profile.costs.pml);
         let read = profile.validation.unwrap();
         assert_eq!(read.method, validation.method);

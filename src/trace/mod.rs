@@ -296,6 +296,12 @@ pub struct End {
     /// measured; absent when not measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observer_effect: Option<crate::observer::ObserverEffect>,
+    /// Distinct pages dirtied over the whole measurement (the union of every epoch's set): the
+    /// guest's working set as far as this trace saw it, which the model's dirty-set curve
+    /// saturates at beyond the longest window. Absent in older traces and for methods that
+    /// count without a set of pages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_set_pages: Option<u64>,
 }
 
 /// A whole trace as read back.

@@ -242,6 +242,7 @@ impl TraceReader {
             late_epochs: self.late,
             cross_check: None,
             observer_effect: None,
+            working_set_pages: None,
         });
         Ok(())
     }
@@ -445,6 +446,7 @@ mod tests {
             late_epochs: 0,
             cross_check: None,
             observer_effect: None,
+            working_set_pages: None,
         }
     }
 

@@ -16,6 +16,7 @@ mod disk_full;
 mod errors;
 mod fuzz_parsers;
 mod lifecycle;
+mod probe;
 mod trace_files;
 mod trace_long;
 mod truth;

@@ -50,6 +50,7 @@ pub fn write_trace(
     writer
         .finish(&End {
             cross_check: None,
+            working_set_pages: None,
             observer_effect: None,
             reason: EndReason::Completed,
             message: String::new(),

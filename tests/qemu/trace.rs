@@ -20,6 +20,7 @@ fn plan(dir: &tempfile::TempDir, duration: Duration) -> MeasurePlan {
         duration,
         output: dir.path().join("guest.trace.yaml"),
         overwrite: false,
+        probe: None,
     }
 }
 

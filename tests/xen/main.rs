@@ -11,3 +11,4 @@ mod lab_fixtures;
 mod measure;
 mod ownership;
 mod trial;
+mod trial_replay;

@@ -8,7 +8,7 @@
 //! floor.
 
 use super::remus::Checkpoint;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// (pages, seconds beyond τ) for every checkpoint but the first.
 pub fn points(checkpoints: &[Checkpoint], interval_s: f64, after_s: f64) -> Vec<(f64, f64)> {
@@ -20,7 +20,7 @@ pub fn points(checkpoints: &[Checkpoint], interval_s: f64, after_s: f64) -> Vec<
 }
 
 /// One step of the trial, for the table and the profile's comments.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StepResult {
     pub interval_ms: u64,
     /// Seconds counted (after --settle).
@@ -40,6 +40,12 @@ pub struct StepResult {
     pub probe: Option<f64>,
     /// 1 − probe / baseline (mean of before and after).
     pub slowdown: Option<f64>,
+    /// Every counted checkpoint's period (ms since the one before) and pages, in order: what
+    /// `trial --replay` refits from. Absent in the JSON of older trials (step means only).
+    #[serde(default)]
+    pub checkpoint_period_ms: Vec<f64>,
+    #[serde(default)]
+    pub checkpoint_pages: Vec<u64>,
     /// How the step ended and the guest's state after it.
     pub note: String,
 }
