@@ -145,6 +145,9 @@ impl HourlyBuilder {
             late_epochs: 0,
             cross_check: None,
             observer_effect: None,
+            // An hour's own working set is not the run's: the curve falls back to the hour's
+            // longest window, which is what the hour itself measured.
+            working_set_pages: None,
         };
         Self::with_end(header, profile, stand_in)
     }

@@ -295,6 +295,9 @@ impl SlidingWindow {
                 late_epochs: 0,
                 cross_check: None,
                 observer_effect: None,
+                // The window keeps no union over its whole span: the curve saturates at its
+                // longest window instead (model::curve says so).
+                working_set_pages: None,
             },
             epochs,
             total_len,

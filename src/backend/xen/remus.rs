@@ -42,11 +42,18 @@ pub fn remus_args(interval_ms: u64, domain: &str) -> Vec<String> {
     .collect()
 }
 
-/// Pages sent, from one of xl's checkpoint progress lines.
+/// Pages sent, from xl's progress line that ends a checkpoint.
+///
+/// A checkpoint of more than one batch (1 024 pages) is reported batch by batch as a running
+/// total, `Checkpointed save: 1024/2875  35%`, `2048/2875  71%`, `2875/2875  100%` (seen in
+/// the Xen lab): only the line where the count reaches the total ends a checkpoint, and
+/// counting the others made one large checkpoint look like several small, closely spaced ones.
 pub fn parse_checkpoint(line: &str) -> Option<u64> {
     let rest = line.split("Checkpointed save:").nth(1)?;
-    let done = rest.trim_start().split('/').next()?;
-    done.trim().parse().ok()
+    let (done, rest) = rest.trim_start().split_once('/')?;
+    let total = rest.split_whitespace().next()?;
+    let (done, total): (u64, u64) = (done.trim().parse().ok()?, total.parse().ok()?);
+    (done == total).then_some(total)
 }
 
 /// One checkpoint as xl reported it.
@@ -290,6 +297,20 @@ mod tests {
             parse_checkpoint("xc: progress: Domain now suspended: 0/0    0%"),
             None
         );
+    }
+
+    #[test]
+    fn a_checkpoint_of_several_batches_counts_once() {
+        // Real lines of one 2 875-page checkpoint (Xen lab, 2026-12-04, `xl -vvv remus`).
+        let text = "xc: progress: Domain now suspended: 0/0    0%\n\
+                    xc: progress: Checkpointed save: 1024/2875   35%\n\
+                    xc: progress: Checkpointed save: 2048/2875   71%\n\
+                    xc: progress: Checkpointed save: 2875/2875  100%\n\
+                    xc: progress: Domain now suspended: 0/0    0%\n\
+                    xc: progress: Checkpointed save: 1024/1720   59%\n\
+                    xc: progress: Checkpointed save: 1720/1720  100%\n";
+        let pages: Vec<u64> = text.lines().filter_map(parse_checkpoint).collect();
+        assert_eq!(pages, vec![2875, 1720]);
     }
 
     #[test]

@@ -136,6 +136,7 @@ fn exact_figures(header: &TraceHeader, epochs: &[Epoch], first: usize) -> TraceF
             late_epochs: 0,
             cross_check: None,
             observer_effect: None,
+            working_set_pages: None,
         },
         epochs: covered.len(),
         total_len: covered.iter().map(|e| e.end_s - e.start_s).sum(),
