@@ -155,6 +155,7 @@ fn write_log_dirty_trace(path: &Path, hours: u64) {
                 source: ObserverSource::Probe,
                 note: "a probe ran at 70 % of its speed while measured".into(),
             }),
+            working_set_pages: None,
         })
         .unwrap();
 }
