@@ -126,3 +126,26 @@ fn the_light_writer_s_recorded_runs_replay_within_twenty_percent_out_of_sample()
         assert!(h > 0.0, "{run}: {h}");
     }
 }
+
+/// The heavy writer's run of 19:15 (the merged build, one checkpoint counted per `N/N 100%`
+/// line that ends it, not per 1 024-page batch line) replays within issue 11's goal for
+/// slowdown and checkpoint size at every held-out interval, as it did in Dom-0.
+#[test]
+fn the_heavy_writer_counted_per_checkpoint_replays_within_twenty_percent_out_of_sample() {
+    let out = replay_run("model-1915", "heavy", &["--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = v["cross_validation"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{v}");
+    for row in rows {
+        for key in ["error_slowdown", "error_pages"] {
+            let e = row[key].as_f64().unwrap();
+            assert!(e.abs() <= 0.2, "{} ms {key} {e}", row["interval_ms"]);
+        }
+    }
+}
