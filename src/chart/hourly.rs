@@ -12,8 +12,7 @@ use super::intervals::{legend, titled};
 use super::style::{self, LIMIT, PINNED, SHARED};
 use super::{ChartFormat, Picture, WrittenChart};
 use crate::model::{
-    predict_figures, FiguresBuilder, ModelOptions, ModelReport, ObserverBasis, Profile,
-    TraceFigures,
+    predict_figures, FiguresBuilder, ModelOptions, ModelReport, Profile, TraceFigures,
 };
 use crate::trace::{End, EndReason, Epoch, Trace, TraceHeader};
 use anyhow::Result;
@@ -43,7 +42,7 @@ pub struct HourlyView {
 /// The by-hour view of a trace in memory, for a trace that reaches into its second hour;
 /// `None` otherwise.
 pub fn hourly_view(trace: &Trace, profile: &Profile, report: &ModelReport) -> Option<HourlyView> {
-    let mut hours = HourlyBuilder::with_end(&trace.header, profile, trace.end.clone());
+    let mut hours = HourlyBuilder::new(&trace.header, profile);
     for epoch in &trace.epochs {
         hours.push(epoch);
     }
@@ -121,7 +120,7 @@ fn model_hour(hour: ClosedHour, profile: &Profile) -> Option<HourRow> {
 /// Builds the by-hour view as epochs stream by, modelling each hour as it closes.
 pub struct HourlyBuilder {
     header: TraceHeader,
-    /// The end record each hour is modelled with (see [`HourlyBuilder::models_like`]).
+    /// The end record each hour is modelled with (see [`HourlyBuilder::new`]).
     end: End,
     /// Hours start on a block of epochs that every interval's windows align with, so each
     /// hour's windows are whole.
@@ -133,9 +132,10 @@ pub struct HourlyBuilder {
 }
 
 impl HourlyBuilder {
-    /// For a trace whose end record is still to come: each hour is modelled with a stand-in
-    /// end record without an observer effect, the one thing of the end the model's numbers
-    /// depend on. [`HourlyBuilder::models_like`] says afterwards whether the real one agrees.
+    /// Each hour is modelled with a stand-in end record, so hours are modelled as the epochs
+    /// stream by, before the trace's own end is read: the model takes from the end only its
+    /// observer effect, which it reports and does not apply (model/observer.rs), and its
+    /// working set, which is the run's, not an hour's.
     pub fn new(header: &TraceHeader, profile: &Profile) -> Self {
         let stand_in = End {
             reason: EndReason::Completed,
@@ -149,31 +149,19 @@ impl HourlyBuilder {
             // longest window, which is what the hour itself measured.
             working_set_pages: None,
         };
-        Self::with_end(header, profile, stand_in)
-    }
-
-    /// For a trace whose end record is known.
-    pub fn with_end(header: &TraceHeader, profile: &Profile, end: End) -> Self {
         let block = header
             .interval_spans()
             .iter()
             .fold(1u64, |block, &(_, span)| lcm(block, span).min(1 << 16));
         Self {
             header: header.clone(),
-            end,
+            end: stand_in,
             block,
             epochs: 0,
             last_end_s: 0.0,
             open: None,
             modeller: Modeller::start(profile),
         }
-    }
-
-    /// True when hours modelled with this builder's end record come out as with `end`: the
-    /// model reads the end only for the observer effect of a trace taken under log-dirty.
-    pub fn models_like(&self, end: &End) -> bool {
-        let basis = |end: &End| ObserverBasis::new(&self.header, end, None).work_share;
-        basis(&self.end) == basis(end)
     }
 
     pub fn push(&mut self, epoch: &Epoch) {
@@ -376,7 +364,6 @@ mod tests {
     use super::*;
     use crate::model::tests::synthetic_trace;
     use crate::model::{predict, FiguresBuilder};
-    use crate::observer::{ObserverEffect, ObserverSource};
     use crate::profile::{load, ProfileRequest};
 
     /// 3 hours of 1 s epochs, the second hour dirtying four times as much.
@@ -404,7 +391,6 @@ mod tests {
         for epoch in &trace.epochs {
             hours.push(epoch);
         }
-        assert!(hours.models_like(&trace.end));
         hours.finish(report)
     }
 
@@ -449,26 +435,5 @@ mod tests {
         let profile = load(&ProfileRequest::default()).unwrap();
         let report = predict(&trace, &profile, &ModelOptions::default()).unwrap();
         assert_eq!(streamed(&trace, &profile, &report), None);
-    }
-
-    #[test]
-    fn an_observer_effect_does_not_change_how_hours_are_read() {
-        let mut trace = three_hours();
-        let profile = load(&ProfileRequest::default()).unwrap();
-        let hours = HourlyBuilder::new(&trace.header, &profile);
-        trace.end.observer_effect = Some(ObserverEffect {
-            fraction: 0.3,
-            source: ObserverSource::Probe,
-            note: String::new(),
-        });
-        // Not under log-dirty: the effect is not in the counts, the model ignores it.
-        assert!(hours.models_like(&trace.end));
-        // Under log-dirty the curve is read at running time whatever the effect: the stand-in
-        // end record models the hours as the real one does, and no second pass is needed.
-        trace.header.method.name = "xen-logdirty".into();
-        let hours = HourlyBuilder::new(&trace.header, &profile);
-        assert!(hours.models_like(&trace.end));
-        trace.end.observer_effect = None;
-        assert!(hours.models_like(&trace.end));
     }
 }

@@ -100,22 +100,7 @@ pub fn run(args: &TrialArgs) -> Result<ExitCode> {
         );
     }
     let stop = StopSignal::install()?;
-    let mut report = TrialReport {
-        domain: name.clone(),
-        trace: None,
-        observer_effect: None,
-        baseline: None,
-        steps: Vec::new(),
-        suspend_ms: None,
-        per_page_us: None,
-        fit: None,
-        validation: Vec::new(),
-        cross_validation: Vec::new(),
-        validation_notes: Vec::new(),
-        profile: None,
-        installed: None,
-        interrupted: false,
-    };
+    let mut report = TrialReport::new(name.clone());
     let before = match &probe {
         Some(cmd) => run_probe(cmd, &stop).context("the probe before the trial")?,
         None => None,

@@ -45,7 +45,6 @@ pub fn run(args: &TrialArgs, path: &Path) -> Result<ExitCode> {
     let trace = read_trace(&trace_path)
         .with_context(|| format!("cannot read the trace {}", trace_path.display()))?;
     let mut report = TrialReport {
-        domain: recorded.domain.clone(),
         trace: Some(trace_path.display().to_string()),
         // The trial's own figure (its probe) first, else the trace's.
         observer_effect: recorded
@@ -53,15 +52,8 @@ pub fn run(args: &TrialArgs, path: &Path) -> Result<ExitCode> {
             .or_else(|| trace.end.observer_effect.clone()),
         baseline: recorded.baseline,
         steps: recorded.steps,
-        suspend_ms: None,
-        per_page_us: None,
-        fit: None,
-        validation: Vec::new(),
-        cross_validation: Vec::new(),
-        validation_notes: Vec::new(),
-        profile: None,
-        installed: None,
         interrupted: recorded.interrupted,
+        ..TrialReport::new(recorded.domain.clone())
     };
     let observations: Vec<StepObservation> = report.steps.iter().map(observation).collect();
     let means_only = report

@@ -107,6 +107,26 @@ impl TextReport for TrialReport {
 }
 
 impl TrialReport {
+    /// A report on `domain` with nothing measured, fitted or validated yet.
+    pub fn new(domain: String) -> Self {
+        Self {
+            domain,
+            trace: None,
+            observer_effect: None,
+            baseline: None,
+            steps: Vec::new(),
+            suspend_ms: None,
+            per_page_us: None,
+            fit: None,
+            validation: Vec::new(),
+            cross_validation: Vec::new(),
+            validation_notes: Vec::new(),
+            profile: None,
+            installed: None,
+            interrupted: false,
+        }
+    }
+
     /// The accuracy the written profile claims: leave-one-out when there was one.
     pub fn host_validation(&self) -> Option<HostValidation> {
         let (method, rows) = if !self.cross_validation.is_empty() {

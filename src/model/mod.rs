@@ -386,7 +386,7 @@ pub fn dirty_curve(
     DirtyCurve::new(
         series
             .iter()
-            .map(|s| (s.mean_length_s() * observer.work_share, s.mean_dirty()))
+            .map(|s| (s.mean_length_s(), s.mean_dirty()))
             .collect(),
         max_pages,
     )

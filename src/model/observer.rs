@@ -1,14 +1,14 @@
 //! How the model uses the observer effect without counting the fault cost twice.
 //!
-//! The model reads the dirty-set curve at the guest's *work* time: in a Remus epoch the guest
-//! runs for `R` seconds but works only `R − faults − resume` of them (`epoch::work_in`), and
-//! the pages it dirties are those of that work. A trace taken under log-dirty (Xen's exclusive
-//! measure) watched a guest that was itself losing time to the same faults: its windows hold
-//! only `1 − observer effect` of their length in work, so the curve's abscissa is scaled by
-//! that share, and the fault cost is then charged once, by the model, at the Remus epoch's own
-//! fault count. A trace taken without log-dirty (a process's hash or soft-dirty scan, QEMU's
-//! counts) watched an unslowed guest: its windows are all work, and again the model charges
-//! the faults once.
+//! Under Remus the guest runs `R` seconds per epoch but works only `R − faults − resume` of
+//! them (`epoch::work_in`). A trace taken under log-dirty (Xen's exclusive measure) watched a
+//! guest slowed by the same write faults, so its windows are what such a guest dirties in that
+//! much *running* time: the model reads the curve at the Remus epoch's running time and
+//! charges Remus's faults once, on the guest's work. (Reading it at work time, the window
+//! scaled by `1 − observer effect`, put the Xen lab's 97 %-slowed heavy writer at a few
+//! milliseconds of work per window and overshot its pages by 100–140 %.) A trace taken without
+//! log-dirty (a process's hash or soft-dirty scan, QEMU's counts) watched an unslowed guest:
+//! its windows are all work. Either way the effect itself is reported, not applied.
 
 use crate::observer::ObserverEffect;
 use crate::trace::{End, TraceHeader};
@@ -24,9 +24,6 @@ pub struct ObserverBasis {
     /// faults' slowdown).
     pub under_log_dirty: bool,
     pub effect: Option<ObserverEffect>,
-    /// Share of each measured window the curve's abscissa counts: 1 when the curve is read at
-    /// running time (every trace under log-dirty) or the guest was not slowed.
-    pub work_share: f64,
     /// The dirty-set curve is read at the guest's running time (a trace under log-dirty).
     pub at_running_time: bool,
     pub note: String,
@@ -38,39 +35,31 @@ impl ObserverBasis {
     pub fn new(header: &TraceHeader, end: &End, effect: Option<ObserverEffect>) -> Self {
         let under_log_dirty = LOG_DIRTY_METHODS.contains(&header.method.name.as_str());
         let effect = effect.or_else(|| end.observer_effect.clone());
-        let (work_share, note) = match (under_log_dirty, &effect) {
-            (true, Some(e)) => (
-                1.0,
-                format!(
-                    "the trace was taken under log-dirty ({}): its windows are what a guest \
-                     slowed by the same write faults dirties in that much running time, so the \
-                     model reads them at the Remus epoch's running time (not at work time: the \
-                     Xen lab's heavy writer, 97 % slowed, would otherwise be read at a few \
-                     milliseconds of work per window) and charges Remus's faults once, on the \
-                     guest's work",
-                    e.describe()
-                ),
+        let note = match (under_log_dirty, &effect) {
+            (true, Some(e)) => format!(
+                "the trace was taken under log-dirty ({}): its windows are what a guest \
+                 slowed by the same write faults dirties in that much running time, so the \
+                 model reads them at the Remus epoch's running time (not at work time: the \
+                 Xen lab's heavy writer, 97 % slowed, would otherwise be read at a few \
+                 milliseconds of work per window) and charges Remus's faults once, on the \
+                 guest's work",
+                e.describe()
             ),
-            (true, None) => (
-                1.0,
+            (true, None) => {
                 "the trace was taken under log-dirty (its observer effect was not measured): \
-                 its windows are read at the Remus epoch's running time, a guest slowed by the \
-                 same faults"
-                    .to_string(),
-            ),
-            (false, _) => (
-                1.0,
-                format!(
-                    "the trace was taken without log-dirty (`{}`): no fault cost in its counts; \
-                     the model charges Remus's faults once",
-                    header.method.name
-                ),
+             its windows are read at the Remus epoch's running time, a guest slowed by the \
+             same faults"
+                    .to_string()
+            }
+            (false, _) => format!(
+                "the trace was taken without log-dirty (`{}`): no fault cost in its counts; \
+                 the model charges Remus's faults once",
+                header.method.name
             ),
         };
         Self {
             under_log_dirty,
             effect,
-            work_share,
             at_running_time: under_log_dirty,
             note,
         }

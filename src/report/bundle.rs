@@ -63,13 +63,6 @@ pub fn model_trace(
     })?;
     let report = predict_figures(&figures.finish(end.clone()), &profile, options)
         .with_context(|| format!("cannot model {}", path.display()))?;
-    if !hours.models_like(&end) {
-        // The end record changes how the hours model (an observer effect under log-dirty):
-        // read the file once more, the hours modelled with it.
-        hours = HourlyBuilder::with_end(&header, &profile, end.clone());
-        let reread = TraceReader::open(path, ReadOptions::default())?;
-        for_each_epoch(reread, path, |epoch| hours.push(epoch))?;
-    }
     Ok(Modelled {
         charts: ChartData::from_timeline(timeline, &report),
         hours: hours.finish(&report),
