@@ -16,23 +16,52 @@ pub fn split(text: &str) -> Option<Vec<String>> {
     (!words.is_empty()).then_some(words)
 }
 
-/// Runs the probe in a thread once `delay` has passed (so log-dirty is on by then), for the
-/// figure *during* a measurement. The thread ends early, with `Ok(None)`, on a stop signal.
-pub fn spawn_during(
-    cmd: Vec<String>,
-    delay: Duration,
+/// The probe running beside a measurement, for the figure *during* it. It never outlives the
+/// measurement: [`ProbeDuring::finish`] (or dropping it, on an error path) stops a probe still
+/// running, kills its command and waits for the thread, so log-dirty is never held on for the
+/// probe's sake and no probe process is left behind.
+pub struct ProbeDuring {
     stop: StopSignal,
-) -> JoinHandle<Result<Option<f64>>> {
-    std::thread::spawn(move || {
-        let start = Instant::now();
-        while start.elapsed() < delay {
-            if stop.received().is_some() {
-                return Ok(None);
+    thread: Option<JoinHandle<Result<Option<f64>>>>,
+}
+
+impl ProbeDuring {
+    /// Runs the probe in a thread once `delay` has passed (so log-dirty is on by then). It
+    /// ends early, with `Ok(None)`, on a stop signal.
+    pub fn spawn(cmd: Vec<String>, delay: Duration, stop: &StopSignal) -> Self {
+        let stop = stop.linked();
+        let thread_stop = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let start = Instant::now();
+            while start.elapsed() < delay {
+                if thread_stop.received().is_some() {
+                    return Ok(None);
+                }
+                std::thread::sleep(Duration::from_millis(20));
             }
-            std::thread::sleep(Duration::from_millis(20));
+            run_probe(&cmd, &thread_stop)
+        });
+        Self {
+            stop,
+            thread: Some(thread),
         }
-        run_probe(&cmd, &stop)
-    })
+    }
+
+    /// The probe's figure if it finished while measuring; a probe still running is stopped
+    /// (`Ok(None)`). `None` when the thread panicked.
+    pub fn finish(mut self) -> Option<Result<Option<f64>>> {
+        self.stop.request();
+        self.thread.take().and_then(|thread| thread.join().ok())
+    }
+}
+
+impl Drop for ProbeDuring {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            self.stop.request();
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Runs the probe (no shell) and reads the last number it printed.
@@ -55,7 +84,8 @@ pub fn run_probe(cmd: &[String], stop: &StopSignal) -> Result<Option<f64>> {
     });
     let status = loop {
         if stop.received().is_some() {
-            let _ = child.kill();
+            // The whole group: a probe script's own children (its benchmark) go with it.
+            let _ = crate::sys::kill::signal_group(&mut child, libc::SIGKILL);
             let _ = child.wait();
             return Ok(None);
         }

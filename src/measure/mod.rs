@@ -119,10 +119,10 @@ pub fn run_tapped(
     let baseline = guard.backend.start().map_err(anyhow::Error::from)?;
     let origin = Instant::now();
     let probe_during = plan.probe.as_ref().map(|p| {
-        crate::probe::spawn_during(
+        crate::probe::ProbeDuring::spawn(
             p.command.clone(),
             PROBE_DELAY.min(plan.duration / 4),
-            stop.clone(),
+            stop,
         )
     });
     let method = guard.backend.method();
@@ -297,7 +297,8 @@ pub fn run_tapped(
     };
     progress.finish();
     let cross_check = guard.backend.cross_check();
-    // The probe, if still running, finishes under the measurement (log-dirty still on).
+    // The probe's figure, if it finished while measuring; one still running is stopped now,
+    // before log-dirty goes off: the measurement never runs longer for the probe's sake.
     let probed = plan
         .probe
         .as_ref()
@@ -349,21 +350,27 @@ pub fn run_tapped(
 /// The observer effect from the probe's figures before and during (the thread's result).
 fn probed_effect(
     plan: &ProbePlan,
-    during: std::thread::JoinHandle<Result<Option<f64>>>,
+    during: crate::probe::ProbeDuring,
 ) -> Option<crate::observer::ObserverEffect> {
-    match during.join() {
-        Ok(Ok(Some(value))) => crate::observer::ObserverEffect::from_rates(
+    match during.finish() {
+        Some(Ok(Some(value))) => crate::observer::ObserverEffect::from_rates(
             plan.before,
             value,
             None,
             crate::observer::ObserverSource::Probe,
         ),
-        Ok(Ok(None)) => None,
-        Ok(Err(err)) => {
+        Some(Ok(None)) => {
+            crate::warn!(
+                "the probe had not finished when measuring ended (it was stopped): no observer \
+                 effect from it; give a probe that ends within the --duration"
+            );
+            None
+        }
+        Some(Err(err)) => {
             crate::warn!("the probe while measuring failed: {err:#}; no observer effect from it");
             None
         }
-        Err(_) => {
+        None => {
             crate::warn!("the probe while measuring panicked; no observer effect from it");
             None
         }

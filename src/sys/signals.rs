@@ -10,7 +10,13 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct StopSignal {
     received: Arc<AtomicUsize>,
+    /// Set by [`StopSignal::request`]: a stop asked for by the program itself, for a
+    /// [`StopSignal::linked`] copy only.
+    requested: Arc<AtomicUsize>,
 }
+
+/// What [`StopSignal::received`] reports for a stop the program asked for: no signal.
+pub const REQUESTED: i32 = 0;
 
 impl StopSignal {
     /// Installs handlers for SIGINT, SIGTERM and SIGHUP.
@@ -33,12 +39,30 @@ impl StopSignal {
         for &signal in signals {
             signal_hook::flag::register_usize(signal, Arc::clone(&received), signal as usize)?;
         }
-        Ok(Self { received })
+        Ok(Self {
+            received,
+            requested: Arc::new(AtomicUsize::new(0)),
+        })
     }
 
-    /// The signal number received, if one was.
+    /// A stop that comes with this one's signals and also when [`StopSignal::request`] is
+    /// called on it (or a clone): for work that must end with the measurement, not after it.
+    pub fn linked(&self) -> Self {
+        Self {
+            received: Arc::clone(&self.received),
+            requested: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Asks whoever checks this stop (a [`StopSignal::linked`] copy) to stop.
+    pub fn request(&self) {
+        self.requested.store(1, Ordering::SeqCst);
+    }
+
+    /// The signal number received, if one was ([`REQUESTED`] for [`StopSignal::request`]).
     pub fn received(&self) -> Option<i32> {
         match self.received.load(Ordering::SeqCst) {
+            0 if self.requested.load(Ordering::SeqCst) != 0 => Some(REQUESTED),
             0 => None,
             signal => Some(signal as i32),
         }

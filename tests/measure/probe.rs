@@ -66,3 +66,61 @@ fn a_probe_that_prints_no_number_is_refused_before_measuring() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("printed no number"), "{stderr}");
 }
+
+/// A probe that outlasts the measurement is stopped when measuring ends, its whole process
+/// group with it: log-dirty (here: the measurement) is never held on for the probe's sake,
+/// no probe process is left behind, and the trace says nothing of a probe figure it lacks.
+#[test]
+fn a_probe_still_running_when_measuring_ends_is_stopped_not_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("probed.trace.yaml");
+    let pids = dir.path().join("slow-pids");
+    // A running process measured by PID, not `--exec`: an --exec measure reaps every orphan
+    // of its own (it is their subreaper), which would hide a probe child left running.
+    let mut workload = Command::new(BIN)
+        .args(["workload", "--hot", "16", "--duration", "30s"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let out = Command::new(BIN)
+        .env("PROBE_STATE", dir.path().join("probe-state"))
+        .env("PROBE_SLOW_PIDS", &pids)
+        .args(["measure", "--method", "hash", "--epoch", "100ms"])
+        .args(["--intervals", "100ms,200ms", "--duration", "3s", "-o"])
+        .arg(&path)
+        .arg("--probe")
+        .arg(probe())
+        .arg(workload.id().to_string())
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let _ = workload.kill();
+    let _ = workload.wait();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        took.as_secs() < 20,
+        "measure waited for the probe: {took:?}"
+    );
+    assert!(stderr.contains("had not finished"), "{stderr}");
+    let trace = read_trace(&path).unwrap();
+    assert!(
+        trace
+            .end
+            .observer_effect
+            .as_ref()
+            .is_none_or(|e| e.source != ObserverSource::Probe),
+        "{:?}",
+        trace.end.observer_effect
+    );
+    // The probe's own child (its "benchmark") was killed with it.
+    let text = std::fs::read_to_string(&pids).expect("the slow probe ran");
+    for pid in text.split_whitespace() {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        assert!(
+            status.is_empty() || status.contains("State:\tZ"),
+            "probe child {pid} left running:\n{status}"
+        );
+    }
+}
